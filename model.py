@@ -1,0 +1,327 @@
+"""
+The shared GPT that every idea in nanothink builds on.
+
+It is nanoGPT's GPT-2 (tied embeddings, pre-LayerNorm blocks, SDPA attention),
+split into three steps that the ideas compose:
+
+    embed(idx, pos)          token ids + positions -> vectors
+    blocks(x, mask, cache)   the transformer, with an optional attention mask and KV cache
+    head(x)                  final LayerNorm + lm_head -> logits
+
+An idea is a subclass whose forward(idx, targets) returns (logits at the text positions
+of idx, the idea's loss) and whose generate() continues text. IDEAS below maps the
+config's `model = '...'` to the class, in one place.
+"""
+
+import importlib
+import inspect
+import math
+from dataclasses import dataclass, fields
+
+import torch
+import torch.nn as nn
+from torch.nn import functional as F
+
+
+@dataclass
+class GPTConfig:
+    block_size: int = 1024  # longest context, in text tokens
+    vocab_size: int = 50257  # base tokens + special tokens appended at the end
+    n_layer: int = 12
+    n_head: int = 12
+    n_embd: int = 768
+    dropout: float = 0.0
+    bias: bool = True  # biases in Linear and LayerNorm, as GPT-2; False is a bit faster
+
+    def __post_init__(self):
+        if self.n_embd % self.n_head != 0:
+            raise ValueError(f"n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head})")
+        for name in ('block_size', 'vocab_size', 'n_layer', 'n_head', 'n_embd'):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+
+
+class KVCache:
+    """Preallocated keys and values of every layer; `pos` is how many positions are filled."""
+
+    def __init__(self, n_layer, batch_size, n_head, max_len, head_dim, device, dtype):
+        shape = (n_layer, batch_size, n_head, max_len, head_dim)
+        self.k = torch.zeros(shape, device=device, dtype=dtype)
+        self.v = torch.zeros(shape, device=device, dtype=dtype)
+        self.max_len = max_len
+        self.pos = 0
+
+    def update(self, layer, k, v):
+        """Write k, v (B, nh, T, hd) after the filled part; return all keys and values so far."""
+        T = k.size(2)
+        if self.pos + T > self.max_len:
+            raise ValueError(f"KV cache overflow: {self.pos} + {T} > {self.max_len}")
+        self.k[layer, :, :, self.pos:self.pos + T] = k
+        self.v[layer, :, :, self.pos:self.pos + T] = v
+        return self.k[layer, :, :, :self.pos + T], self.v[layer, :, :, :self.pos + T]
+
+    def advance(self, T):
+        self.pos += T
+
+
+class CausalSelfAttention(nn.Module):
+
+    def __init__(self, config, layer):
+        super().__init__()
+        self.layer = layer  # index into the KV cache
+        self.n_head = config.n_head
+        self.c_attn = nn.Linear(config.n_embd, 3 * config.n_embd, bias=config.bias)
+        self.c_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
+        self.resid_dropout = nn.Dropout(config.dropout)
+        self.dropout = config.dropout
+
+    def forward(self, x, mask=None, cache=None):
+        B, T, C = x.size()
+        q, k, v = self.c_attn(x).split(C, dim=2)
+        q = q.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
+        k = k.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
+        v = v.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
+        past = 0
+        if cache is not None:
+            past = cache.pos
+            k, v = cache.update(self.layer, k, v)
+        is_causal = False
+        if mask is None:
+            if past == 0:
+                is_causal = T > 1  # the flash kernel's own causal mask
+            elif T > 1:
+                # new queries see all the past and the new keys up to themselves
+                mask = torch.ones(T, past + T, dtype=torch.bool, device=x.device).tril(diagonal=past)
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=is_causal,
+                                           dropout_p=self.dropout if self.training else 0.0)
+        y = y.transpose(1, 2).contiguous().view(B, T, C)
+        return self.resid_dropout(self.c_proj(y))
+
+
+class MLP(nn.Module):
+
+    def __init__(self, config):
+        super().__init__()
+        self.c_fc = nn.Linear(config.n_embd, 4 * config.n_embd, bias=config.bias)
+        self.gelu = nn.GELU(approximate='tanh')  # GPT-2's gelu, so pretrained weights match exactly
+        self.c_proj = nn.Linear(4 * config.n_embd, config.n_embd, bias=config.bias)
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, x):
+        return self.dropout(self.c_proj(self.gelu(self.c_fc(x))))
+
+
+class Block(nn.Module):
+
+    def __init__(self, config, layer):
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(config.n_embd, bias=config.bias)
+        self.attn = CausalSelfAttention(config, layer)
+        self.ln_2 = nn.LayerNorm(config.n_embd, bias=config.bias)
+        self.mlp = MLP(config)
+
+    def forward(self, x, mask=None, cache=None):
+        x = x + self.attn(self.ln_1(x), mask, cache)
+        return x + self.mlp(self.ln_2(x))
+
+
+class GPT(nn.Module):
+    config_class = GPTConfig
+
+    def __init__(self, config):
+        super().__init__()
+        self.config = config
+        self.transformer = nn.ModuleDict(dict(
+            wte=nn.Embedding(config.vocab_size, config.n_embd),
+            wpe=nn.Embedding(config.block_size, config.n_embd),
+            drop=nn.Dropout(config.dropout),
+            h=nn.ModuleList([Block(config, i) for i in range(config.n_layer)]),
+            ln_f=nn.LayerNorm(config.n_embd, bias=config.bias),
+        ))
+        self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
+        self.transformer.wte.weight = self.lm_head.weight  # weight tying
+        self.apply(self._init_weights)
+        # GPT-2: residual projections scaled down by the depth
+        for name, p in self.named_parameters():
+            if name.endswith('c_proj.weight'):
+                torch.nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * config.n_layer))
+
+    def _init_weights(self, module):
+        if isinstance(module, nn.Linear):
+            torch.nn.init.normal_(module.weight, mean=0.0, std=0.02)
+            if module.bias is not None:
+                torch.nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.Embedding):
+            torch.nn.init.normal_(module.weight, mean=0.0, std=0.02)
+
+    def get_num_params(self, non_embedding=True):
+        """Parameters, without the position embedding by default (as nanoGPT counts them)."""
+        n = sum(p.numel() for p in self.parameters())
+        if non_embedding:
+            n -= self.transformer.wpe.weight.numel()
+        return n
+
+    # --- the three steps -------------------------------------------------------------
+
+    def embed(self, idx, pos=None):
+        """Token ids (B, T) and positions (T,) or (B, T), default 0..T-1 -> vectors (B, T, C)."""
+        if pos is None:
+            pos = torch.arange(idx.size(1), device=idx.device)
+        return self.transformer.drop(self.transformer.wte(idx) + self.transformer.wpe(pos))
+
+    def blocks(self, x, mask=None, cache=None):
+        """The transformer. mask: bool (T, S) or (B, 1, T, S), True = may attend; S counts the
+        cached positions too. Without a mask attention is causal. The cache advances by T."""
+        for block in self.transformer.h:
+            x = block(x, mask, cache)
+        if cache is not None:
+            cache.advance(x.size(1))
+        return x
+
+    def head(self, x):
+        return self.lm_head(self.transformer.ln_f(x))
+
+    # --- the interface every idea shares ----------------------------------------------
+
+    def forward(self, idx, targets=None):
+        logits = self.head(self.blocks(self.embed(idx)))
+        loss = None if targets is None else lm_loss(logits, targets)
+        return logits, loss
+
+    def new_cache(self, batch_size, max_len=None):
+        c = self.config
+        p = self.lm_head.weight
+        return KVCache(c.n_layer, batch_size, c.n_head, max_len or c.block_size, c.n_embd // c.n_head,
+                       p.device, p.dtype)
+
+    def next_token_logits(self, idx, cache, start):
+        """Feed the text tokens idx (B, T), whose first sits at text position `start`, through
+        the cache; return the logits (B, V) for the token after the last one."""
+        pos = torch.arange(start, start + idx.size(1), device=idx.device)
+        return self.head(self.blocks(self.embed(idx, pos), cache=cache)[:, -1])
+
+    @torch.no_grad()
+    def generate(self, idx, max_new_tokens, temperature=1.0, top_k=None):
+        """Continue idx (B, T). Prefill once, then one position per step. Past block_size the
+        context is cropped to the last block_size tokens, which moves every position, so from
+        then on each step refills the cache: exactly what recomputing would return."""
+        block_size = self.config.block_size
+        cache = None
+        for _ in range(max_new_tokens):
+            T = idx.size(1)
+            if cache is None or T > block_size:
+                cache = self.new_cache(idx.size(0))
+                logits = self.next_token_logits(idx[:, -block_size:], cache, start=0)
+            else:
+                logits = self.next_token_logits(idx[:, -1:], cache, start=T - 1)
+            idx = torch.cat((idx, sample_token(logits, temperature, top_k)), dim=1)
+        return idx
+
+    # --- vocabulary, optimizer, accounting ------------------------------------------
+
+    def resize_vocab(self, new_size):
+        """Append rows for special tokens to the tied embedding. New rows start at the mean
+        embedding (their logits start at the average logit, not at random); existing rows
+        and so the logits of existing tokens are unchanged."""
+        old = self.lm_head.weight
+        if new_size < old.size(0):
+            raise ValueError(f"resize_vocab can only grow the vocabulary ({old.size(0)} -> {new_size})")
+        if new_size == old.size(0):
+            return
+        with torch.no_grad():
+            extra = old.mean(dim=0, keepdim=True).expand(new_size - old.size(0), -1)
+            weight = torch.cat([old, extra]).clone()
+        self.lm_head = nn.Linear(self.config.n_embd, new_size, bias=False, device=old.device, dtype=old.dtype)
+        self.lm_head.weight = nn.Parameter(weight)
+        self.transformer.wte = nn.Embedding(new_size, self.config.n_embd, device=old.device, dtype=old.dtype)
+        self.transformer.wte.weight = self.lm_head.weight
+        self.config.vocab_size = new_size
+
+    def configure_optimizers(self, weight_decay, learning_rate, betas, device_type):
+        # decay matrices (Linear weights, embeddings); not biases or LayerNorm gains
+        params = [p for p in self.parameters() if p.requires_grad]
+        groups = [
+            {'params': [p for p in params if p.dim() >= 2], 'weight_decay': weight_decay},
+            {'params': [p for p in params if p.dim() < 2], 'weight_decay': 0.0},
+        ]
+        fused = device_type in ('cuda', 'cpu') and 'fused' in inspect.signature(torch.optim.AdamW).parameters
+        return torch.optim.AdamW(groups, lr=learning_rate, betas=betas, fused=fused)
+
+    def flops_per_token(self, T=None):
+        """Forward + backward FLOPs per trained token at context T (PaLM appendix B, as nanoGPT)."""
+        c = self.config
+        T = T or c.block_size
+        N = self.get_num_params()
+        return 6 * N + 12 * c.n_layer * c.n_embd * T
+
+    def estimate_mfu(self, tokens_per_iter, dt, peak_flops):
+        """Model FLOPs utilisation: achieved FLOP/s over peak_flops (A100 bf16: 312e12; for a
+        CPU pass its measured fp32 matmul peak)."""
+        return self.flops_per_token() * tokens_per_iter / dt / peak_flops
+
+    # --- GPT-2 weights ---------------------------------------------------------------
+
+    @classmethod
+    def from_pretrained(cls, name_or_dir, dropout=0.0):
+        """GPT-2 weights from Hugging Face transformers: a model name ('gpt2', 'gpt2-medium',
+        'gpt2-large', 'gpt2-xl') with internet, or a directory written by save_pretrained."""
+        from transformers import GPT2LMHeadModel
+        hf = GPT2LMHeadModel.from_pretrained(name_or_dir)
+        hc = hf.config
+        config = GPTConfig(block_size=hc.n_positions, vocab_size=hc.vocab_size, n_layer=hc.n_layer,
+                           n_head=hc.n_head, n_embd=hc.n_embd, dropout=dropout, bias=True)
+        model = cls(config)
+        sd = model.state_dict()
+        hf_sd = hf.state_dict()
+        # HF stores these as Conv1D (in, out); ours are Linear (out, in)
+        transposed = ('attn.c_attn.weight', 'attn.c_proj.weight', 'mlp.c_fc.weight', 'mlp.c_proj.weight')
+        for key in sd:
+            if key == 'lm_head.weight':
+                continue  # tied to wte
+            src = hf_sd[key]
+            with torch.no_grad():
+                sd[key].copy_(src.t() if key.endswith(transposed) else src)
+        return model
+
+
+def lm_loss(logits, targets):
+    """Mean next-token cross-entropy over the targets that are not -1."""
+    return F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-1)
+
+
+def sample_token(logits, temperature=1.0, top_k=None):
+    """One token per row of logits (B, V); temperature 0 is greedy."""
+    if temperature == 0:
+        return logits.argmax(dim=-1, keepdim=True)
+    logits = logits / temperature
+    if top_k is not None:
+        v, _ = torch.topk(logits, min(top_k, logits.size(-1)))
+        logits = logits.masked_fill(logits < v[:, [-1]], -float('inf'))
+    return torch.multinomial(F.softmax(logits, dim=-1), num_samples=1)
+
+
+# config `model = '...'` -> the class that builds it; modules are imported on demand
+IDEAS = {
+    'gpt': 'model.GPT',
+    'reasoning_tokens': 'reasoning_tokens.ReasoningTokensGPT',
+}
+
+
+def idea_class(name):
+    if name not in IDEAS:
+        raise ValueError(f"unknown model {name!r}; known: {', '.join(IDEAS)}")
+    module, cls = IDEAS[name].rsplit('.', 1)
+    return getattr(importlib.import_module(module), cls)
+
+
+def build_model(name, model_args):
+    """The idea's class from a plain dict of its config fields (as stored in checkpoints)."""
+    cls = idea_class(name)
+    return cls(cls.config_class(**model_args))
+
+
+def config_fields(name):
+    """Name -> default of every config field of the idea `name`."""
+    return {f.name: f.default for f in fields(idea_class(name).config_class)}
