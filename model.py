@@ -264,26 +264,35 @@ class GPT(nn.Module):
     # --- GPT-2 weights ---------------------------------------------------------------
 
     @classmethod
-    def from_pretrained(cls, name_or_dir, dropout=0.0):
+    def from_pretrained(cls, name_or_dir, dropout=0.0, **idea_args):
         """GPT-2 weights from Hugging Face transformers: a model name ('gpt2', 'gpt2-medium',
-        'gpt2-large', 'gpt2-xl') with internet, or a directory written by save_pretrained."""
+        'gpt2-large', 'gpt2-xl') with internet, or a directory written by save_pretrained.
+        idea_args: the idea's own config fields; its extra parameters keep their init."""
         from transformers import GPT2LMHeadModel
         hf = GPT2LMHeadModel.from_pretrained(name_or_dir)
         hc = hf.config
-        config = GPTConfig(block_size=hc.n_positions, vocab_size=hc.vocab_size, n_layer=hc.n_layer,
-                           n_head=hc.n_head, n_embd=hc.n_embd, dropout=dropout, bias=True)
+        config = cls.config_class(block_size=hc.n_positions, vocab_size=hc.vocab_size, n_layer=hc.n_layer,
+                                  n_head=hc.n_head, n_embd=hc.n_embd, dropout=dropout, bias=True, **idea_args)
         model = cls(config)
         sd = model.state_dict()
         hf_sd = hf.state_dict()
         # HF stores these as Conv1D (in, out); ours are Linear (out, in)
         transposed = ('attn.c_attn.weight', 'attn.c_proj.weight', 'mlp.c_fc.weight', 'mlp.c_proj.weight')
         for key in sd:
-            if key == 'lm_head.weight':
-                continue  # tied to wte
-            src = hf_sd[key]
+            if key == 'lm_head.weight' or key not in hf_sd:
+                continue  # tied to wte, or the idea's own parameter
+            src = hf_sd[key].t() if key.endswith(transposed) else hf_sd[key]
+            if src.shape != sd[key].shape:
+                raise ValueError(f"{key}: GPT-2 has shape {tuple(src.shape)}, this model {tuple(sd[key].shape)}")
             with torch.no_grad():
-                sd[key].copy_(src.t() if key.endswith(transposed) else src)
+                sd[key].copy_(src)
         return model
+
+    def crop_block_size(self, block_size):
+        """Use a shorter context than the weights were trained for (e.g. GPT-2's 1024)."""
+        assert block_size <= self.config.block_size
+        self.config.block_size = block_size
+        self.transformer.wpe.weight = nn.Parameter(self.transformer.wpe.weight[:block_size])
 
 
 def lm_loss(logits, targets):

@@ -1,0 +1,109 @@
+"""
+Generate text from a trained checkpoint or from GPT-2 weights.
+
+    python sample.py --out_dir=out-shakespeare-char --start="ROMEO:" --num_samples=3
+    python sample.py --init_from=gpt2 --start=FILE:prompt.txt      # GPT-2 by name or local HF dir
+
+Special tokens (think tokens, pauses, ...) are shown by name, in color on a terminal
+(plain when NO_COLOR is set or output is not a terminal).
+"""
+
+import argparse
+import os
+import sys
+
+import torch
+
+from train import UserError, Tokenizer, load_checkpoint, model_from_checkpoint, pick_device
+
+SPECIAL_COLOR = '\033[36m'  # cyan
+RESET = '\033[0m'
+
+
+def use_color(stream=sys.stdout):
+    return stream.isatty() and not os.environ.get('NO_COLOR')
+
+
+def render(ids, tokenizer, color=False):
+    """Text tokens as text; special tokens by name, colored when asked."""
+    out, run = [], []
+    for i in ids:
+        name = tokenizer.special_names.get(i)
+        if name is None:
+            run.append(i)
+            continue
+        out.append(tokenizer.decode_text(run))
+        run = []
+        out.append(f"{SPECIAL_COLOR}{name}{RESET}" if color else name)
+    out.append(tokenizer.decode_text(run))
+    return ''.join(out)
+
+
+def load_model(args):
+    """(model, tokenizer) from out_dir/ckpt.pt, or GPT-2 weights with the r50k_base tokenizer."""
+    if args.init_from == 'resume':
+        ckpt = load_checkpoint(os.path.join(args.out_dir, 'ckpt.pt'))
+        return model_from_checkpoint(ckpt), Tokenizer(ckpt['meta'])
+    from model import GPT
+    try:
+        model = GPT.from_pretrained(args.init_from)
+    except OSError as e:
+        raise UserError(f"cannot load GPT-2 weights {args.init_from!r}: {str(e).splitlines()[0]}")
+    return model, Tokenizer({'tokenizer': 'r50k_base', 'vocab_size': model.config.vocab_size})
+
+
+def read_start(start):
+    if start.startswith('FILE:'):
+        path = start[5:]
+        if not os.path.exists(path):
+            raise UserError(f"start file {path} not found")
+        with open(path, encoding='utf-8') as f:
+            return f.read()
+    return start
+
+
+def sample(args):
+    torch.manual_seed(args.seed)
+    device = pick_device(args.device)
+    model, tokenizer = load_model(args)
+    model.eval().to(device)
+    ids = tokenizer.encode(read_start(args.start))
+    if not ids:
+        raise UserError("the start text is empty; give --start=TEXT (e.g. a newline)")
+    block_size = model.config.block_size
+    if len(ids) > block_size:
+        print(f"note: the start is {len(ids)} tokens, longer than the context ({block_size}); "
+              f"only its last {block_size} are used", file=sys.stderr)
+        ids = ids[-block_size:]
+    x = torch.tensor(ids, dtype=torch.long, device=device)[None].repeat(args.num_samples, 1)
+    with torch.no_grad():
+        y = model.generate(x, args.max_new_tokens, temperature=args.temperature, top_k=args.top_k or None)
+    color = use_color()
+    for row in y.tolist():
+        print(render(row, tokenizer, color))
+        print('---------------')
+
+
+def main(argv):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--init_from', default='resume', help="'resume' (a checkpoint in out_dir), a GPT-2 name or a local HF dir")
+    p.add_argument('--out_dir', default='out')
+    p.add_argument('--start', default='\n', help='start text, or FILE:path')
+    p.add_argument('--num_samples', type=int, default=3)
+    p.add_argument('--max_new_tokens', type=int, default=500)
+    p.add_argument('--temperature', type=float, default=0.8, help='0 is greedy')
+    p.add_argument('--top_k', type=int, default=200, help='0 keeps all tokens')
+    p.add_argument('--seed', type=int, default=1337)
+    p.add_argument('--device', default='auto')
+    args = p.parse_args(argv)
+    if args.num_samples <= 0 or args.max_new_tokens < 0 or args.temperature < 0:
+        p.error('num_samples must be > 0, max_new_tokens >= 0, temperature >= 0')
+    try:
+        sample(args)
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == '__main__':
+    main(sys.argv[1:])

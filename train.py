@@ -1,0 +1,632 @@
+"""
+One training loop for every idea.
+
+    python train.py config/cpu.py                     # a config file, then overrides
+    python train.py config/cpu.py --max_iters=100 --device=cpu
+    torchrun --standalone --nproc_per_node=8 train.py config/gpt2_124m.py
+
+The config's `model = '...'` picks the idea (model.IDEAS); its dataclass fields are config
+keys too. Data is a token stream (data/<dataset>/{train,val}.bin + meta.pkl) or task
+records (data/<dataset>/{train,val}.jsonl with prompt/completion + meta.pkl; loss only on
+the completion). Every run writes out_dir/ckpt.pt (atomically) and out_dir/log.jsonl.
+"""
+
+import ast
+import difflib
+import json
+import math
+import os
+import pickle
+import random
+import sys
+import time
+from contextlib import nullcontext
+
+import numpy as np
+import torch
+
+from model import GPT, build_model, config_fields, idea_class
+
+DEFAULTS = dict(
+    # I/O
+    out_dir='out',
+    eval_interval=250,
+    eval_iters=20,  # batches per split per evaluation; always the same batches
+    log_interval=10,
+    eval_only=False,
+    always_save_checkpoint=True,  # False: save only when val loss improves
+    init_from='scratch',  # 'scratch', 'resume' (from out_dir/ckpt.pt), 'gpt2*' or a local HF directory
+    # data
+    dataset='shakespeare_char',
+    data_dir='',  # default: data/<dataset>
+    gradient_accumulation_steps=1,  # total over all processes
+    batch_size=12,
+    # model: which idea; its fields (n_layer, block_size, ...) are keys too
+    model='gpt',
+    # AdamW
+    learning_rate=6e-4,
+    max_iters=5000,
+    weight_decay=1e-1,
+    beta1=0.9,
+    beta2=0.95,
+    grad_clip=1.0,  # 0 disables
+    # learning rate: linear warmup then cosine down to min_lr
+    decay_lr=True,
+    warmup_iters=100,
+    lr_decay_iters=0,  # 0: max_iters
+    min_lr=6e-5,
+    # system
+    device='auto',  # 'auto' (cuda > mps > cpu), 'cpu', 'cuda', 'cuda:1', 'mps'
+    dtype='auto',  # 'auto' (bfloat16 on CUDA if supported, else float16 on CUDA, else float32)
+    compile=False,  # torch.compile the model
+    seed=1337,
+    peak_flops=0.0,  # for MFU; 0: A100 bf16 (312e12) on CUDA, not shown elsewhere
+    progress='tqdm',  # 'tqdm' bar or 'lines' (nanoGPT-style lines)
+)
+MODEL_ONLY = {'vocab_size'}  # comes from the dataset's meta.pkl, never from the config
+
+
+class UserError(Exception):
+    """Bad input or a fault the user can fix: printed as one line, no traceback."""
+
+
+# -----------------------------------------------------------------------------
+# configuration
+
+def parse_value(text):
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text  # a bare string, e.g. --dataset=shakespeare_char
+
+
+def read_config_file(path):
+    """A config file is Python assignments; returns its public names."""
+    if not os.path.isfile(path):
+        raise UserError(f"config file {path} not found")
+    ns = {}
+    try:
+        with open(path) as f:
+            exec(compile(f.read(), path, 'exec'), ns)
+    except Exception as e:
+        raise UserError(f"config file {path} does not run: {type(e).__name__}: {e}")
+    return {k: v for k, v in ns.items() if not k.startswith('_') and not callable(v)
+            and type(v).__name__ != 'module'}
+
+
+def known_keys(model_name):
+    keys = dict(DEFAULTS)
+    keys.update({k: v for k, v in config_fields(model_name).items() if k not in MODEL_ONLY})
+    return keys
+
+
+def check_type(key, value, default):
+    if isinstance(default, bool) or isinstance(value, bool):
+        ok = type(value) is type(default)
+    elif isinstance(default, float):
+        ok = isinstance(value, (int, float))
+        value = float(value) if ok else value
+    else:
+        ok = isinstance(value, type(default))
+    if not ok:
+        raise UserError(f"config key {key} must be {type(default).__name__}, got {value!r} "
+                        f"({type(value).__name__})")
+    return value
+
+
+def load_config(args):
+    """Config files and --key=value overrides, applied in order, checked before any work."""
+    given = {}
+    for arg in args:
+        if arg.startswith('--'):
+            key, sep, text = arg[2:].partition('=')
+            if not sep:
+                raise UserError(f"override {arg} needs a value: --{key}=VALUE")
+            given[key] = parse_value(text)
+        else:
+            given.update(read_config_file(arg))
+    model_name = given.get('model', DEFAULTS['model'])
+    try:
+        known = known_keys(model_name)
+    except ValueError as e:
+        raise UserError(f"config key model: {e}")
+    config = dict(known)
+    for key, value in given.items():
+        if key not in known:
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            if key in MODEL_ONLY:
+                hint = "; it comes from the dataset's meta.pkl"
+            raise UserError(f"unknown config key {key}{hint} (known keys: {', '.join(sorted(known))})")
+        config[key] = check_type(key, value, known[key])
+    check_values(config)
+    return config
+
+
+def check_values(c):
+    positive = ['batch_size', 'gradient_accumulation_steps', 'eval_interval', 'eval_iters', 'log_interval']
+    for key in positive:
+        if c[key] <= 0:
+            raise UserError(f"config key {key} must be > 0, got {c[key]}")
+    for key in ['max_iters', 'warmup_iters', 'lr_decay_iters', 'learning_rate', 'min_lr',
+                'weight_decay', 'grad_clip', 'peak_flops']:
+        if c[key] < 0:
+            raise UserError(f"config key {key} must be >= 0, got {c[key]}")
+    if c['progress'] not in ('tqdm', 'lines'):
+        raise UserError(f"config key progress must be 'tqdm' or 'lines', got {c['progress']!r}")
+    if c['dtype'] not in ('auto', 'float32', 'bfloat16', 'float16'):
+        raise UserError(f"config key dtype must be auto, float32, bfloat16 or float16, got {c['dtype']!r}")
+    try:  # the idea's own checks (n_embd divisible by n_head, block_size > 0, ...)
+        model_args(c, vocab_size=1)
+    except (ValueError, TypeError) as e:
+        raise UserError(f"config: {e}")
+
+
+def model_args(config, vocab_size):
+    fields = config_fields(config['model'])
+    args = {k: config[k] for k in fields if k not in MODEL_ONLY}
+    args['vocab_size'] = vocab_size
+    idea_class(config['model']).config_class(**args)  # validates
+    return args
+
+
+# -----------------------------------------------------------------------------
+# tokenizer and data
+
+class Tokenizer:
+    """Text <-> ids as meta.pkl describes: characters or tiktoken's r50k_base (GPT-2), plus
+    special tokens appended after the base vocabulary (name -> id)."""
+
+    def __init__(self, meta):
+        self.kind = meta['tokenizer']
+        self.vocab_size = meta['vocab_size']
+        self.special = dict(meta.get('special_tokens', {}))
+        self.special_names = {i: name for name, i in self.special.items()}
+        if self.kind == 'char':
+            self.stoi, self.itos = meta['stoi'], meta['itos']
+        else:
+            import tiktoken
+            self.enc = tiktoken.get_encoding(self.kind)
+
+    def encode(self, text):
+        if self.kind == 'char':
+            missing = sorted(set(text) - self.stoi.keys())
+            if missing:
+                raise UserError(f"characters not in the vocabulary: {''.join(missing)!r}")
+            return [self.stoi[ch] for ch in text]
+        return self.enc.encode(text, allowed_special={'<|endoftext|>'})
+
+    def decode_text(self, ids):
+        """Base-vocabulary ids to text (sample.render shows special tokens too)."""
+        if self.kind == 'char':
+            return ''.join(self.itos[i] for i in ids)
+        return self.enc.decode(ids)
+
+
+def load_meta(data_dir, dataset):
+    path = os.path.join(data_dir, 'meta.pkl')
+    if not os.path.exists(path):
+        raise UserError(f"no dataset at {data_dir} (meta.pkl missing): run python data/{dataset}/prepare.py")
+    try:
+        with open(path, 'rb') as f:
+            meta = pickle.load(f)
+    except Exception as e:
+        raise UserError(f"{path} is unreadable ({type(e).__name__}); rerun python data/{dataset}/prepare.py")
+    ok = isinstance(meta, dict) and isinstance(meta.get('vocab_size'), int) and meta.get('tokenizer') in ('char', 'r50k_base')
+    if ok and meta['tokenizer'] == 'char':
+        ok = isinstance(meta.get('stoi'), dict) and isinstance(meta.get('itos'), dict)
+    if not ok:
+        raise UserError(f"{path} is malformed (needs vocab_size, tokenizer 'char' with stoi/itos, or "
+                        f"'r50k_base'); rerun python data/{dataset}/prepare.py")
+    return meta
+
+
+def read_jsonl(path):
+    records = []
+    with open(path) as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError as e:
+                raise UserError(f"{path} line {n} is not valid JSON: {e.msg}")
+    return records
+
+
+class Dataset:
+    """Training batches, each a pure function of (split, seed): a resumed or distributed run
+    sees exactly the batches an uninterrupted single process would."""
+
+    def __init__(self, data_dir, dataset, block_size, tokenizer):
+        self.block_size = block_size
+        self.kind = 'stream' if os.path.exists(os.path.join(data_dir, 'train.bin')) else 'records'
+        self.splits = {}
+        for split in ('train', 'val'):
+            if self.kind == 'stream':
+                path = os.path.join(data_dir, f'{split}.bin')
+                self.splits[split] = self.load_stream(path, dataset)
+            else:
+                path = os.path.join(data_dir, f'{split}.jsonl')
+                if not os.path.exists(path):
+                    raise UserError(f"no {split}.bin or {split}.jsonl in {data_dir}: run python data/{dataset}/prepare.py")
+                self.splits[split] = self.encode_records(path, tokenizer)
+
+    def load_stream(self, path, dataset):
+        if not os.path.exists(path):
+            raise UserError(f"{path} missing: run python data/{dataset}/prepare.py")
+        size = os.path.getsize(path)
+        if size % 2:
+            raise UserError(f"{path} has {size} bytes, not whole uint16 tokens; rerun python data/{dataset}/prepare.py")
+        if size // 2 <= self.block_size + 1:
+            raise UserError(f"{path} holds {size // 2} tokens, fewer than one block of {self.block_size + 1}")
+        return path
+
+    def encode_records(self, path, tokenizer):
+        """(ids, number of prompt tokens) per record."""
+        out = []
+        for n, r in enumerate(read_jsonl(path), 1):
+            if not isinstance(r, dict) or not isinstance(r.get('prompt'), str) or not isinstance(r.get('completion'), str):
+                raise UserError(f"{path} record {n} needs string fields prompt and completion")
+            p, c = tokenizer.encode(r['prompt']), tokenizer.encode(r['completion'])
+            out.append((p + c, len(p)))
+        if not out:
+            raise UserError(f"{path} holds no records")
+        return out
+
+    def batch(self, split, batch_size, seed):
+        g = torch.Generator().manual_seed(seed)
+        if self.kind == 'stream':
+            # a fresh memmap each batch: a long-lived one grows memory (numpy keeps pages)
+            data = np.memmap(self.splits[split], dtype=np.uint16, mode='r')
+            ix = torch.randint(len(data) - self.block_size, (batch_size,), generator=g).tolist()
+            x = torch.stack([torch.from_numpy(data[i:i + self.block_size].astype(np.int64)) for i in ix])
+            y = torch.stack([torch.from_numpy(data[i + 1:i + 1 + self.block_size].astype(np.int64)) for i in ix])
+            return x, y
+        records = self.splits[split]
+        ix = torch.randint(len(records), (batch_size,), generator=g).tolist()
+        return records_batch([records[i] for i in ix], self.block_size)
+
+
+def records_batch(records, block_size):
+    """Pad (ids, n_prompt) records into x, y; targets -1 on the prompt and the padding. A
+    record longer than the block keeps its end (the completion)."""
+    rows = []
+    for ids, n_prompt in records:
+        ids = torch.tensor(ids, dtype=torch.long)
+        y = ids[1:].clone()
+        y[:n_prompt - 1] = -1
+        rows.append((ids[:-1][-block_size:], y[-block_size:]))
+    T = max(len(x) for x, _ in rows)
+    x = torch.zeros(len(rows), T, dtype=torch.long)
+    y = torch.full((len(rows), T), -1, dtype=torch.long)
+    for b, (xi, yi) in enumerate(rows):
+        x[b, :len(xi)], y[b, :len(yi)] = xi, yi
+    return x, y
+
+
+def batch_seed(seed, it, micro):
+    """Seed of training micro-batch `micro` (counted over all processes) at iteration it."""
+    return (seed * 1_000_003 + it) * 4099 + micro
+
+
+# -----------------------------------------------------------------------------
+# checkpoints
+
+def save_checkpoint(ckpt, path):
+    """Write then rename: an interrupted save never leaves a half file where a good one was."""
+    tmp = path + '.tmp'
+    with open(tmp, 'wb') as f:
+        torch.save(ckpt, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path):
+    """A checkpoint as plain data; weights_only, so opening one cannot run code."""
+    if not os.path.exists(path):
+        raise UserError(f"no checkpoint at {path}; train one first (python train.py ...) or use init_from='scratch'")
+    try:
+        ckpt = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as e:
+        raise UserError(f"checkpoint {path} is unreadable (truncated or corrupt?): {type(e).__name__}")
+    if not isinstance(ckpt, dict) or not {'model', 'model_args', 'idea', 'meta'} <= ckpt.keys():
+        raise UserError(f"{path} is not a nanothink checkpoint (needs model, model_args, idea, meta)")
+    return ckpt
+
+
+def model_from_checkpoint(ckpt):
+    model = build_model(ckpt['idea'], ckpt['model_args'])
+    model.load_state_dict(ckpt['model'])
+    return model
+
+
+def check_resume(ckpt, config, meta):
+    """A checkpoint of another idea, shape or vocabulary than the config asks for is refused."""
+    if ckpt['idea'] != config['model']:
+        raise UserError(f"checkpoint is a {ckpt['idea']!r} model but the config asks for model={config['model']!r}")
+    diff = [f"{k}={ckpt['model_args'][k]!r} (config {config[k]!r})" for k in ckpt['model_args']
+            if k not in MODEL_ONLY and config.get(k) != ckpt['model_args'][k]]
+    if diff:
+        raise UserError(f"checkpoint was built with {', '.join(diff)}; use the run's own config")
+    if ckpt['meta'] != meta:
+        raise UserError(f"checkpoint's vocabulary ({ckpt['meta']['vocab_size']} tokens, {ckpt['meta']['tokenizer']}) "
+                        f"differs from dataset {config['dataset']}'s ({meta['vocab_size']}, {meta['tokenizer']})")
+
+
+def init_pretrained(config, meta):
+    """GPT-2 weights (by name or local directory) for a run on r50k_base data."""
+    if meta['tokenizer'] != 'r50k_base':
+        raise UserError(f"init_from={config['init_from']!r} needs a GPT-2 BPE dataset (tokenizer r50k_base), "
+                        f"dataset {config['dataset']} uses {meta['tokenizer']}")
+    cls = idea_class(config['model'])
+    extra = {k: config[k] for k in config_fields(config['model']) if k not in config_fields('gpt')}
+    try:
+        model = cls.from_pretrained(config['init_from'], dropout=config['dropout'], **extra)
+    except OSError as e:
+        raise UserError(f"cannot load GPT-2 weights {config['init_from']!r}: {str(e).splitlines()[0]}")
+    if config['block_size'] < model.config.block_size:
+        model.crop_block_size(config['block_size'])
+    model.resize_vocab(meta['vocab_size'])
+    return model
+
+
+# -----------------------------------------------------------------------------
+# the loop
+
+def get_lr(it, c):
+    decay_iters = c['lr_decay_iters'] or c['max_iters']
+    if not c['decay_lr']:
+        return c['learning_rate']
+    if it < c['warmup_iters']:
+        return c['learning_rate'] * (it + 1) / (c['warmup_iters'] + 1)
+    if it > decay_iters:
+        return c['min_lr']
+    ratio = (it - c['warmup_iters']) / max(1, decay_iters - c['warmup_iters'])
+    return c['min_lr'] + 0.5 * (1.0 + math.cos(math.pi * ratio)) * (c['learning_rate'] - c['min_lr'])
+
+
+def pick_device(name):
+    if name != 'auto':
+        return name
+    if torch.cuda.is_available():
+        return 'cuda'
+    if torch.backends.mps.is_available():
+        return 'mps'
+    return 'cpu'
+
+
+def pick_dtype(name, device_type):
+    if name != 'auto':
+        return name
+    if device_type == 'cuda':
+        return 'bfloat16' if torch.cuda.is_bf16_supported() else 'float16'
+    return 'float32'
+
+
+def check_writable(out_dir):
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+        probe = os.path.join(out_dir, '.write_test')
+        with open(probe, 'w') as f:
+            f.write('ok')
+        os.remove(probe)
+    except OSError as e:
+        raise UserError(f"out_dir {out_dir} is not writable: {e.strerror}")
+
+
+class RunLog:
+    """out_dir/log.jsonl, one JSON object per line: train rows (loss) and eval rows
+    (train_loss, val_loss). A resumed run first drops the rows after its checkpoint."""
+
+    def __init__(self, path, resume_iter=None):
+        self.path = path
+        if resume_iter is None:
+            open(path, 'w').close()
+        elif os.path.exists(path):
+            kept = [row for row in read_jsonl(path)
+                    if row['iter'] < resume_iter or (row['iter'] == resume_iter and 'val_loss' in row)]
+            with open(path + '.tmp', 'w') as f:
+                f.writelines(json.dumps(row) + '\n' for row in kept)
+            os.replace(path + '.tmp', path)
+
+    def write(self, row):
+        with open(self.path, 'a') as f:
+            f.write(json.dumps(row) + '\n')
+
+
+@torch.no_grad()
+def evaluate(model, data, config, ctx, device):
+    """Mean loss over the same eval_iters batches of each split every time."""
+    out = {}
+    model.eval()
+    for s, split in enumerate(('train', 'val')):
+        losses = torch.zeros(config['eval_iters'])
+        for k in range(config['eval_iters']):
+            x, y = data.batch(split, config['batch_size'], seed=-(2 * k + s + 1) % 2**62)
+            with ctx:
+                _, loss = model(x.to(device), y.to(device))
+            losses[k] = loss.item()
+        out[split] = losses.mean().item()
+    model.train()
+    return out
+
+
+def train(config):
+    c = config
+    ddp = int(os.environ.get('RANK', -1)) != -1
+    device = pick_device(c['device'])
+    rank, world = 0, 1
+    if ddp:
+        import torch.distributed as dist
+        rank, world = int(os.environ['RANK']), int(os.environ['WORLD_SIZE'])
+        local_rank = int(os.environ['LOCAL_RANK'])
+        if device.startswith('cuda'):
+            device = f'cuda:{local_rank}'
+            torch.cuda.set_device(device)
+        dist.init_process_group(backend='nccl' if device.startswith('cuda') else 'gloo')
+        if c['gradient_accumulation_steps'] % world:
+            raise UserError(f"gradient_accumulation_steps ({c['gradient_accumulation_steps']}) must be divisible "
+                            f"by the number of processes ({world})")
+    master = rank == 0
+    accum = c['gradient_accumulation_steps'] // world
+    device_type = 'cuda' if device.startswith('cuda') else device
+    dtype = pick_dtype(c['dtype'], device_type)
+    ptdtype = {'float32': torch.float32, 'bfloat16': torch.bfloat16, 'float16': torch.float16}[dtype]
+    ctx = nullcontext() if dtype == 'float32' else torch.autocast(device_type=device_type, dtype=ptdtype)
+
+    out_dir = c['out_dir']
+    ckpt_path = os.path.join(out_dir, 'ckpt.pt')
+    if master:
+        check_writable(out_dir)
+    data_dir = c['data_dir'] or os.path.join(os.path.dirname(os.path.abspath(__file__)), 'data', c['dataset'])
+    meta = load_meta(data_dir, c['dataset'])
+    data = Dataset(data_dir, c['dataset'], c['block_size'], Tokenizer(meta))
+
+    torch.manual_seed(c['seed'] + rank)
+    random.seed(c['seed'] + rank)
+    iter_num, best_val, elapsed0 = 0, float('inf'), 0.0
+    ckpt = None
+    if c['init_from'] == 'scratch':
+        model = build_model(c['model'], model_args(c, meta['vocab_size']))
+    elif c['init_from'] == 'resume':
+        ckpt = load_checkpoint(ckpt_path)
+        check_resume(ckpt, c, meta)
+        model = model_from_checkpoint(ckpt)
+        iter_num, best_val, elapsed0 = ckpt['iter_num'], ckpt['best_val_loss'], ckpt['elapsed']
+    else:
+        model = init_pretrained(c, meta)
+    model.to(device)
+    raw_model = model
+
+    scaler = torch.amp.GradScaler(device_type, enabled=(dtype == 'float16'))
+    optimizer = model.configure_optimizers(c['weight_decay'], c['learning_rate'], (c['beta1'], c['beta2']), device_type)
+    if ckpt is not None:
+        optimizer.load_state_dict(ckpt['optimizer'])
+        torch.set_rng_state(ckpt['rng']['torch'][rank % len(ckpt['rng']['torch'])])
+        ckpt = None  # free the memory
+    if c['compile']:
+        model = torch.compile(model)
+    if ddp:
+        from torch.nn.parallel import DistributedDataParallel as DDP
+        model = DDP(model, device_ids=[int(os.environ['LOCAL_RANK'])] if device_type == 'cuda' else None)
+
+    tokens_per_iter = c['batch_size'] * c['block_size'] * c['gradient_accumulation_steps']
+    peak = c['peak_flops'] or (312e12 if device_type == 'cuda' else 0.0)
+    log = RunLog(os.path.join(out_dir, 'log.jsonl'), iter_num if c['init_from'] == 'resume' else None) if master else None
+    if master:
+        print(f"{c['model']}: {raw_model.get_num_params() / 1e6:.2f}M parameters, {tokens_per_iter:,} tokens/iter, "
+              f"device {device} {dtype}, {world} process(es)")
+
+    def rng_states():
+        states = [torch.get_rng_state()]
+        if ddp:
+            gathered = [None] * world
+            torch.distributed.all_gather_object(gathered, states[0])
+            states = gathered
+        return states
+
+    def save(it):
+        ckpt = {'model': raw_model.state_dict(), 'optimizer': optimizer.state_dict(),
+                'model_args': dict(vars(raw_model.config)), 'idea': c['model'], 'meta': meta,
+                'iter_num': it, 'best_val_loss': best_val, 'elapsed': elapsed0 + time.time() - t_start,
+                'config': c, 'rng': {'torch': rng_states()}}
+        if master:
+            save_checkpoint(ckpt, ckpt_path)
+
+    progress = None
+    if master and c['progress'] == 'tqdm':
+        from tqdm import tqdm
+        progress = tqdm(total=c['max_iters'], initial=iter_num, dynamic_ncols=True, desc='train')
+
+    t_start = time.time()
+    start_iter = iter_num
+    t_last = time.time()
+    while True:
+        at_eval = iter_num % c['eval_interval'] == 0 or iter_num == c['max_iters']
+        if at_eval and not (c['init_from'] == 'resume' and iter_num == start_iter):
+            t_eval = time.time()
+            losses = evaluate(model, data, c, ctx, device)
+            if not all(map(math.isfinite, losses.values())):
+                raise UserError(f"eval loss is {losses} at iter {iter_num}: stopped; the last good checkpoint "
+                                f"{ckpt_path} is kept (try a lower learning_rate)")
+            if master:
+                log.write({'iter': iter_num, 'tokens': iter_num * tokens_per_iter,
+                           'time': round(elapsed0 + time.time() - t_start, 3),
+                           'train_loss': losses['train'], 'val_loss': losses['val']})
+                msg = f"iter {iter_num}: train loss {losses['train']:.4f}, val loss {losses['val']:.4f}"
+                (progress.write if progress else print)(msg)
+            improved = losses['val'] < best_val
+            best_val = min(best_val, losses['val'])
+            if iter_num > start_iter and (improved or c['always_save_checkpoint']):
+                save(iter_num)
+            t_last += time.time() - t_eval  # ms/iter counts training only
+        if iter_num >= c['max_iters'] or c['eval_only']:
+            break
+
+        lr = get_lr(iter_num, c)
+        for group in optimizer.param_groups:
+            group['lr'] = lr
+        for micro in range(accum):
+            x, y = data.batch('train', c['batch_size'], batch_seed(c['seed'], iter_num, rank * accum + micro))
+            x, y = x.to(device), y.to(device)
+            if ddp:  # sync gradients only on the last micro-step
+                model.require_backward_grad_sync = micro == accum - 1
+            with ctx:
+                _, loss = model(x, y)
+                loss = loss / accum
+            scaler.scale(loss).backward()
+        lossf = loss.item() * accum
+        if not math.isfinite(lossf):
+            raise UserError(f"loss is {lossf} at iter {iter_num}: stopped; the last good checkpoint "
+                            f"{ckpt_path} is kept (try a lower learning_rate or grad_clip)")
+        if c['grad_clip'] > 0:
+            scaler.unscale_(optimizer)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), c['grad_clip'])
+        scaler.step(optimizer)
+        scaler.update()
+        optimizer.zero_grad(set_to_none=True)
+
+        iter_num += 1
+        if progress:
+            progress.update(1)
+        if master and iter_num % c['log_interval'] == 0:
+            dt = (time.time() - t_last) / c['log_interval']
+            t_last = time.time()
+            flops = raw_model.flops_per_token() * tokens_per_iter / dt
+            row = {'iter': iter_num - 1, 'tokens': iter_num * tokens_per_iter,
+                   'time': round(elapsed0 + time.time() - t_start, 3), 'lr': lr, 'loss': lossf,
+                   'ms_per_iter': round(dt * 1000, 2), 'tokens_per_s': round(tokens_per_iter / dt, 1),
+                   'gflops': round(flops / 1e9, 2)}
+            row.update(getattr(raw_model, 'stats', {}))  # an idea's own loss parts, if it keeps them
+            if peak:
+                row['mfu'] = round(flops / peak, 4)
+            log.write(row)
+            stats = f"loss {lossf:.4f}, {dt * 1000:.0f} ms/iter, {row['tokens_per_s']:.0f} tok/s, {flops / 1e9:.1f} GFLOP/s"
+            if peak:
+                stats += f", mfu {100 * row['mfu']:.1f}%"
+            if progress:
+                progress.set_postfix_str(stats)
+            else:
+                print(f"iter {iter_num - 1}: {stats}")
+    if progress:
+        progress.close()
+    if ddp:
+        torch.distributed.destroy_process_group()
+    return best_val
+
+
+def main(argv):
+    try:
+        train(load_config(argv))
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        print(f"interrupted; the last checkpoint is kept", file=sys.stderr)
+        sys.exit(130)
+
+
+if __name__ == '__main__':
+    main(sys.argv[1:])
