@@ -1,0 +1,75 @@
+"""Shared fixtures: a tiny character dataset and helpers to run the project's scripts."""
+
+import os
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / 'shared'
+sys.path.insert(0, str(ROOT))
+
+# GPT-2 BPE offline (see shared/README.md); with internet tiktoken downloads it instead
+if 'TIKTOKEN_CACHE_DIR' not in os.environ and (SHARED / 'tiktoken').is_dir():
+    os.environ['TIKTOKEN_CACHE_DIR'] = str(SHARED / 'tiktoken')
+
+FALLBACK_TEXT = """First Citizen:
+Before we proceed any further, hear me speak.
+
+All:
+Speak, speak.
+
+First Citizen:
+You are all resolved rather to die than to famish?
+""" * 40
+
+
+def shakespeare_text(n_chars=60_000):
+    path = SHARED / 'data' / 'tinyshakespeare' / 'input.txt'
+    text = path.read_text() if path.exists() else FALLBACK_TEXT
+    return text[:n_chars]
+
+
+def write_char_dataset(data_dir, text):
+    """train.bin/val.bin/meta.pkl as data/shakespeare_char/prepare.py writes them."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    chars = sorted(set(text))
+    stoi = {c: i for i, c in enumerate(chars)}
+    ids = np.array([stoi[c] for c in text], dtype=np.uint16)
+    n = int(0.9 * len(ids))
+    ids[:n].tofile(data_dir / 'train.bin')
+    ids[n:].tofile(data_dir / 'val.bin')
+    meta = {'vocab_size': len(chars), 'tokenizer': 'char', 'stoi': stoi,
+            'itos': {i: c for c, i in stoi.items()}, 'special_tokens': {}}
+    with open(data_dir / 'meta.pkl', 'wb') as f:
+        pickle.dump(meta, f)
+    return data_dir
+
+
+@pytest.fixture(scope='session')
+def char_data(tmp_path_factory):
+    return write_char_dataset(tmp_path_factory.mktemp('data') / 'tiny_char', shakespeare_text())
+
+
+TINY = ['--n_layer=2', '--n_head=2', '--n_embd=32', '--block_size=32', '--batch_size=4',
+        '--dropout=0.0', '--bias=False', '--eval_iters=2', '--log_interval=1', '--progress=lines',
+        '--device=cpu', '--warmup_iters=5']
+
+
+def tiny_args(data_dir, out_dir, *extra):
+    return [f'--data_dir={data_dir}', f'--out_dir={out_dir}', *TINY, *extra]
+
+
+def run_script(*args, env=None, timeout=300):
+    """Run a project script in a subprocess from the repository root."""
+    return subprocess.run([sys.executable, *map(str, args)], cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=timeout)
+
+
+def read_log(out_dir):
+    import json
+    return [json.loads(line) for line in open(Path(out_dir) / 'log.jsonl')]

