@@ -296,8 +296,11 @@ class GPT(nn.Module):
 
 
 def lm_loss(logits, targets):
-    """Mean next-token cross-entropy over the targets that are not -1."""
-    return F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-1)
+    """Mean next-token cross-entropy over the targets that are not -1 (0 if there are none,
+    where F.cross_entropy's mean would be NaN)."""
+    targets = targets.reshape(-1)
+    total = F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets, ignore_index=-1, reduction='sum')
+    return total / (targets != -1).sum().clamp(min=1)
 
 
 def sample_token(logits, temperature=1.0, top_k=None):

@@ -156,3 +156,8 @@ def test_build_model_from_plain_args():
     assert isinstance(m, GPT) and m.config.vocab_size == 11
     with pytest.raises(ValueError, match='unknown model'):
         build_model('nope', {})
+
+
+def test_loss_with_no_targets_is_zero_not_nan():
+    loss = lm_loss(torch.randn(2, 3, 5, requires_grad=True), torch.full((2, 3), -1))
+    assert loss.item() == 0.0

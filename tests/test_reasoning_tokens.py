@@ -2,16 +2,13 @@
 generation, the loss (and the stream-shift bug that fakes a gain), FLOPs. Tiny and fast."""
 
 import math
-import os
-import sys
 
 import pytest
 import torch
 from torch.nn import functional as F
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
-from model import GPT, GPTConfig, lm_loss  # noqa: E402
-from reasoning_tokens import ReasoningTokensConfig, ReasoningTokensGPT  # noqa: E402
+from model import GPT, GPTConfig, lm_loss
+from reasoning_tokens import ReasoningTokensConfig, ReasoningTokensGPT
 
 V, BS = 20, 16
 TINY = dict(block_size=BS, vocab_size=V, n_layer=2, n_head=2, n_embd=32, dropout=0.0)

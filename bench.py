@@ -1,0 +1,134 @@
+"""
+Benchmarks (not tests): training tokens/s and achieved GFLOP/s, generation with and without
+the KV cache, and the cost of each idea relative to the plain GPT. Arms are timed
+interleaved (A B A B ...) in one run and medians are reported, because a shared machine's
+timings are noisy.
+
+    python bench.py                                    # 10.65M shape, batch 8, block 256
+    python bench.py --reference=/tmp/nanogpt/model.py  # side by side with nanoGPT's model.py
+    python bench.py --reasoning=0,1,3                  # reasoning-token step time vs K=0
+"""
+
+import argparse
+import importlib.util
+import statistics
+import time
+
+import torch
+
+from model import GPT, GPTConfig, build_model
+
+
+def peak_matmul_flops(n=1024, repeats=10):
+    """Measured fp32 matmul FLOP/s of this machine: the roof for MFU on a CPU."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        a @ b
+        times.append(time.perf_counter() - t)
+    return 2 * n ** 3 / statistics.median(times)
+
+
+def train_step_fn(model, batch_size, block_size, vocab_size):
+    """One forward + backward + AdamW step on fixed random tokens."""
+    optimizer = model.configure_optimizers(0.1, 1e-4, (0.9, 0.95), 'cpu')
+    x = torch.randint(vocab_size, (batch_size, block_size))
+    y = torch.randint(vocab_size, (batch_size, block_size))
+
+    def step():
+        _, loss = model(x, y)
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+    return step
+
+
+def time_interleaved(fns, steps, warmup):
+    """Median seconds per call of each fn, called in turn so that load hits all alike."""
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
+    times = {name: [] for name in fns}
+    for _ in range(steps):
+        for name, fn in fns.items():
+            t = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t)
+    return {name: statistics.median(ts) for name, ts in times.items()}
+
+
+def load_reference(path, config):
+    """nanoGPT's GPT from its model.py (kept outside this repository)."""
+    spec = importlib.util.spec_from_file_location('reference_model', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.GPT(module.GPTConfig(**config))
+
+
+@torch.no_grad()
+def generate_recompute(model, idx, max_new_tokens):
+    """Greedy decoding that recomputes the whole context each step (no cache)."""
+    for _ in range(max_new_tokens):
+        logits, _ = model(idx[:, -model.config.block_size:])
+        idx = torch.cat((idx, logits[:, -1].argmax(-1, keepdim=True)), dim=1)
+    return idx
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--n_layer', type=int, default=6)
+    p.add_argument('--n_head', type=int, default=6)
+    p.add_argument('--n_embd', type=int, default=384)
+    p.add_argument('--block_size', type=int, default=256)
+    p.add_argument('--batch_size', type=int, default=8)
+    p.add_argument('--vocab_size', type=int, default=65)
+    p.add_argument('--steps', type=int, default=10)
+    p.add_argument('--warmup', type=int, default=2)
+    p.add_argument('--reference', default='', help="nanoGPT's model.py, timed beside ours")
+    p.add_argument('--reasoning', default='', help='comma-separated K values, e.g. 0,1,3')
+    p.add_argument('--gen_tokens', type=int, default=256)
+    p.add_argument('--seed', type=int, default=1337)
+    args = p.parse_args()
+    torch.manual_seed(args.seed)
+    shape = dict(n_layer=args.n_layer, n_head=args.n_head, n_embd=args.n_embd, block_size=args.block_size,
+                 vocab_size=args.vocab_size, dropout=0.0, bias=False)
+    tokens = args.batch_size * args.block_size
+    peak = peak_matmul_flops()
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; fp32 matmul peak {peak / 1e9:.0f} GFLOP/s")
+    print(f"shape: {args.n_layer} layers, {args.n_head} heads, {args.n_embd} wide, block {args.block_size}, "
+          f"batch {args.batch_size}")
+
+    ours = GPT(GPTConfig(**shape))
+    arms = {'nanothink': (ours, ours.flops_per_token())}
+    if args.reference:
+        ref = load_reference(args.reference, shape)
+        arms['nanoGPT'] = (ref, ours.flops_per_token())  # same shape, same FLOPs per token
+    for k in [int(v) for v in args.reasoning.split(',') if v]:
+        m = build_model('reasoning_tokens', dict(shape, n_reasoning=k))
+        arms[f'reasoning K={k}'] = (m, m.flops_per_token())
+    fns = {name: train_step_fn(m, args.batch_size, args.block_size, args.vocab_size) for name, (m, _) in arms.items()}
+    secs = time_interleaved(fns, args.steps, args.warmup)
+    base = secs['nanothink']
+    print(f"\ntraining step (forward + backward + AdamW), median of {args.steps}:")
+    for name, (m, flops) in arms.items():
+        achieved = flops * tokens / secs[name]
+        print(f"  {name:16s} {secs[name] * 1000:8.1f} ms/step  {tokens / secs[name]:8.0f} text tokens/s  "
+              f"{achieved / 1e9:6.1f} GFLOP/s  mfu {100 * achieved / peak:5.1f}%  x{secs[name] / base:.2f} of nanothink")
+
+    if args.gen_tokens:
+        ours.eval()
+        idx = torch.zeros((1, 1), dtype=torch.long)
+        secs = time_interleaved({
+            'kv cache': lambda: ours.generate(idx, args.gen_tokens, temperature=0),
+            'recompute': lambda: generate_recompute(ours, idx, args.gen_tokens),
+        }, steps=3, warmup=1)
+        print(f"\ngeneration of {args.gen_tokens} tokens (batch 1, greedy), median of 3:")
+        for name, s in secs.items():
+            print(f"  {name:16s} {args.gen_tokens / s:8.0f} tokens/s")
+        print(f"  speed-up of the cache: {secs['recompute'] / secs['kv cache']:.1f}x")
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,106 @@
+"""
+Self-reasoning tokens: K extra slots after every text token that no loss reaches directly.
+
+For text x_1..x_T the transformer reads a stream of T*(K+1) slots
+
+    g_1 r_1^1 .. r_1^K   g_2 r_2^1 .. r_2^K   ...   g_T r_T^1 .. r_T^K
+
+Every slot of group t takes the same input, the embedding of x_t plus the position
+embedding of t (plus, optionally, a learned embedding of its slot number). Attention is the
+plain causal attention of the GPT. Only g_t is trained, to predict x_{t+1}. r_t comes after
+g_t, so it cannot help predict x_{t+1}; its only gradient comes from the later g slots that
+attend to it, so it learns to compute what is useful further ahead: room to "think" about
+x_t, paid for with K more positions per text token. K = 0 is exactly the baseline GPT.
+"""
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+
+from model import GPT, GPTConfig, lm_loss
+
+
+@dataclass
+class ReasoningTokensConfig(GPTConfig):
+    n_reasoning: int = 1  # K, reasoning slots after every text token
+    reasoning_loss: bool = False  # in training, also train every r slot on x_{t+1}
+    slot_embedding: bool = True  # a learned embedding per slot k = 0..K tells the slots apart
+    group_positions: bool = True  # all slots of text position t sit at position t; False: stream index
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.n_reasoning < 0:
+            raise ValueError(f"n_reasoning must be >= 0, got {self.n_reasoning}")
+
+
+class ReasoningTokensGPT(GPT):
+    """The GPT run over the interleaved stream. forward(idx, targets) returns the logits of the
+    g slots (B, T, V), aligned with idx as in the GPT, and the loss. The loss is the g-slot
+    next-token loss, averaged per text token. With reasoning_loss=True the training-mode loss
+    is the mean over all slots (every slot of group t predicting x_{t+1}); in eval mode the loss
+    is always the g-slot loss alone, so validation losses compare across K and across arms."""
+    config_class = ReasoningTokensConfig
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.S = S = config.n_reasoning + 1  # slots per text token
+        if S > 1 and not config.group_positions:
+            # every slot has a position of its own: block_size text tokens are block_size*S slots
+            self.transformer.wpe = nn.Embedding(config.block_size * S, config.n_embd)
+            nn.init.normal_(self.transformer.wpe.weight, mean=0.0, std=0.02)
+        if S > 1 and config.slot_embedding:
+            # zero at init: the slots start as exact copies of g and drift apart only as far as
+            # the loss asks; an added embedding still gets gradient from zero, and each row its own
+            self.transformer.wse = nn.Embedding(S, config.n_embd)
+            nn.init.zeros_(self.transformer.wse.weight)
+
+    def stream(self, idx, start=0):
+        """Text tokens idx (B, T) at text positions start.. -> stream inputs (B, T*S, C)."""
+        T, S, dev = idx.size(1), self.S, idx.device
+        x = self.transformer.wte(idx.repeat_interleave(S, dim=1))  # x_1 x_1 .. x_2 x_2 ..
+        if self.config.group_positions:
+            pos = torch.arange(start, start + T, device=dev).repeat_interleave(S)  # 0 0 .. 1 1 ..
+        else:
+            pos = torch.arange(start * S, (start + T) * S, device=dev)  # 0 1 2 3 ..
+        x = x + self.transformer.wpe(pos)
+        if 'wse' in self.transformer:
+            x = x + self.transformer.wse(torch.arange(S, device=dev).repeat(T))  # 0 1 .. K 0 1 .. K
+        return self.transformer.drop(x)
+
+    def forward(self, idx, targets=None):
+        B, T = idx.shape
+        if T > self.config.block_size:
+            raise ValueError(f"sequence of {T} text tokens is longer than block_size {self.config.block_size}")
+        x = self.blocks(self.stream(idx)).view(B, T, self.S, -1)  # no mask: plain causal attention
+        logits = self.head(x[:, :, 0])  # g_t predicts x_{t+1}; the r slots need no head for that
+        if targets is None:
+            return logits, None
+        if self.config.reasoning_loss and self.training and self.S > 1:
+            # every slot of group t predicts x_{t+1} too; mean over all slots
+            logits_all = torch.cat([logits.unsqueeze(2), self.head(x[:, :, 1:])], dim=2)
+            return logits, lm_loss(logits_all, targets.unsqueeze(2).expand(-1, -1, self.S))
+        # targets stay per text token: shifting them over the stream would train g_t to
+        # predict r_t^1, a copy of its own input, and fake a low loss
+        return logits, lm_loss(logits, targets)
+
+    def new_cache(self, batch_size, max_len=None):
+        return super().new_cache(batch_size, max_len or self.config.block_size * self.S)
+
+    def next_token_logits(self, idx, cache, start):
+        # whole groups go into the cache (the next g attends to these r slots); the prediction
+        # of the next text token is the g slot of the last group. GPT.generate crops idx in text
+        # tokens, so the context always starts on a group boundary.
+        x = self.blocks(self.stream(idx, start), cache=cache)
+        return self.head(x[:, -self.S])
+
+    def flops_per_token(self, T=None):
+        """Forward + backward FLOPs per TEXT token at a context of T text tokens. The stream has
+        T*S slots and each costs what a token of a GPT with context T*S costs: 6N for the
+        matmuls plus 12*L*C*(T*S) for attention (PaLM appendix B). A text token owns S slots:
+        S * (6N + 12*L*C*T*S), about S^2 times the attention and S times the rest. N counts the
+        slot embedding. lm_head is counted at every slot: exact with reasoning_loss, otherwise
+        6*K*V*C too high (the head runs at g slots only; 12% at GPT-2 124M, K=1)."""
+        c = self.config
+        T = T or c.block_size
+        return self.S * (6 * self.get_num_params() + 12 * c.n_layer * c.n_embd * T * self.S)
