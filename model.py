@@ -32,6 +32,7 @@ class GPTConfig:
     n_embd: int = 768
     dropout: float = 0.0
     bias: bool = True  # biases in Linear and LayerNorm, as GPT-2; False is a bit faster
+    tanh_gelu: bool = False  # GPT-2's tanh-approximate GELU (from_pretrained sets it); exact is faster on CPU
 
     def __post_init__(self):
         if self.n_embd % self.n_head != 0:
@@ -105,7 +106,7 @@ class MLP(nn.Module):
     def __init__(self, config):
         super().__init__()
         self.c_fc = nn.Linear(config.n_embd, 4 * config.n_embd, bias=config.bias)
-        self.gelu = nn.GELU(approximate='tanh')  # GPT-2's gelu, so pretrained weights match exactly
+        self.gelu = nn.GELU(approximate='tanh' if config.tanh_gelu else 'none')
         self.c_proj = nn.Linear(4 * config.n_embd, config.n_embd, bias=config.bias)
         self.dropout = nn.Dropout(config.dropout)
 
@@ -272,7 +273,8 @@ class GPT(nn.Module):
         hf = GPT2LMHeadModel.from_pretrained(name_or_dir)
         hc = hf.config
         config = cls.config_class(block_size=hc.n_positions, vocab_size=hc.vocab_size, n_layer=hc.n_layer,
-                                  n_head=hc.n_head, n_embd=hc.n_embd, dropout=dropout, bias=True, **idea_args)
+                                  n_head=hc.n_head, n_embd=hc.n_embd, dropout=dropout, bias=True, tanh_gelu=True,
+                                  **idea_args)
         model = cls(config)
         sd = model.state_dict()
         hf_sd = hf.state_dict()

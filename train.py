@@ -366,6 +366,11 @@ def init_pretrained(config, meta):
         model = cls.from_pretrained(config['init_from'], dropout=config['dropout'], **extra)
     except OSError as e:
         raise UserError(f"cannot load GPT-2 weights {config['init_from']!r}: {str(e).splitlines()[0]}")
+    diff = [f"{k}={getattr(model.config, k)!r}" for k in ('n_layer', 'n_head', 'n_embd', 'bias', 'tanh_gelu')
+            if config[k] != getattr(model.config, k)]
+    if diff or config['block_size'] > model.config.block_size:
+        diff += [f"block_size<={model.config.block_size}"] if config['block_size'] > model.config.block_size else []
+        raise UserError(f"{config['init_from']} needs {', '.join(diff)} in the config")
     if config['block_size'] < model.config.block_size:
         model.crop_block_size(config['block_size'])
     model.resize_vocab(meta['vocab_size'])

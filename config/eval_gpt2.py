@@ -14,3 +14,4 @@ n_head = 12
 n_embd = 768
 dropout = 0.0
 bias = True
+tanh_gelu = True  # GPT-2's own GELU

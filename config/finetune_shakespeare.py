@@ -12,6 +12,7 @@ n_layer = 12
 n_head = 12
 n_embd = 768
 bias = True
+tanh_gelu = True  # GPT-2's own GELU
 dropout = 0.1
 block_size = 1024
 

@@ -1,12 +1,11 @@
 """Shared fixtures: a tiny character dataset and helpers to run the project's scripts."""
 
+import importlib.util
 import os
-import pickle
 import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,19 +33,17 @@ def shakespeare_text(n_chars=60_000):
     return text[:n_chars]
 
 
+def load_script(path, name):
+    """Import a script that is not a package module, e.g. data/shakespeare_char/prepare.py."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def write_char_dataset(data_dir, text):
-    """train.bin/val.bin/meta.pkl as data/shakespeare_char/prepare.py writes them."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    chars = sorted(set(text))
-    stoi = {c: i for i, c in enumerate(chars)}
-    ids = np.array([stoi[c] for c in text], dtype=np.uint16)
-    n = int(0.9 * len(ids))
-    ids[:n].tofile(data_dir / 'train.bin')
-    ids[n:].tofile(data_dir / 'val.bin')
-    meta = {'vocab_size': len(chars), 'tokenizer': 'char', 'stoi': stoi,
-            'itos': {i: c for c, i in stoi.items()}, 'special_tokens': {}}
-    with open(data_dir / 'meta.pkl', 'wb') as f:
-        pickle.dump(meta, f)
+    """train.bin/val.bin/meta.pkl through the real data/shakespeare_char/prepare.py."""
+    load_script('data/shakespeare_char/prepare.py', 'prepare_shakespeare_char').prepare(text, str(data_dir))
     return data_dir
 
 

@@ -173,3 +173,32 @@ def test_sample_from_checkpoint(char_data, tmp_path):
     r = run_script('sample.py', f'--out_dir={tmp_path}', '--start=caf\u00e9 \u2603')
     assert r.returncode == 1 and r.stderr.strip().count('\n') == 0
     assert '\u00e9' in r.stderr and '\u2603' in r.stderr
+
+
+def test_finetune_local_gpt2_dir_then_resume(tmp_path):
+    transformers = pytest.importorskip('transformers')
+    from conftest import load_script, shakespeare_text
+    try:
+        load_script('data/shakespeare/prepare.py', 'prepare_shakespeare').main(
+            ['--input=' + str(_write(tmp_path / 'input.txt', shakespeare_text(20_000))), f'--out_dir={tmp_path / "bpe"}'])
+    except SystemExit as e:
+        pytest.skip(f'no GPT-2 BPE here: {e}')
+    torch.manual_seed(0)
+    hf = transformers.GPT2LMHeadModel(transformers.GPT2Config(n_positions=64, n_embd=32, n_layer=2, n_head=2))
+    hf.save_pretrained(tmp_path / 'gpt2-tiny')
+    shape = ['--n_layer=2', '--n_head=2', '--n_embd=32', '--bias=True', '--tanh_gelu=True', '--block_size=32',
+             '--batch_size=2', '--eval_iters=1', '--eval_interval=2', '--progress=lines', '--device=cpu']
+    common = [f'--data_dir={tmp_path / "bpe"}', f'--out_dir={tmp_path / "out"}', *shape]
+    T.train(T.load_config([*common, f'--init_from={tmp_path / "gpt2-tiny"}', '--max_iters=2']))
+    T.train(T.load_config([*common, '--init_from=resume', '--max_iters=4']))
+    assert sorted(eval_losses(tmp_path / 'out')) == [0, 2, 4]
+    with pytest.raises(T.UserError, match='n_layer=2'):
+        T.train(T.load_config([*common, f'--init_from={tmp_path / "gpt2-tiny"}', '--n_layer=3']))
+    r = run_script('sample.py', f'--init_from={tmp_path / "gpt2-tiny"}', '--num_samples=1', '--max_new_tokens=5',
+                   '--start=Hello')
+    assert r.returncode == 0 and r.stdout.startswith('Hello'), r.stderr
+
+
+def _write(path, text):
+    path.write_text(text)
+    return path

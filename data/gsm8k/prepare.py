@@ -1,0 +1,233 @@
+"""
+Prepare GSM8K (grade-school math word problems) as prompt/completion records.
+
+A GSM8K answer is a worked solution whose last line is `#### N`; its lines carry
+calculator notes like `<<48/2=24>>`. Each record is parsed into the question, the
+solution steps (notes removed), the notes' equations and the final answer, then
+rendered as a prompt and a completion in one of three styles (see render()):
+
+    answer   the final answer only          (no chain of thought)
+    cot      the steps, then the answer     (chain of thought in plain text)
+    think    <think> steps </think>, then the answer
+
+Writes train.jsonl, val.jsonl (--val_size records held out of train by a seeded
+shuffle), test.jsonl when a test split exists, and meta.pkl (tokenizer and style).
+
+    python data/gsm8k/prepare.py                      # openai/gsm8k through HF datasets
+    python data/gsm8k/prepare.py --train=../shared/data/gsm8k/train.jsonl --style=think
+"""
+
+import argparse
+import json
+import os
+import pickle
+import random
+import re
+from decimal import Decimal, InvalidOperation
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+STYLES = ('answer', 'cot', 'think')
+NOTE = re.compile(r'<<(.*?)>>')  # calculator note; non-greedy: several on one line
+NUMBER = re.compile(r'[-+]?(?:\d[\d,]*(?:\.\d*)?|\.\d+)')
+
+# -----------------------------------------------------------------------------
+# parsing and rendering (pure functions, imported by tests and by reward code)
+
+
+def normalize_number(s):
+    """'1,000' -> '1000', '3.50' -> '3.5', '7.0' -> '7', '+5' -> '5', '-0' -> '0';
+    None if s is not a number. Equal numbers give equal strings, so answers compare as text."""
+    try:
+        d = Decimal(s.replace(',', ''))
+    except InvalidOperation:
+        return None
+    if not d.is_finite():
+        return None
+    if d == 0:
+        return '0'  # not '-0' or '0E-3'
+    return format(d.normalize(), 'f')  # 'f' writes 1E+3 as 1000
+
+
+def parse_answer(text):
+    """The final answer after the last '####', normalized (see normalize_number), or None
+    if there is no '####' or no number after it. Extra text around the number
+    ('$1,234.50 dollars') is ignored."""
+    if '####' not in text:
+        return None
+    tail = text.rsplit('####', 1)[1].replace('\u2212', '-')  # a typeset minus is still a minus
+    m = NUMBER.search(tail)
+    return normalize_number(m.group(0)) if m else None
+
+
+def parse_record(rec):
+    """A GSM8K record {"question", "answer"} ->
+    {'question', 'steps': solution lines before '####' with calculator notes removed,
+     'equations': the notes' contents ('48/2=24') in order, 'answer': normalized str}.
+    Raises ValueError if the record is malformed."""
+    if not isinstance(rec, dict):
+        raise ValueError(f"expected an object with \"question\" and \"answer\", got {type(rec).__name__}")
+    question, solution = rec.get('question'), rec.get('answer')
+    if not isinstance(question, str) or not question.strip():
+        raise ValueError('missing or empty "question"')
+    if not isinstance(solution, str):
+        raise ValueError('missing "answer"')
+    if '####' not in solution:
+        raise ValueError('"answer" has no "#### N" line')
+    answer = parse_answer(solution)
+    if answer is None:
+        raise ValueError(f'no number after "####" in {solution.rsplit("####", 1)[1].strip()!r}')
+    body = solution.rsplit('####', 1)[0]
+    # split on '\n' only: GSM8K text holds a few U+2028 that str.splitlines() would cut at
+    steps = [NOTE.sub('', line).strip() for line in body.split('\n')]
+    return {
+        'question': question.strip(),
+        'steps': [s for s in steps if s],
+        'equations': NOTE.findall(body),
+        'answer': answer,
+    }
+
+
+def render(record, style):
+    """(prompt, completion) of a parsed record, exactly:
+
+        prompt     = "Question: {question}\\nAnswer: "
+        'answer':  completion = "#### {answer}\\n"
+        'cot':     completion = "{step 1}\\n{step 2}\\n...#### {answer}\\n"
+        'think':   completion = "<think>\\n{step 1}\\n{step 2}\\n...</think>\\n#### {answer}\\n"
+
+    Every step ends with a newline; the completion ends with one so a model learns to stop."""
+    if style not in STYLES:
+        raise ValueError(f"unknown style {style!r}, expected one of {STYLES}")
+    prompt = f"Question: {record['question']}\nAnswer: "
+    steps = ''.join(step + '\n' for step in record['steps'])
+    final = f"#### {record['answer']}\n"
+    if style == 'answer':
+        return prompt, final
+    if style == 'cot':
+        return prompt, steps + final
+    return prompt, '<think>\n' + steps + '</think>\n' + final
+
+# -----------------------------------------------------------------------------
+# reading sources and writing splits
+
+
+def read_jsonl(path):
+    """(line number, record) of every non-blank line of a JSONL file."""
+    if not os.path.isfile(path):
+        raise SystemExit(f"error: {path} does not exist (GSM8K JSONL: one {{\"question\", \"answer\"}} per line)")
+    with open(path, 'rb') as f:  # bytes: json.loads decodes them, and names bad UTF-8 as an error
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                yield lineno, json.loads(line)
+            except ValueError as e:  # JSONDecodeError, or UnicodeDecodeError
+                raise SystemExit(f"error: {path} line {lineno}: not valid JSON ({getattr(e, 'msg', None) or e.reason})")
+
+
+def parse_all(named_records):
+    """Parse (where, record) pairs; a malformed record stops the run, naming where it is."""
+    parsed = []
+    for where, rec in named_records:
+        try:
+            parsed.append(parse_record(rec))
+        except ValueError as e:
+            raise SystemExit(f"error: {where}: {e}")
+    return parsed
+
+
+def load_local(path):
+    return parse_all((f"{path} line {lineno}", rec) for lineno, rec in read_jsonl(path))
+
+
+def load_hf():
+    """{'train': [...], 'test': [...]} parsed from openai/gsm8k (main) through HF datasets."""
+    from datasets import load_dataset  # imported here: it is slow to import and needs the network
+    try:
+        ds = load_dataset('openai/gsm8k', 'main')
+    except Exception as e:  # mostly: no network; the cause is in e's first line
+        raise SystemExit(f"error: could not load openai/gsm8k ({type(e).__name__}: {str(e).splitlines()[0]}); "
+                         f"without network, pass local files, e.g. --train=../shared/data/gsm8k/train.jsonl")
+    return {split: parse_all((f"openai/gsm8k {split} record {i}", rec) for i, rec in enumerate(ds[split]))
+            for split in ('train', 'test')}
+
+
+def hold_out(records, val_size, seed):
+    """(train, val): val_size records picked by a seeded shuffle; both keep the source order."""
+    if not 0 <= val_size < len(records):
+        raise SystemExit(f"error: --val_size={val_size} must be at least 0 and less than the "
+                         f"{len(records)} training records")
+    order = list(range(len(records)))
+    random.Random(seed).shuffle(order)
+    val_ids = set(order[:val_size])
+    train = [r for i, r in enumerate(records) if i not in val_ids]
+    val = [r for i, r in enumerate(records) if i in val_ids]
+    return train, val
+
+
+def with_text(record, style):
+    prompt, completion = render(record, style)
+    return {**record, 'prompt': prompt, 'completion': completion}
+
+
+def write_atomic(path, data):
+    tmp = path + '.tmp'
+    with open(tmp, 'wb') as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
+def write_jsonl(path, rows):
+    write_atomic(path, ''.join(json.dumps(row, ensure_ascii=False) + '\n' for row in rows).encode('utf-8'))
+
+
+def make_meta(splits, tokenizer, style):
+    if tokenizer == 'r50k_base':
+        return {'vocab_size': 50257, 'tokenizer': 'r50k_base', 'special_tokens': {}, 'style': style}
+    # char: every character any split's prompt or completion uses
+    chars = sorted(set(''.join(r['prompt'] + r['completion'] for rows in splits.values() for r in rows)))
+    return {'vocab_size': len(chars), 'tokenizer': 'char',
+            'stoi': {c: i for i, c in enumerate(chars)}, 'itos': {i: c for i, c in enumerate(chars)},
+            'special_tokens': {}, 'style': style}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--train', default=None, help='local GSM8K train JSONL (default: openai/gsm8k through HF datasets)')
+    parser.add_argument('--test', default=None, help='local GSM8K test JSONL (optional, with --train)')
+    parser.add_argument('--style', default='cot', choices=STYLES, help='how completions are written')
+    parser.add_argument('--val_size', type=int, default=500, help='records held out of train for val')
+    parser.add_argument('--seed', type=int, default=1337, help='seed of the val hold-out shuffle')
+    parser.add_argument('--tokenizer', default='char', choices=('char', 'r50k_base'), help='recorded in meta.pkl')
+    parser.add_argument('--out_dir', default=HERE, help='where the .jsonl files and meta.pkl go (default: this script\'s directory)')
+    args = parser.parse_args(argv)
+    if args.test and not args.train:
+        parser.error('--test needs --train (without local files both splits come from openai/gsm8k)')
+
+    if args.train:
+        sources = {'train': load_local(args.train)}
+        if args.test:
+            sources['test'] = load_local(args.test)
+    else:
+        sources = load_hf()
+    train, val = hold_out(sources['train'], args.val_size, args.seed)
+    parts = {'train': train, 'val': val}
+    if 'test' in sources:
+        parts['test'] = sources['test']
+    splits = {name: [with_text(r, args.style) for r in records] for name, records in parts.items()}
+
+    os.makedirs(args.out_dir, exist_ok=True)
+    for name, rows in splits.items():
+        write_jsonl(os.path.join(args.out_dir, f'{name}.jsonl'), rows)
+    stale = os.path.join(args.out_dir, 'test.jsonl')
+    if 'test' not in splits and os.path.exists(stale):
+        os.remove(stale)  # left by an earlier run: it would not match this style
+        print(f"removed {stale} of an earlier run (no test source this time)")
+    meta = make_meta(splits, args.tokenizer, args.style)
+    write_atomic(os.path.join(args.out_dir, 'meta.pkl'), pickle.dumps(meta))
+    counts = ', '.join(f"{name} {len(rows):,}" for name, rows in splits.items())
+    print(f"records: {counts}; style {args.style}, tokenizer {args.tokenizer}, vocab size {meta['vocab_size']:,}")
+
+
+if __name__ == '__main__':
+    main()
