@@ -558,6 +558,7 @@ def train(config):
                                 f"{ckpt_path} is kept (try a lower learning_rate)")
             if master:
                 log.write({'iter': iter_num, 'tokens': iter_num * tokens_per_iter,
+                           'flops': iter_num * tokens_per_iter * raw_model.flops_per_token(),
                            'time': round(elapsed0 + time.time() - t_start, 3),
                            'train_loss': losses['train'], 'val_loss': losses['val']})
                 msg = f"iter {iter_num}: train loss {losses['train']:.4f}, val loss {losses['val']:.4f}"

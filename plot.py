@@ -1,0 +1,89 @@
+"""
+Loss curves from the runs' logs (out_dir/log.jsonl, or a copy of it).
+
+    python plot.py out-a out-b --labels=K=0,K=1 --out=assets/curves.png
+    python plot.py results/reasoning/*.jsonl --x=flops --out=assets/by_flops.png
+    python plot.py results/reasoning/*.jsonl --table      # a Markdown table instead
+
+Each run is a directory holding log.jsonl or a .jsonl file. Train loss (dashed) and val loss
+(solid) from the eval rows, against iterations, tokens, wall time or FLOPs (if the rows
+carry `flops`).
+"""
+
+import argparse
+import json
+import os
+import sys
+
+X_AXES = {'iter': 'iteration', 'tokens': 'text tokens seen', 'time': 'wall time (s)', 'flops': 'training FLOPs'}
+
+
+def read_eval_rows(path):
+    if os.path.isdir(path):
+        path = os.path.join(path, 'log.jsonl')
+    if not os.path.exists(path):
+        raise SystemExit(f"error: no log at {path}")
+    with open(path) as f:
+        rows = [json.loads(line) for line in f if line.strip()]
+    return [r for r in rows if 'val_loss' in r]
+
+
+def table(runs, labels):
+    """Final train/val loss (same iteration for every arm), best val, compute, wall time."""
+    lines = ['| run | iters | final train loss | final val loss | best val loss (iter) | FLOPs/text token | '
+             'total FLOPs | wall time |', '|---|---|---|---|---|---|---|---|']
+    for run, label in zip(runs, labels):
+        rows = read_eval_rows(run)
+        last, best = rows[-1], min(rows, key=lambda r: r['val_loss'])
+        per_token = last['flops'] / last['tokens'] if last.get('tokens') else float('nan')
+        lines.append(f"| {label} | {last['iter']} | {last['train_loss']:.4f} | {last['val_loss']:.4f} | "
+                     f"{best['val_loss']:.4f} ({best['iter']}) | {per_token / 1e6:.1f}M | {last['flops']:.2e} | "
+                     f"{last['time'] / 60:.1f} min |")
+    return '\n'.join(lines)
+
+
+def main(argv):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('runs', nargs='+', help='out_dirs or log .jsonl files')
+    p.add_argument('--labels', default='', help='comma-separated, one per run (default: the paths)')
+    p.add_argument('--x', default='iter', choices=list(X_AXES))
+    p.add_argument('--title', default='')
+    p.add_argument('--ylim', default='', help='low,high')
+    p.add_argument('--out', default='curves.png')
+    p.add_argument('--table', action='store_true', help='print a Markdown table instead of plotting')
+    args = p.parse_args(argv)
+    labels = args.labels.split(',') if args.labels else args.runs
+    if len(labels) != len(args.runs):
+        raise SystemExit(f"error: {len(labels)} labels for {len(args.runs)} runs")
+    if args.table:
+        print(table(args.runs, labels))
+        return
+
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for i, (run, label) in enumerate(zip(args.runs, labels)):
+        rows = read_eval_rows(run)
+        if rows and args.x not in rows[0]:
+            raise SystemExit(f"error: {run} has no '{args.x}' in its eval rows")
+        xs = [r[args.x] for r in rows]
+        color = f'C{i}'
+        ax.plot(xs, [r['val_loss'] for r in rows], color=color, label=f'{label} val')
+        ax.plot(xs, [r['train_loss'] for r in rows], color=color, linestyle='--', alpha=0.7, label=f'{label} train')
+    ax.set_xlabel(X_AXES[args.x])
+    ax.set_ylabel('loss (nats per text token)')
+    if args.ylim:
+        ax.set_ylim(*map(float, args.ylim.split(',')))
+    if args.title:
+        ax.set_title(args.title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(args.out) or '.', exist_ok=True)
+    fig.savefig(args.out, dpi=120)
+    print(f"wrote {args.out}")
+
+
+if __name__ == '__main__':
+    main(sys.argv[1:])
