@@ -39,6 +39,7 @@ DEFAULTS = dict(
     # data
     dataset='shakespeare_char',
     data_dir='',  # default: data/<dataset>
+    train_tokens=0,  # train on only the first N tokens of train.bin (0: all); reaches overfitting sooner
     gradient_accumulation_steps=1,  # total over all processes
     batch_size=12,
     # model: which idea; its fields (n_layer, block_size, ...) are keys too
@@ -148,7 +149,7 @@ def check_values(c):
     for key in positive:
         if c[key] <= 0:
             raise UserError(f"config key {key} must be > 0, got {c[key]}")
-    for key in ['max_iters', 'warmup_iters', 'lr_decay_iters', 'learning_rate', 'min_lr',
+    for key in ['max_iters', 'train_tokens', 'warmup_iters', 'lr_decay_iters', 'learning_rate', 'min_lr',
                 'weight_decay', 'grad_clip', 'peak_flops']:
         if c[key] < 0:
             raise UserError(f"config key {key} must be >= 0, got {c[key]}")
@@ -175,13 +176,18 @@ def model_args(config, vocab_size):
 
 class Tokenizer:
     """Text <-> ids as meta.pkl describes: characters or tiktoken's r50k_base (GPT-2), plus
-    special tokens appended after the base vocabulary (name -> id)."""
+    special tokens appended after the base vocabulary (name -> id). encode() reads a special
+    token's name inside text as its id: a prompt ending in '<pause><pause>' ends in two pauses."""
 
     def __init__(self, meta):
         self.kind = meta['tokenizer']
         self.vocab_size = meta['vocab_size']
         self.special = dict(meta.get('special_tokens', {}))
         self.special_names = {i: name for name, i in self.special.items()}
+        # longest name first, so a name is never matched as a piece of a longer one
+        import re
+        names = sorted(self.special, key=len, reverse=True)
+        self.special_re = re.compile('(' + '|'.join(map(re.escape, names)) + ')') if names else None
         if self.kind == 'char':
             self.stoi, self.itos = meta['stoi'], meta['itos']
         else:
@@ -189,15 +195,25 @@ class Tokenizer:
             self.enc = tiktoken.get_encoding(self.kind)
 
     def encode(self, text):
+        # split() with a capturing group: text, name, text, name, ..., text
+        parts = self.special_re.split(text) if self.special_re else [text]
+        texts = parts[0::2]
         if self.kind == 'char':
-            missing = sorted(set(text) - self.stoi.keys())
+            missing = sorted(set(''.join(texts)) - self.stoi.keys())
             if missing:
                 raise UserError(f"characters not in the vocabulary: {''.join(missing)!r}")
-            return [self.stoi[ch] for ch in text]
-        return self.enc.encode(text, allowed_special={'<|endoftext|>'})
+        ids = []
+        for k, part in enumerate(parts):
+            if k % 2:
+                ids.append(self.special[part])
+            elif self.kind == 'char':
+                ids.extend(self.stoi[ch] for ch in part)
+            elif part:
+                ids.extend(self.enc.encode(part, allowed_special={'<|endoftext|>'}))
+        return ids
 
     def decode_text(self, ids):
-        """Base-vocabulary ids to text (sample.render shows special tokens too)."""
+        """Base-vocabulary ids to text (think.render shows special tokens too)."""
         if self.kind == 'char':
             return ''.join(self.itos[i] for i in ids)
         return self.enc.decode(ids)
@@ -238,8 +254,9 @@ class Dataset:
     """Training batches, each a pure function of (split, seed): a resumed or distributed run
     sees exactly the batches an uninterrupted single process would."""
 
-    def __init__(self, data_dir, dataset, block_size, tokenizer):
+    def __init__(self, data_dir, dataset, block_size, tokenizer, train_tokens=0):
         self.block_size = block_size
+        self.train_tokens = train_tokens
         self.kind = 'stream' if os.path.exists(os.path.join(data_dir, 'train.bin')) else 'records'
         self.splits = {}
         for split in ('train', 'val'):
@@ -279,6 +296,8 @@ class Dataset:
         if self.kind == 'stream':
             # a fresh memmap each batch: a long-lived one grows memory (numpy keeps pages)
             data = np.memmap(self.splits[split], dtype=np.uint16, mode='r')
+            if split == 'train' and self.train_tokens:
+                data = data[:self.train_tokens]
             ix = torch.randint(len(data) - self.block_size, (batch_size,), generator=g).tolist()
             x = torch.stack([torch.from_numpy(data[i:i + self.block_size].astype(np.int64)) for i in ix])
             y = torch.stack([torch.from_numpy(data[i + 1:i + 1 + self.block_size].astype(np.int64)) for i in ix])
@@ -487,7 +506,9 @@ def train(config):
         check_writable(out_dir)
     data_dir = c['data_dir'] or os.path.join(os.path.dirname(os.path.abspath(__file__)), 'data', c['dataset'])
     meta = load_meta(data_dir, c['dataset'])
-    data = Dataset(data_dir, c['dataset'], c['block_size'], Tokenizer(meta))
+    data = Dataset(data_dir, c['dataset'], c['block_size'], Tokenizer(meta), c['train_tokens'])
+    if c['train_tokens'] and (data.kind != 'stream' or c['train_tokens'] <= c['block_size'] + 1):
+        raise UserError(f"train_tokens must exceed block_size + 1 ({c['block_size'] + 1}) and needs a token-stream dataset")
 
     torch.manual_seed(c['seed'] + rank)
     random.seed(c['seed'] + rank)

@@ -202,3 +202,16 @@ def test_finetune_local_gpt2_dir_then_resume(tmp_path):
 def _write(path, text):
     path.write_text(text)
     return path
+
+
+def test_train_tokens_limits_the_training_windows(char_data):
+    import numpy as np
+    data = np.fromfile(char_data / 'train.bin', dtype=np.uint16).astype(np.int64)
+    ds = T.Dataset(str(char_data), 'tiny', block_size=8, tokenizer=None, train_tokens=10)
+    allowed = {tuple(data[0:8]), tuple(data[1:9])}  # the only windows inside the first 10 tokens
+    for seed in range(5):
+        x, y = ds.batch('train', 16, seed)
+        assert {tuple(r) for r in x.tolist()} <= allowed
+        assert torch.equal(y[:, :-1], x[:, 1:])
+    x, _ = ds.batch('val', 64, 0)  # val is untouched
+    assert len({tuple(r) for r in x.tolist()}) > 2
