@@ -320,6 +320,8 @@ def sample_token(logits, temperature=1.0, top_k=None):
 IDEAS = {
     'gpt': 'model.GPT',
     'reasoning_tokens': 'reasoning_tokens.ReasoningTokensGPT',
+    'pause': 'think.PauseGPT',
+    'quietstar': 'quietstar.QuietSTaRGPT',
 }
 
 

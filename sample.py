@@ -5,51 +5,34 @@ Generate text from a trained checkpoint or from GPT-2 weights.
     python sample.py --init_from=gpt2 --start=FILE:prompt.txt      # GPT-2 by name or local HF dir
 
 Special tokens (think tokens, pauses, ...) are shown by name, in color on a terminal
-(plain when NO_COLOR is set or output is not a terminal).
+(plain when NO_COLOR is set or output is not a terminal): think.render. A start text may
+name them ('<pause>'). A pause-fine-tuned checkpoint records n_pause in its meta; that many
+pauses go after the start text, as in its fine-tuning data (--n_pause overrides).
+--show_thoughts prints a Quiet-STaR model's thought before every token it generates.
 """
 
 import argparse
+import inspect
 import os
 import sys
 
 import torch
 
+import think
 from train import UserError, Tokenizer, load_checkpoint, model_from_checkpoint, pick_device
-
-SPECIAL_COLOR = '\033[36m'  # cyan
-RESET = '\033[0m'
-
-
-def use_color(stream=sys.stdout):
-    return stream.isatty() and not os.environ.get('NO_COLOR')
-
-
-def render(ids, tokenizer, color=False):
-    """Text tokens as text; special tokens by name, colored when asked."""
-    out, run = [], []
-    for i in ids:
-        name = tokenizer.special_names.get(i)
-        if name is None:
-            run.append(i)
-            continue
-        out.append(tokenizer.decode_text(run))
-        run = []
-        out.append(f"{SPECIAL_COLOR}{name}{RESET}" if color else name)
-    out.append(tokenizer.decode_text(run))
-    return ''.join(out)
 
 
 def load_model(args):
-    """(model, tokenizer) from out_dir/ckpt.pt, or GPT-2 weights with the r50k_base tokenizer."""
+    """(model, meta) from out_dir/ckpt.pt, or GPT-2 weights with the r50k_base tokenizer."""
     if args.init_from == 'resume':
         ckpt = load_checkpoint(os.path.join(args.out_dir, 'ckpt.pt'))
-        return model_from_checkpoint(ckpt), Tokenizer(ckpt['meta'])
+        return model_from_checkpoint(ckpt), ckpt['meta']
     from model import GPT
     try:
         model = GPT.from_pretrained(args.init_from)
     except OSError as e:
         raise UserError(f"cannot load GPT-2 weights {args.init_from!r}: {str(e).splitlines()[0]}")
-    return model, Tokenizer({'tokenizer': 'r50k_base', 'vocab_size': model.config.vocab_size})
+    return model, {'tokenizer': 'r50k_base', 'vocab_size': model.config.vocab_size, 'special_tokens': {}}
 
 
 def read_start(start):
@@ -65,22 +48,28 @@ def read_start(start):
 def sample(args):
     torch.manual_seed(args.seed)
     device = pick_device(args.device)
-    model, tokenizer = load_model(args)
+    model, meta = load_model(args)
+    tokenizer = Tokenizer(meta)
     model.eval().to(device)
     ids = tokenizer.encode(read_start(args.start))
     if not ids:
         raise UserError("the start text is empty; give --start=TEXT (e.g. a newline)")
+    ids += think.pause_ids(meta, args.n_pause)
     block_size = model.config.block_size
     if len(ids) > block_size:
         print(f"note: the start is {len(ids)} tokens, longer than the context ({block_size}); "
               f"only its last {block_size} are used", file=sys.stderr)
         ids = ids[-block_size:]
     x = torch.tensor(ids, dtype=torch.long, device=device)[None].repeat(args.num_samples, 1)
+    extra = {}
+    if args.show_thoughts:  # a model that thinks returns its thoughts between the text tokens
+        if 'show_thoughts' not in inspect.signature(model.generate).parameters:
+            raise UserError(f"--show_thoughts needs a model that thinks (quietstar); this one is {type(model).__name__}")
+        extra['show_thoughts'] = True
     with torch.no_grad():
-        y = model.generate(x, args.max_new_tokens, temperature=args.temperature, top_k=args.top_k or None)
-    color = use_color()
+        y = model.generate(x, args.max_new_tokens, temperature=args.temperature, top_k=args.top_k or None, **extra)
     for row in y.tolist():
-        print(render(row, tokenizer, color))
+        print(think.render(row, tokenizer))
         print('---------------')
 
 
@@ -95,9 +84,11 @@ def main(argv):
     p.add_argument('--top_k', type=int, default=200, help='0 keeps all tokens')
     p.add_argument('--seed', type=int, default=1337)
     p.add_argument('--device', default='auto')
+    p.add_argument('--show_thoughts', action='store_true', help="print every hidden thought (quietstar) in color between the text tokens")
+    p.add_argument('--n_pause', type=int, default=None, help="pauses after the start text (default: the checkpoint's n_pause, if any)")
     args = p.parse_args(argv)
-    if args.num_samples <= 0 or args.max_new_tokens < 0 or args.temperature < 0:
-        p.error('num_samples must be > 0, max_new_tokens >= 0, temperature >= 0')
+    if args.num_samples <= 0 or args.max_new_tokens < 0 or args.temperature < 0 or (args.n_pause or 0) < 0:
+        p.error('num_samples must be > 0, max_new_tokens >= 0, temperature >= 0, n_pause >= 0')
     try:
         sample(args)
     except UserError as e:

@@ -25,13 +25,12 @@ Pause tokens, two ways:
   forward inserts pauses at random places of each sequence and takes no loss where the next
   token is a pause. train.py is unchanged: the batches are the plain text batches, so any
   token stream (with <pause> in its meta: add_tokens below) serves, and every batch gets
-  fresh pause places. A model sees no meta, so the config passes the id, read from the
-  dataset's meta.pkl: pause_id = think.dataset_special_id(dataset, '<pause>').
+  fresh pause places. Its config field pause_id is marked as a special token, so train.py
+  fills it from the dataset's meta.pkl.
 
 Tools (python think.py -h):
     python think.py add_tokens DATA_DIR '<pause>' [--n_think=N]      # append to a meta.pkl
     python think.py pause_records SRC_DIR OUT_DIR --n_pause=10         # a pause fine-tuning copy
-    python think.py init_finetune SRC_OUT_DIR CONFIG [--key=value]     # start a fine-tune from a checkpoint
     python think.py accuracy OUT_DIR SPLIT.jsonl                       # greedy answers, scored
 """
 
@@ -43,7 +42,7 @@ import pickle
 import re
 import sys
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -113,15 +112,6 @@ def think_ids(meta):
 def dataset_meta(dataset, data_dir=''):
     """The meta.pkl of a dataset, found as train.py finds it."""
     return load_meta(data_dir or os.path.join(ROOT, 'data', dataset), dataset)
-
-
-def dataset_special_id(dataset, name, data_dir=''):
-    """For config files: e.g. pause_id = think.dataset_special_id(dataset, '<pause>')."""
-    try:
-        meta = dataset_meta(dataset, data_dir)
-    except UserError as e:  # a variant directory may have no prepare.py of its own
-        raise UserError(f"{e} (or the prepare command in the config's header)")
-    return special_id(meta, name)
 
 
 def base_vocab_size(meta):
@@ -263,14 +253,14 @@ def write_atomic(path, data):
 @dataclass
 class PauseConfig(GPTConfig):
     pause_fraction: float = 0.1  # pauses inserted per position in training (Goyal et al.: 10%)
-    pause_id: int = -1  # the id of <pause>; a config reads it: think.dataset_special_id(dataset, '<pause>')
+    pause_id: int = field(default=-1, metadata={'special_token': PAUSE})  # train.py fills it from meta.pkl
 
     def __post_init__(self):
         super().__post_init__()
         if not 0.0 <= self.pause_fraction < 1.0:
             raise ValueError(f"pause_fraction must be in [0, 1), got {self.pause_fraction}")
         if self.pause_id < 0:
-            raise ValueError("pause_id must be set: in the config, pause_id = think.dataset_special_id(dataset, '<pause>')")
+            raise ValueError("pause_id must be set (train.py sets it from the dataset's meta.pkl)")
 
 
 class PauseGPT(GPT):
@@ -325,44 +315,6 @@ def insert_pauses(idx, targets, is_pause, pause_id):
     stream_targets = targets[:, :m].gather(1, last_text)
     next_is_pause = torch.cat([is_pause[:, 1:], torch.zeros_like(is_pause[:, :1])], dim=1)
     return stream, stream_targets.masked_fill(next_is_pause, -1)
-
-
-# -----------------------------------------------------------------------------
-# fine-tuning from a checkpoint (train.py resumes from out_dir/ckpt.pt only)
-
-def init_finetune(source_dir, config, force=False):
-    """Write config's out_dir/ckpt.pt: the weights of source_dir/ckpt.pt in the config's idea
-    (same parameter names: e.g. a 'pause' pre-training into a 'gpt' fine-tuning), grown to the
-    config dataset's vocabulary, at iteration 0 with a fresh optimizer. Then
-    `python train.py CONFIG --init_from=resume` fine-tunes it like any run."""
-    c = config
-    src = load_checkpoint(os.path.join(source_dir, 'ckpt.pt'))
-    meta = dataset_meta(c['dataset'], c['data_dir'])
-    check_extends(src['meta'], meta)
-    shape = ('n_layer', 'n_head', 'n_embd', 'block_size', 'bias', 'tanh_gelu')
-    diff = [f"{k}={src['model_args'][k]!r} (config {c[k]!r})" for k in shape if src['model_args'][k] != c[k]]
-    if diff:
-        raise UserError(f"the checkpoint in {source_dir} was built with {', '.join(diff)}")
-    out = os.path.join(c['out_dir'], 'ckpt.pt')
-    if os.path.exists(out) and not force:
-        raise UserError(f"{out} exists; pass --force to replace it")
-    model = build_model(c['model'], model_args(c, src['meta']['vocab_size']))
-    try:
-        model.load_state_dict(src['model'])
-    except RuntimeError as e:
-        lines = str(e).strip().splitlines()
-        raise UserError(f"the weights of {source_dir} do not fit model={c['model']!r}: {lines[-1].strip()}")
-    model.resize_vocab(meta['vocab_size'])
-    device = pick_device(c['device'])
-    device_type = 'cuda' if device.startswith('cuda') else device
-    optimizer = model.configure_optimizers(c['weight_decay'], c['learning_rate'], (c['beta1'], c['beta2']), device_type)
-    rng = torch.Generator().manual_seed(c['seed']).get_state()  # as a fresh run's torch.manual_seed(seed)
-    os.makedirs(c['out_dir'], exist_ok=True)
-    save_checkpoint({'model': model.state_dict(), 'optimizer': optimizer.state_dict(),
-                     'model_args': dict(vars(model.config)), 'idea': c['model'], 'meta': meta,
-                     'iter_num': 0, 'best_val_loss': float('inf'), 'elapsed': 0.0, 'config': c,
-                     'rng': {'torch': [rng]}, 'finetuned_from': os.path.abspath(source_dir)}, out)
-    return out
 
 
 # -----------------------------------------------------------------------------
@@ -440,9 +392,6 @@ def main(argv):
     a.add_argument('src_dir')
     a.add_argument('out_dir')
     a.add_argument('--n_pause', type=int, required=True)
-    a = sub.add_parser('init_finetune', help="out_dir/ckpt.pt of CONFIG from another run's weights")
-    a.add_argument('source_dir', help="the run to start from (its ckpt.pt)")
-    a.add_argument('--force', action='store_true', help="replace the config's out_dir/ckpt.pt")
     a = sub.add_parser('accuracy', help="greedy answers of OUT_DIR's checkpoint on a jsonl split")
     a.add_argument('out_dir')
     a.add_argument('split', help='a .jsonl file with prompt, completion, answer')
@@ -451,9 +400,7 @@ def main(argv):
     a.add_argument('--batch_size', type=int, default=64)
     a.add_argument('--device', default='cpu')
     a.add_argument('--json', action='store_true', help='print the result as one JSON object')
-    args, rest = p.parse_known_args(argv)
-    if rest and args.command != 'init_finetune':
-        p.error(f"unrecognized arguments: {' '.join(rest)}")
+    args = p.parse_args(argv)
     try:
         if args.command == 'add_tokens':
             meta = load_meta(args.data_dir, os.path.basename(args.data_dir))
@@ -466,9 +413,6 @@ def main(argv):
         elif args.command == 'pause_records':
             meta = pause_records(args.src_dir, args.out_dir, args.n_pause)
             print(f"{args.out_dir}: {args.n_pause} pauses after every prompt, pause id {special_id(meta, PAUSE)}")
-        elif args.command == 'init_finetune':
-            print(f"wrote {init_finetune(args.source_dir, load_config(rest), args.force)}; "
-                  f"now: python train.py {' '.join(rest)} --init_from=resume")
         else:
             r = answer_accuracy(args.out_dir, args.split, args.marker, args.limit, args.batch_size, args.device)
             if args.json:

@@ -21,6 +21,7 @@ import random
 import sys
 import time
 from contextlib import nullcontext
+from dataclasses import fields
 
 import numpy as np
 import torch
@@ -35,7 +36,7 @@ DEFAULTS = dict(
     log_interval=10,
     eval_only=False,
     always_save_checkpoint=True,  # False: save only when val loss improves
-    init_from='scratch',  # 'scratch', 'resume' (from out_dir/ckpt.pt), 'gpt2*' or a local HF directory
+    init_from='scratch',  # 'scratch', 'resume' (out_dir/ckpt.pt), another run's out_dir or ckpt.pt (fine-tune it), 'gpt2*' or a local HF dir
     # data
     dataset='shakespeare_char',
     data_dir='',  # default: data/<dataset>
@@ -95,9 +96,20 @@ def read_config_file(path):
             and type(v).__name__ != 'module'}
 
 
+def special_fields(model_name):
+    """The idea's config fields that hold a special token's id (field metadata 'special_token'):
+    filled from the dataset's meta.pkl, never written in a config."""
+    return {f.name: f.metadata['special_token'] for f in fields(idea_class(model_name).config_class)
+            if 'special_token' in f.metadata}
+
+
+def from_meta(model_name):
+    return MODEL_ONLY | special_fields(model_name).keys()
+
+
 def known_keys(model_name):
     keys = dict(DEFAULTS)
-    keys.update({k: v for k, v in config_fields(model_name).items() if k not in MODEL_ONLY})
+    keys.update({k: v for k, v in config_fields(model_name).items() if k not in from_meta(model_name)})
     return keys
 
 
@@ -136,7 +148,7 @@ def load_config(args):
         if key not in known:
             close = difflib.get_close_matches(key, known, n=1)
             hint = f"; did you mean {close[0]}?" if close else ""
-            if key in MODEL_ONLY:
+            if key in from_meta(model_name):
                 hint = "; it comes from the dataset's meta.pkl"
             raise UserError(f"unknown config key {key}{hint} (known keys: {', '.join(sorted(known))})")
         config[key] = check_type(key, value, known[key])
@@ -157,17 +169,26 @@ def check_values(c):
         raise UserError(f"config key progress must be 'tqdm' or 'lines', got {c['progress']!r}")
     if c['dtype'] not in ('auto', 'float32', 'bfloat16', 'float16'):
         raise UserError(f"config key dtype must be auto, float32, bfloat16 or float16, got {c['dtype']!r}")
-    try:  # the idea's own checks (n_embd divisible by n_head, block_size > 0, ...)
-        model_args(c, vocab_size=1)
+    # the idea's own checks (n_embd divisible by n_head, block_size > 0, ...), before any data
+    stand_in = {'vocab_size': 2**16, 'special_tokens': {t: 0 for t in special_fields(c['model']).values()}}
+    model_args(c, stand_in)
+
+
+def model_args(config, meta):
+    """The idea's config fields as plain data: the config's, plus the vocabulary size and the
+    special tokens' ids from the dataset's meta."""
+    name = config['model']
+    args = {k: config[k] for k in config_fields(name) if k not in from_meta(name)}
+    args['vocab_size'] = meta['vocab_size']
+    for field, token in special_fields(name).items():
+        if token not in meta.get('special_tokens', {}):
+            raise UserError(f"model {name!r} needs the special token {token}, which dataset {config['dataset']} "
+                            f"lacks: add it with python think.py add_tokens DATA_DIR '{token}'")
+        args[field] = meta['special_tokens'][token]
+    try:
+        idea_class(name).config_class(**args)  # validates
     except (ValueError, TypeError) as e:
         raise UserError(f"config: {e}")
-
-
-def model_args(config, vocab_size):
-    fields = config_fields(config['model'])
-    args = {k: config[k] for k in fields if k not in MODEL_ONLY}
-    args['vocab_size'] = vocab_size
-    idea_class(config['model']).config_class(**args)  # validates
     return args
 
 
@@ -366,7 +387,7 @@ def check_resume(ckpt, config, meta):
     if ckpt['idea'] != config['model']:
         raise UserError(f"checkpoint is a {ckpt['idea']!r} model but the config asks for model={config['model']!r}")
     diff = [f"{k}={ckpt['model_args'][k]!r} (config {config[k]!r})" for k in ckpt['model_args']
-            if k not in MODEL_ONLY and config.get(k) != ckpt['model_args'][k]]
+            if k in config and config[k] != ckpt['model_args'][k]]
     if diff:
         raise UserError(f"checkpoint was built with {', '.join(diff)}; use the run's own config")
     if ckpt['meta'] != meta:
@@ -374,8 +395,44 @@ def check_resume(ckpt, config, meta):
                         f"differs from dataset {config['dataset']}'s ({meta['vocab_size']}, {meta['tokenizer']})")
 
 
+def is_run(path):
+    """init_from names another run: its out_dir (holding ckpt.pt) or the checkpoint file."""
+    return os.path.isfile(os.path.join(path, 'ckpt.pt')) or (path.endswith('.pt') and os.path.isfile(path))
+
+
+def init_from_run(config, meta):
+    """Fine-tune another run's weights in this config's idea: a 'gpt' run can start a
+    'quietstar' one (the idea's own new parameters keep their initialisation), grown to this
+    dataset's vocabulary (special tokens appended); iteration 0, a fresh optimizer."""
+    from think import check_extends
+    path = config['init_from']
+    src = load_checkpoint(os.path.join(path, 'ckpt.pt') if os.path.isdir(path) else path)
+    check_extends(src['meta'], meta)
+    args = src['model_args']
+    diff = [f"{k}={args[k]!r} (config {config[k]!r})" for k in ('n_layer', 'n_head', 'n_embd', 'bias', 'tanh_gelu')
+            if args[k] != config[k]]
+    if diff or config['block_size'] > args['block_size']:
+        diff += [f"block_size={args['block_size']} (config {config['block_size']})"] if config['block_size'] > args['block_size'] else []
+        raise UserError(f"the checkpoint in {path} was built with {', '.join(diff)}")
+    source = model_from_checkpoint(src)
+    source.resize_vocab(meta['vocab_size'])
+    if config['block_size'] < args['block_size']:
+        source.crop_block_size(config['block_size'])
+    model = build_model(config['model'], model_args(config, meta))
+    missing, unexpected = model.load_state_dict(source.state_dict(), strict=False)
+    if unexpected:
+        raise UserError(f"the weights in {path} ({src['idea']}) do not fit model={config['model']!r}: "
+                        f"unexpected {', '.join(unexpected)}")
+    return model, missing
+
+
 def init_pretrained(config, meta):
     """GPT-2 weights (by name or local directory) for a run on r50k_base data."""
+    name = config['init_from']
+    hf_dir = os.path.isfile(os.path.join(name, 'config.json'))
+    if not hf_dir and not name.startswith('gpt2'):
+        raise UserError(f"init_from={name!r} is no run (no {os.path.join(name, 'ckpt.pt')}), no Hugging Face "
+                        f"directory and no GPT-2 name (gpt2, gpt2-medium, gpt2-large, gpt2-xl)")
     if meta['tokenizer'] != 'r50k_base':
         raise UserError(f"init_from={config['init_from']!r} needs a GPT-2 BPE dataset (tokenizer r50k_base), "
                         f"dataset {config['dataset']} uses {meta['tokenizer']}")
@@ -515,12 +572,16 @@ def train(config):
     iter_num, best_val, elapsed0 = 0, float('inf'), 0.0
     ckpt = None
     if c['init_from'] == 'scratch':
-        model = build_model(c['model'], model_args(c, meta['vocab_size']))
+        model = build_model(c['model'], model_args(c, meta))
     elif c['init_from'] == 'resume':
         ckpt = load_checkpoint(ckpt_path)
         check_resume(ckpt, c, meta)
         model = model_from_checkpoint(ckpt)
         iter_num, best_val, elapsed0 = ckpt['iter_num'], ckpt['best_val_loss'], ckpt['elapsed']
+    elif is_run(c['init_from']):
+        model, new_params = init_from_run(c, meta)
+        if master:
+            print(f"fine-tuning the weights of {c['init_from']}" + (f"; new: {', '.join(new_params)}" if new_params else ''))
     else:
         model = init_pretrained(c, meta)
     model.to(device)

@@ -3,17 +3,16 @@
 # every prompt: the prompt (pauses included) takes no loss, the last pause predicts '='; the
 # test prompts carry the same 10 pauses).
 #   python data/3sum/prepare.py --n=8 --mix=immediate --seed=2 --train_size=50000 --n_pause=10 --out_dir=data/3sum_pause_ft10
-#   python think.py init_finetune out-pause-pt-pause config/pause_finetune_pause_pause.py
 #   python train.py config/pause_finetune_pause_pause.py
 #   python think.py accuracy out-pause-ft-pause-pause data/3sum_pause_ft10/test.jsonl
-# init_finetune writes out_dir/ckpt.pt: the pre-trained weights (a 'pause' model loads into a
-# 'gpt' one: same parameters) at iteration 0 with a fresh optimizer, which this run resumes.
+# init_from names the pre-training run: its weights (a 'pause' model loads into a 'gpt' one:
+# same parameters) start this run at iteration 0 with a fresh optimizer.
 # Both fine-tuning datasets use seed 2: the same instances, pre-training used seed 1.
 # Records are short (32 + 7 tokens, +10 pauses), so about 0.3 s/iter: ~8 minutes.
 
 out_dir = 'out-pause-ft-pause-pause'
 dataset = '3sum_pause_ft10'
-init_from = 'resume'
+init_from = 'out-pause-pt-pause'  # the pre-training run's out_dir
 eval_interval = 250
 eval_iters = 10
 log_interval = 50

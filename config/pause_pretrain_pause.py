@@ -5,7 +5,6 @@
 # without pauses, so it compares with the standard arm's.
 #   python data/3sum/prepare.py --n=8 --mix=cot --stream --train_size=50000 --seed=1 --out_dir=data/3sum_pause_pt
 #   python train.py config/pause_pretrain_pause.py
-import think as _think  # private names are not config keys
 
 out_dir = 'out-pause-pt-pause'
 dataset = '3sum_pause_pt'
@@ -16,8 +15,7 @@ always_save_checkpoint = True  # fine-tuning starts from the last checkpoint
 
 model = 'pause'
 pause_fraction = 0.1
-# the id from data/3sum_pause_pt/meta.pkl, never a number here (with --dataset=..., pass --pause_id too)
-pause_id = _think.dataset_special_id(dataset, '<pause>')
+# pause_id: train.py reads it from the dataset's meta.pkl
 
 n_layer = 4
 n_head = 4

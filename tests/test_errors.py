@@ -239,3 +239,8 @@ def test_fuzz_gsm8k_answer_never_crashes(text):
     assert got is None or isinstance(got, str)
     if '####' not in text:
         assert got is None
+
+
+def test_special_token_ids_come_from_the_dataset():
+    msg = config_error('--model=pause', '--pause_id=3')
+    assert "unknown config key pause_id; it comes from the dataset's meta.pkl" in msg

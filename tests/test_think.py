@@ -346,9 +346,7 @@ def pause_pretrained(tmp_path_factory):
     data = write_char_dataset(tmp / 'stream', shakespeare_text(20_000))
     think.main(['add_tokens', str(data), '<pause>'])
     meta = pickle.loads((data / 'meta.pkl').read_bytes())
-    pause_id = think.special_id(meta, '<pause>')
-    run(data, tmp / 'pt', '--model=pause', '--pause_fraction=0.25', f'--pause_id={pause_id}',
-        '--max_iters=4', '--eval_interval=4')
+    run(data, tmp / 'pt', '--model=pause', '--pause_fraction=0.25', '--max_iters=4', '--eval_interval=4')
     return meta, tmp
 
 
@@ -360,31 +358,31 @@ def test_pause_pretraining_runs_in_train(pause_pretrained):
     assert all(r['loss'] > 0 for r in rows if 'loss' in r) and rows[-1]['val_loss'] > 0
 
 
-def test_init_finetune_loads_grows_and_resumes(pause_pretrained, tmp_path):
+def test_finetune_from_another_run_grows_the_vocabulary(pause_pretrained, tmp_path):
     meta, tmp = pause_pretrained
     chars = list(meta['stoi'])
     ft_meta = think.with_pauses(think.add_special_tokens(meta, ['<think0>']), 2)
     rows = [{'prompt': 'First' + think.pause_text(2), 'completion': ' Citizen:\n'}] * 4
     data = write_records(tmp_path / 'ft', ft_meta, rows)
-    argv = tiny_args(data, tmp_path / 'out', '--max_iters=2', '--eval_interval=2', '--init_from=resume')
-    path = think.init_finetune(str(tmp / 'pt'), T.load_config(argv))
-    src, ckpt = T.load_checkpoint(str(tmp / 'pt' / 'ckpt.pt')), T.load_checkpoint(path)
-    assert ckpt['idea'] == 'gpt' and ckpt['iter_num'] == 0 and ckpt['meta'] == ft_meta
-    old = src['model']['lm_head.weight']
-    new = ckpt['model']['lm_head.weight']
+    argv = tiny_args(data, tmp_path / 'out', '--max_iters=2', '--eval_interval=2', f'--init_from={tmp / "pt"}')
+    src = T.load_checkpoint(str(tmp / 'pt' / 'ckpt.pt'))
+    model, new_params = T.init_from_run(T.load_config(argv), ft_meta)
+    assert new_params == []  # a 'pause' model's weights fit a 'gpt' exactly
+    old, new = src['model']['lm_head.weight'], model.lm_head.weight.detach()
     assert new.shape[0] == old.shape[0] + 1 and torch.equal(new[:old.shape[0]], old)
-    assert torch.equal(ckpt['model']['transformer.h.1.mlp.c_fc.weight'], src['model']['transformer.h.1.mlp.c_fc.weight'])
+    assert torch.equal(model.state_dict()['transformer.h.1.mlp.c_fc.weight'], src['model']['transformer.h.1.mlp.c_fc.weight'])
     T.train(T.load_config(argv))
-    done = T.load_checkpoint(path)
-    assert done['iter_num'] == 2 and not torch.equal(done['model']['lm_head.weight'], new)
-    # refused: replacing a checkpoint, another base vocabulary, another shape
-    with pytest.raises(T.UserError, match='--force'):
-        think.init_finetune(str(tmp / 'pt'), T.load_config(argv))
+    done = T.load_checkpoint(str(tmp_path / 'out' / 'ckpt.pt'))
+    assert done['idea'] == 'gpt' and done['iter_num'] == 2 and done['meta'] == ft_meta
+    # refused: another base vocabulary, another shape, a path that is no run
     other = write_records(tmp_path / 'other', think.add_special_tokens(char_meta(chars[:-1]), ['<pause>']), rows)
     with pytest.raises(T.UserError, match='vocabularies differ'):
-        think.init_finetune(str(tmp / 'pt'), T.load_config(tiny_args(other, tmp_path / 'o2')))
+        T.init_from_run(T.load_config(tiny_args(other, tmp_path / 'o2', f'--init_from={tmp / "pt"}')),
+                        think.add_special_tokens(char_meta(chars[:-1]), ['<pause>']))
     with pytest.raises(T.UserError, match='n_embd=32'):
-        think.init_finetune(str(tmp / 'pt'), T.load_config(tiny_args(data, tmp_path / 'o3', '--n_embd=64')))
+        T.init_from_run(T.load_config(tiny_args(data, tmp_path / 'o3', '--n_embd=64', f'--init_from={tmp / "pt"}')), ft_meta)
+    with pytest.raises(T.UserError, match='is no run'):
+        T.train(T.load_config(tiny_args(data, tmp_path / 'o4', f'--init_from={tmp_path / "nothing"}')))
 
 
 # -----------------------------------------------------------------------------
