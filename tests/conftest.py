@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / 'shared'
@@ -15,6 +16,10 @@ sys.path.insert(0, str(ROOT))
 # GPT-2 BPE offline (see shared/README.md); with internet tiktoken downloads it instead
 if 'TIKTOKEN_CACHE_DIR' not in os.environ and (SHARED / 'tiktoken').is_dir():
     os.environ['TIKTOKEN_CACHE_DIR'] = str(SHARED / 'tiktoken')
+
+# the tests' models are tiny: extra threads only add overhead, and much more when other jobs
+# share the cores (subprocesses choose their own)
+torch.set_num_threads(1)
 
 FALLBACK_TEXT = """First Citizen:
 Before we proceed any further, hear me speak.

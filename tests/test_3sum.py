@@ -22,13 +22,6 @@ from conftest import ROOT, load_script, tiny_args
 S = load_script('data/3sum/prepare.py', 'prepare_3sum')
 
 
-@pytest.fixture(autouse=True, scope='module')
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def brute_force_true(tuples):
     """Some i < j < k whose tuples sum to 0 mod 10 in every coordinate (no shortcuts)."""

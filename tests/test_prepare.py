@@ -18,20 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / 'shared'
-if 'TIKTOKEN_CACHE_DIR' not in os.environ and (SHARED / 'tiktoken').is_dir():
-    os.environ['TIKTOKEN_CACHE_DIR'] = str(SHARED / 'tiktoken')  # GPT-2 BPE offline; subprocesses inherit it
+from conftest import ROOT, SHARED, shakespeare_text
 
-FALLBACK_TEXT = """First Citizen:
-Before we proceed any further, hear me speak.
-
-All:
-Speak, speak.
-
-First Citizen:
-You are all resolved rather to die than to famish?
-"""
 
 
 def script(name):
@@ -71,8 +59,7 @@ def read_meta(path):
 @pytest.fixture
 def text():
     """A few thousand characters of tiny Shakespeare (inline text where shared/ is absent)."""
-    path = SHARED / 'data' / 'tinyshakespeare' / 'input.txt'
-    return path.read_text(encoding='utf-8')[:3000] if path.exists() else FALLBACK_TEXT * 20
+    return shakespeare_text(3000)
 
 
 @pytest.fixture

@@ -14,14 +14,6 @@ V, BS = 20, 16
 TINY = dict(block_size=BS, vocab_size=V, n_layer=2, n_head=2, n_embd=32, dropout=0.0)
 
 
-@pytest.fixture(autouse=True, scope='module')
-def one_thread():
-    # tiny matmuls: threads only add overhead, and much more when other jobs share the cores
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def make(K, seed=0, cls=ReasoningTokensGPT, **kw):
     torch.manual_seed(seed)

@@ -17,13 +17,6 @@ from conftest import run_script, tiny_args, write_char_dataset, shakespeare_text
 from model import GPT, GPTConfig, lm_loss
 
 
-@pytest.fixture(autouse=True, scope='module')
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def char_meta(chars):
     """A character vocabulary in the order given: char_meta('ab&') has a=0, b=1, &=2."""
