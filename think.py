@@ -46,9 +46,8 @@ from dataclasses import dataclass, field
 
 import torch
 
-from model import GPT, GPTConfig, build_model, lm_loss
-from train import (UserError, Tokenizer, load_checkpoint, load_config, load_meta, model_args,
-                   model_from_checkpoint, pick_device, read_jsonl, save_checkpoint)
+from model import GPT, GPTConfig, lm_loss
+from train import UserError, Tokenizer, load_checkpoint, load_meta, model_from_checkpoint, read_jsonl
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 

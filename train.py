@@ -26,7 +26,7 @@ from dataclasses import fields
 import numpy as np
 import torch
 
-from model import GPT, build_model, config_fields, idea_class
+from model import build_model, config_fields, idea_class
 
 DEFAULTS = dict(
     # I/O
@@ -712,7 +712,7 @@ def main(argv):
         print(f"error: {e}", file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt:
-        print(f"interrupted; the last checkpoint is kept", file=sys.stderr)
+        print("interrupted; the last checkpoint is kept", file=sys.stderr)
         sys.exit(130)
 
 

@@ -5,7 +5,6 @@ import os
 import pickle
 import shutil
 import string
-import sys
 
 import pytest
 import torch

@@ -8,12 +8,10 @@ files (functions). Each test writes only under tmp_path.
 import importlib.util
 import json
 import math
-import os
 import pickle
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -1,7 +1,6 @@
 """train.py: the loop learns, resumes exactly, runs distributed, and its pieces do what they say."""
 
 import json
-import math
 import os
 import signal
 import subprocess
