@@ -78,10 +78,12 @@ class CausalSelfAttention(nn.Module):
         self.resid_dropout = nn.Dropout(config.dropout)
         self.dropout = config.dropout
 
-    def forward(self, x, mask=None, cache=None):
+    def forward(self, x, mask=None, cache=None, keep=None):
         B, T, C = x.size()
         q, k, v = self.c_attn(x).split(C, dim=2)
-        q = q.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
+        if keep is not None:  # outputs wanted at these positions only: fewer queries, all keys
+            q = q[:, keep]
+        q = q.view(B, q.size(1), self.n_head, C // self.n_head).transpose(1, 2)
         k = k.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
         v = v.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
         past = 0
@@ -97,7 +99,7 @@ class CausalSelfAttention(nn.Module):
                 mask = torch.ones(T, past + T, dtype=torch.bool, device=x.device).tril(diagonal=past)
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=is_causal,
                                            dropout_p=self.dropout if self.training else 0.0)
-        y = y.transpose(1, 2).contiguous().view(B, T, C)
+        y = y.transpose(1, 2).contiguous().view(B, q.size(2), C)
         return self.resid_dropout(self.c_proj(y))
 
 
@@ -123,8 +125,10 @@ class Block(nn.Module):
         self.ln_2 = nn.LayerNorm(config.n_embd, bias=config.bias)
         self.mlp = MLP(config)
 
-    def forward(self, x, mask=None, cache=None):
-        x = x + self.attn(self.ln_1(x), mask, cache)
+    def forward(self, x, mask=None, cache=None, keep=None):
+        """keep: positions whose outputs are wanted (the rest still serve as keys and values);
+        then mask is (len(keep), T) and the output (B, len(keep), C)."""
+        x = (x if keep is None else x[:, keep]) + self.attn(self.ln_1(x), mask, cache, keep)
         return x + self.mlp(self.ln_2(x))
 
 

@@ -72,16 +72,28 @@ class ReasoningTokensGPT(GPT):
         B, T = idx.shape
         if T > self.config.block_size:
             raise ValueError(f"sequence of {T} text tokens is longer than block_size {self.config.block_size}")
-        x = self.blocks(self.stream(idx)).view(B, T, self.S, -1)  # no mask: plain causal attention
+        S = self.S
+        if S > 1 and not (self.config.reasoning_loss and self.training):
+            # only the g slots' outputs are used: the last layer computes its attention queries,
+            # projections and MLP at the g slots alone (the r slots still give keys and values)
+            *body, last = self.transformer.h
+            x = self.stream(idx)
+            for block in body:
+                x = block(x)  # no mask: plain causal attention
+            g = torch.arange(0, T * S, S, device=idx.device)
+            g_sees = torch.arange(T * S, device=idx.device)[None, :] <= g[:, None]  # causal rows of g slots
+            logits = self.head(last(x, mask=g_sees, keep=g))
+            # targets stay per text token: shifting them over the stream would train g_t to
+            # predict r_t^1, a copy of its own input, and fake a low loss
+            return logits, None if targets is None else lm_loss(logits, targets)
+        x = self.blocks(self.stream(idx)).view(B, T, S, -1)  # no mask: plain causal attention
         logits = self.head(x[:, :, 0])  # g_t predicts x_{t+1}; the r slots need no head for that
         if targets is None:
             return logits, None
-        if self.config.reasoning_loss and self.training and self.S > 1:
+        if self.config.reasoning_loss and self.training and S > 1:
             # every slot of group t predicts x_{t+1} too; mean over all slots
             logits_all = torch.cat([logits.unsqueeze(2), self.head(x[:, :, 1:])], dim=2)
             return logits, lm_loss(logits_all, targets.unsqueeze(2).expand(-1, -1, self.S))
-        # targets stay per text token: shifting them over the stream would train g_t to
-        # predict r_t^1, a copy of its own input, and fake a low loss
         return logits, lm_loss(logits, targets)
 
     def new_cache(self, batch_size, max_len=None):
@@ -99,8 +111,9 @@ class ReasoningTokensGPT(GPT):
         T*S slots and each costs what a token of a GPT with context T*S costs: 6N for the
         matmuls plus 12*L*C*(T*S) for attention (PaLM appendix B). A text token owns S slots:
         S * (6N + 12*L*C*T*S), about S^2 times the attention and S times the rest. N counts the
-        slot embedding. lm_head is counted at every slot: exact with reasoning_loss, otherwise
-        6*K*V*C too high (the head runs at g slots only; 12% at GPT-2 124M, K=1)."""
+        slot embedding. Every slot is counted through every layer and the lm_head: exact with
+        reasoning_loss in training; otherwise forward skips the r slots' last-layer queries,
+        MLP and head, so this is an upper bound (by about K/(K+1) * 1/n_layer of 6N)."""
         c = self.config
         T = T or c.block_size
         return self.S * (6 * self.get_num_params() + 12 * c.n_layer * c.n_embd * T * self.S)

@@ -161,3 +161,12 @@ def test_build_model_from_plain_args():
 def test_loss_with_no_targets_is_zero_not_nan():
     loss = lm_loss(torch.randn(2, 3, 5, requires_grad=True), torch.full((2, 3), -1))
     assert loss.item() == 0.0
+
+
+def test_block_keep_equals_full_block_at_kept_positions():
+    model = tiny()
+    x = model.embed(torch.randint(0, 23, (2, 10)))
+    block = model.transformer.h[0]
+    keep = torch.tensor([0, 3, 4, 9])
+    mask = torch.arange(10)[None, :] <= keep[:, None]
+    torch.testing.assert_close(block(x, mask=mask, keep=keep), block(x)[:, keep])
