@@ -1,0 +1,38 @@
+# 3SUM with filler tokens (Pfau et al. 2024, "Let's Think Dot by Dot") at CPU scale. Arms, for
+# n = 6 and 8 tuples of 3 digits (the same seed gives the same instances in every arm):
+#   filler:    half chain of thought, half filler (the paper's training mix); tested on filler
+#   nofiller:  the same records with the dots removed; tested on immediate answers
+#   python data/3sum/prepare.py --n=8 --mix=filler --out_dir=data/3sum_n8_filler
+#   python data/3sum/prepare.py --n=8 --mix=nofiller --out_dir=data/3sum_n8_nofiller
+#   python train.py config/3sum.py --dataset=3sum_n8_filler --out_dir=out-3sum-n8-filler
+#   python train.py config/3sum.py --dataset=3sum_n8_nofiller --out_dir=out-3sum-n8-nofiller
+#   python think.py accuracy out-3sum-n8-filler data/3sum_n8_filler/test.jsonl
+#   python think.py accuracy out-3sum-n8-nofiller data/3sum_n8_nofiller/test.jsonl
+# (and the same with n=6). Loss on everything after the input (the chain of thought or the
+# dots, then '=True'), as the paper; accuracy is on the final True/False with the filler given
+# (teacher forced), as the paper. Not run yet: a 20 s probe gave about 0.47 s/iter (n=6) and
+# 0.87 s/iter (n=8) on one busy CPU thread, so 25 and 45 minutes for 3000 iterations.
+
+out_dir = 'out-3sum'
+dataset = '3sum_n8_filler'
+eval_interval = 250
+eval_iters = 10
+log_interval = 50
+always_save_checkpoint = True  # the last checkpoint is the one scored
+
+n_layer = 4
+n_head = 4
+n_embd = 128
+block_size = 160  # the longest n=8 record (151 tokens) fits: records are never cut
+batch_size = 32
+dropout = 0.0
+bias = False
+
+learning_rate = 1e-3
+max_iters = 3000
+lr_decay_iters = 3000
+min_lr = 1e-4
+beta2 = 0.99
+warmup_iters = 100
+weight_decay = 0.1
+device = 'cpu'

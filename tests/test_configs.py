@@ -1,0 +1,59 @@
+"""Every config in config/ runs a few iterations on CPU with overrides, on tiny local data."""
+
+from pathlib import Path
+
+import pytest
+
+import train as T
+from conftest import ROOT, load_script, shakespeare_text, write_char_dataset
+
+CONFIGS = sorted(p.name for p in (ROOT / 'config').glob('*.py'))
+TINY_RUN = ['--n_layer=2', '--n_head=2', '--n_embd=32', '--block_size=32', '--batch_size=2', '--max_iters=2',
+            '--eval_interval=2', '--eval_iters=1', '--log_interval=1', '--gradient_accumulation_steps=1',
+            '--device=cpu', '--compile=False', '--dtype=float32', '--init_from=scratch', '--train_tokens=0',
+            '--progress=lines']
+
+
+@pytest.fixture(scope='module')
+def datasets(tmp_path_factory):
+    """dataset name -> a tiny local copy of that kind of data, made on first use."""
+    tmp = tmp_path_factory.mktemp('config_data')
+    made = {}
+
+    def get(name):
+        if name in made:
+            return made[name]
+        out = tmp / name
+        if name == 'shakespeare_char':
+            write_char_dataset(out, shakespeare_text(20_000))
+        elif name in ('shakespeare', 'openwebtext'):
+            (tmp / 'input.txt').write_text(shakespeare_text(20_000))
+            try:
+                load_script('data/shakespeare/prepare.py', 'prepare_bpe').main([f'--input={tmp / "input.txt"}', f'--out_dir={out}'])
+            except SystemExit as e:
+                pytest.skip(f'no GPT-2 BPE here: {e}')
+        elif name.startswith('3sum'):
+            stream = ['--stream'] if name == '3sum_pause_pt' else []
+            pauses = ['--n_pause=2'] if name.endswith('ft10') else []
+            load_script('data/3sum/prepare.py', 'prepare_3sum').main(
+                ['--n=4', '--train_size=64', '--val_size=16', '--test_size=16', f'--out_dir={out}', *stream, *pauses])
+        else:
+            pytest.skip(f'no tiny stand-in for dataset {name}')
+        made[name] = out
+        return out
+    return get
+
+
+@pytest.mark.parametrize('name', CONFIGS)
+def test_config_runs_a_few_iterations(name, datasets, tmp_path):
+    path = str(ROOT / 'config' / name)
+    dataset = T.read_config_file(path).get('dataset', T.DEFAULTS['dataset'])
+    config = T.load_config([path, *TINY_RUN, f'--data_dir={datasets(dataset)}', f'--out_dir={tmp_path}'])
+    T.train(config)
+    evals = [r for r in T.read_jsonl(str(tmp_path / 'log.jsonl')) if 'val_loss' in r]
+    assert all(r['val_loss'] > 0 for r in evals)
+    if config['eval_only']:
+        assert [r['iter'] for r in evals] == [0]
+        return
+    assert [r['iter'] for r in evals] == [0, 2]
+    assert T.load_checkpoint(str(tmp_path / 'ckpt.pt'))['idea'] == config['model']
