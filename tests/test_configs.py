@@ -32,6 +32,9 @@ def datasets(tmp_path_factory):
                 load_script('data/shakespeare/prepare.py', 'prepare_bpe').main([f'--input={tmp / "input.txt"}', f'--out_dir={out}'])
             except SystemExit as e:
                 pytest.skip(f'no GPT-2 BPE here: {e}')
+        elif name.endswith('_qs'):  # quietstar: a char stream whose meta has the thought markers
+            import quietstar
+            quietstar.write_data(str(get('shakespeare_char')), str(out))
         elif name.startswith('3sum'):
             stream = ['--stream'] if name == '3sum_pause_pt' else []
             pauses = ['--n_pause=2'] if name.endswith('ft10') else []

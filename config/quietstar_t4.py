@@ -1,0 +1,46 @@
+# Quiet-STaR fine-tuning of the laptop character model (config/cpu.py, out-cpu) with
+# 4-token thoughts after every character, on CPU (1 thread). Run in order:
+#   python train.py config/cpu.py                       # the base model, if out-cpu is missing
+#   python quietstar.py data data/shakespeare_char data/shakespeare_char_qs
+#   python quietstar.py init out-cpu config/quietstar_t4.py
+#   OMP_NUM_THREADS=1 python train.py config/quietstar_t4.py
+#   python quietstar.py eval out-cpu out-qs-t4         # base vs mixed val NLL, same batches
+# 'init' writes out_dir/ckpt.pt (out-cpu's weights, as init_from='out-cpu' would load them, with
+# the markers' rows copied from '-'), which this run resumes from iteration 0. The markers' ids
+# come from the dataset's meta.pkl.
+
+out_dir = 'out-qs-t4'
+dataset = 'shakespeare_char_qs'  # shakespeare_char + <startofthought>, <endofthought>
+init_from = 'resume'
+eval_interval = 100
+eval_iters = 10
+log_interval = 5
+always_save_checkpoint = True
+
+model = 'quietstar'
+n_thought = 4
+n_ahead = 2
+n_thoughts = 2
+thought_temperature = 1.0
+policy_weight = 1.0
+clamp_rewards = True
+
+# the base model's shape (config/cpu.py); block 64, so the thoughts of the last n_thought + 2
+# positions run past it and share position 63
+n_layer = 4
+n_head = 4
+n_embd = 128
+block_size = 64
+batch_size = 4
+dropout = 0.0
+bias = False
+
+learning_rate = 3e-4
+max_iters = 400
+lr_decay_iters = 400
+min_lr = 1e-4
+beta2 = 0.99
+warmup_iters = 20
+weight_decay = 0.1
+device = 'cpu'
+progress = 'lines'

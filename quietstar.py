@@ -1,0 +1,455 @@
+"""
+Quiet-STaR (Zelikman et al. 2024): after every token the model samples a short thought,
+<startofthought> t_1 .. t_n <endofthought>, and a mixing head decides how much the
+prediction after the thought counts. REINFORCE trains the thoughts: a thought whose
+continuation predicts the true next tokens better than the other thoughts sampled at the
+same position is made more likely.
+
+All positions think at once. Pass 0 is the ordinary causal pass over the text (kept in the
+KV cache). Each later pass adds one token per position: it attends to the text x<=i and to
+the tokens of its own thought so far, nothing else. With the T new keys of every pass
+appended to the cache, the boolean mask of pass k is (T, T*(k+1)) = [causal | I | .. | I].
+The k-th token after position i (k=1 is <startofthought>) sits at position i+k; positions
+past block_size-1 are clamped to block_size-1 (they share the last position embedding), so
+every prediction that has a target is exact when T + n_thought + 2 <= block_size. (train.py
+fills the context, T = block_size: the thoughts of the last n_thought + 2 positions are clamped.)
+
+    pass:        0         1        2..n+1        n+2       n+3..n+1+n_ahead
+    at i:       x_i     <start>   t_1..t_n     <end>     x_{i+1}..x_{i+n_ahead-1}  (teacher forced)
+    predicts:  x_{i+1}    t_1     t_2..<end>   x_{i+1}   x_{i+2}..x_{i+n_ahead}
+
+Tools:
+    python quietstar.py data data/shakespeare_char data/shakespeare_char_qs   # meta + the 2 tokens
+    python quietstar.py init out-cpu config/quietstar_t4.py                   # ckpt to fine-tune
+    python train.py config/quietstar_t4.py                                    # (init_from='resume')
+    python quietstar.py eval out-qs-t4          # base vs mixed val NLL on fixed batches
+    python quietstar.py bench                   # parallel vs one-position-at-a-time thoughts
+    python quietstar.py plot results/quietstar/*.jsonl --out=assets/quietstar.png
+"""
+
+import argparse
+import json
+import os
+import pickle
+import sys
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn as nn
+from torch.nn import functional as F
+
+import think
+from model import GPT, GPTConfig, sample_token
+from train import (UserError, Dataset, Tokenizer, init_from_run, load_checkpoint, load_config, load_meta,
+                   model_from_checkpoint, pick_device, save_checkpoint)
+
+
+@dataclass
+class QuietSTaRConfig(GPTConfig):
+    n_thought: int = 4  # sampled thought tokens between <startofthought> and <endofthought>
+    n_ahead: int = 2  # true tokens predicted after each thought (teacher forced): loss and reward horizon
+    n_thoughts: int = 2  # thoughts sampled per position in training; the reward baseline is their mean
+    thought_temperature: float = 1.0  # 0: greedy thoughts
+    policy_weight: float = 1.0  # weight of the REINFORCE loss
+    clamp_rewards: bool = True  # negative advantages -> 0: only better-than-average thoughts are reinforced
+    # the markers' ids: train.py fills them from the dataset's meta.pkl (quietstar.py data adds them)
+    start_id: int = field(default=-1, metadata={'special_token': think.START_THOUGHT})
+    end_id: int = field(default=-1, metadata={'special_token': think.END_THOUGHT})
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.n_thought < 0 or self.n_ahead < 1 or self.n_thoughts < 2:
+            raise ValueError(f"need n_thought >= 0, n_ahead >= 1, n_thoughts >= 2 (got {self.n_thought}, "
+                             f"{self.n_ahead}, {self.n_thoughts})")
+        if self.thought_temperature < 0 or self.policy_weight < 0:
+            raise ValueError("thought_temperature and policy_weight must be >= 0")
+        if self.start_id < 0 or self.end_id < 0:
+            raise ValueError("start_id and end_id must be set (train.py sets them from the dataset's meta.pkl)")
+
+
+class ListCache:
+    """KVCache's interface with keys and values concatenated, not written in place: the
+    preallocated KVCache is overwritten by each later pass, and autograd refuses to go back
+    through a tensor that was modified after it was used. Training needs every pass's graph."""
+
+    def __init__(self, n_layer):
+        self.k, self.v, self.pos = [None] * n_layer, [None] * n_layer, 0
+
+    def update(self, layer, k, v):
+        if self.k[layer] is not None:
+            k, v = torch.cat([self.k[layer], k], dim=2), torch.cat([self.v[layer], v], dim=2)
+        self.k[layer], self.v[layer] = k, v
+        return k, v
+
+    def advance(self, T):
+        self.pos += T
+
+
+def reinforce_loss(logp, reward, valid, clamp=True):
+    """logp (S, B, T): log-probability of each sampled thought (summed over its tokens);
+    reward (S, B, T): log p(true next tokens | thought). The S thoughts of one position are
+    compared with each other: advantage = reward - mean over S, so a position that is easy
+    for every thought earns nothing. Mean over the valid positions."""
+    adv = reward - reward.mean(dim=0, keepdim=True)
+    if clamp:
+        adv = adv.clamp(min=0)
+    return -(adv.detach() * logp * valid).sum() / valid.sum().clamp(min=1)
+
+
+class QuietSTaRGPT(GPT):
+    """forward(idx, targets) -> mixed next-token logits (B, T, V), each from x<=t and the thought
+    at t, and the loss: in training the mixed NLL over the n_ahead true tokens plus
+    policy_weight * REINFORCE over n_thoughts thoughts per position; in eval the mixed NLL of
+    the next token alone (one thought per position), comparable with the GPT's val loss.
+    self.stats holds base_nll, mixed_nll (next token), policy_loss and the mean mixing weight."""
+    config_class = QuietSTaRConfig
+
+    def __init__(self, config):
+        super().__init__(config)
+        if max(config.start_id, config.end_id) >= config.vocab_size or config.start_id == config.end_id:
+            raise ValueError(f"start_id and end_id must differ and be in the vocabulary of {config.vocab_size}")
+        C = config.n_embd
+        self.mix = nn.Sequential(nn.Linear(2 * C, C), nn.ReLU(), nn.Linear(C, 1))
+        # zero last layer: w = 0, so training starts from the base model exactly
+        nn.init.zeros_(self.mix[2].weight)
+        nn.init.zeros_(self.mix[2].bias)
+        self.stats = {}
+
+    def markers(self, device):
+        return torch.tensor([self.config.start_id, self.config.end_id], device=device)
+
+    def text_only(self, logits):
+        """The thought markers are never text, and never sampled inside a thought."""
+        return logits.index_fill(-1, self.markers(logits.device), -float('inf'))
+
+    def sample_thought(self, h, noise=None):
+        """Next thought token from hidden states h (..., C): Gumbel-max on logits/temperature,
+        so tests can fix the noise. Returns (ids, log-probabilities with gradient)."""
+        logits = self.text_only(self.head(h))
+        if self.config.thought_temperature > 0:
+            logits = logits / self.config.thought_temperature
+        logp = F.log_softmax(logits, dim=-1)
+        with torch.no_grad():
+            if self.config.thought_temperature == 0:
+                tok = logits.argmax(-1)
+            else:
+                g = noise if noise is not None else -torch.empty_like(logits).exponential_().log()
+                tok = (logits + g).argmax(-1)
+        return tok, logp.gather(-1, tok.unsqueeze(-1)).squeeze(-1)
+
+    def mixed_logits(self, h_base, h_post):
+        """Mixing head: w from [base hidden; post-thought hidden]; (1-w) base + w post."""
+        hb, hp = self.transformer.ln_f(h_base), self.transformer.ln_f(h_post)
+        w = torch.tanh(self.mix(torch.cat([hb, hp], dim=-1)))  # tanh(0) = 0, bounded, gradient 1 at 0
+        base, post = self.lm_head(hb), self.lm_head(hp)
+        return self.text_only(base), self.text_only(base + w * (post - base)), w
+
+    def think(self, x, n_true, noise=None):
+        """The parallel passes over x (B, T). n_true: true tokens to predict after each thought
+        (n_true-1 of them teacher forced). noise: Gumbel noise (n_thought, B, T, V) or None.
+        Returns h_base (B, T, C), h_post (B, T, n_true, C) (the <endofthought> state, then the
+        teacher-forced ones), logp (B, T, n_thought) and the thought ids (B, T, n_thought)."""
+        c, (B, T), dev = self.config, x.shape, x.device
+        n = c.n_thought
+        n_pass = n + 2 + n_true
+        cache = ListCache(c.n_layer) if torch.is_grad_enabled() else self.new_cache(B, T * n_pass)
+        h = h_base = self.blocks(self.embed(x), cache=cache)  # pass 0: the ordinary causal pass
+        mask, eye = torch.ones(T, T, dtype=torch.bool, device=dev).tril(), torch.eye(T, dtype=torch.bool, device=dev)
+        # teacher-forced inputs x_{i+j}; where i+j runs past the text the target is missing anyway
+        ahead = x[:, (torch.arange(T, device=dev)[:, None] + torch.arange(1, n_true, device=dev)).clamp(max=T - 1)]
+        tokens, logps, h_post = [], [], []
+        for k in range(1, n_pass):
+            if k == 1:
+                tok = torch.full_like(x, c.start_id)
+            elif k <= n + 1:
+                tok, logp = self.sample_thought(h, None if noise is None else noise[k - 2])
+                tokens.append(tok)
+                logps.append(logp)
+            elif k == n + 2:
+                tok = torch.full_like(x, c.end_id)
+            else:
+                tok = ahead[:, :, k - n - 3]
+            mask = torch.cat([mask, eye], dim=1)  # [causal | I | .. | I]: the text, then its own thought
+            pos = (torch.arange(T, device=dev) + k).clamp(max=c.block_size - 1)
+            h = self.blocks(self.embed(tok, pos), mask, cache)
+            if k >= n + 2:
+                h_post.append(h)
+        logp = torch.stack(logps, dim=-1) if logps else h.new_zeros(B, T, 0)
+        thought = torch.stack(tokens, dim=-1) if tokens else x.new_zeros(B, T, 0)
+        return h_base, torch.stack(h_post, dim=2), logp, thought
+
+    def forward(self, idx, targets=None, noise=None):
+        c, (B, T), dev = self.config, idx.shape, idx.device
+        if T > c.block_size:
+            raise ValueError(f"sequence of {T} tokens is longer than block_size {c.block_size}")
+        training = self.training and targets is not None
+        S, n_true = (c.n_thoughts, c.n_ahead) if training else (1, 1)
+        x = idx.repeat(S, 1)  # thought s of row b is row s*B + b
+        h_base, h_post, logp, _ = self.think(x, n_true, noise)
+        # the base prediction of the same target as post-thought step j is the base state at i+j
+        shift = torch.arange(T, device=dev)[:, None] + torch.arange(n_true, device=dev)
+        past_end = shift > T - 1  # no target there: masked below
+        shift = shift.clamp(max=T - 1)
+        base, mixed, w = self.mixed_logits(h_base[:, shift], h_post)  # (S*B, T, n_true, V)
+        logits = mixed[:B, :, 0]
+        if targets is None:
+            return logits, None
+        y = targets[:, shift].masked_fill(past_end, -1).repeat(S, 1, 1)  # (S*B, T, n_true)
+        valid = y != -1
+        nll = F.cross_entropy(mixed.flatten(0, 2), y.flatten(), ignore_index=-1, reduction='none').view_as(y)
+        mixed_nll = nll.sum() / valid.sum().clamp(min=1)
+        next_valid = valid[:, :, 0].sum().clamp(min=1)
+        base_nll0 = F.cross_entropy(base[:, :, 0].flatten(0, 1), y[:, :, 0].flatten(), ignore_index=-1, reduction='sum')
+        self.stats = {'base_nll': base_nll0.item() / next_valid.item(),
+                      'mixed_nll': nll[:, :, 0].sum().item() / next_valid.item(), 'mix_weight': w.mean().item()}
+        if not training:
+            return logits, nll[:, :, 0].sum() / next_valid
+        # reward: log p(true next n_ahead tokens | thought) under the mixed prediction, as in the
+        # paper; equal for all thoughts while w = 0: REINFORCE starts once the mixing head listens
+        reward = -nll.detach().sum(dim=-1).view(S, B, T)
+        policy = reinforce_loss(logp.sum(-1).view(S, B, T), reward, valid[:, :, 0].view(S, B, T), c.clamp_rewards)
+        self.stats.update(policy_loss=policy.item(), mixed_nll_ahead=mixed_nll.item())
+        return logits, mixed_nll + c.policy_weight * policy
+
+    def flops_per_token(self, T=None):
+        """Training FLOPs per text token, roughly: every text token runs n_thoughts times through
+        n_thought + n_ahead + 2 passes, each about a GPT token's cost (PaLM's 6N + 12*L*C*T)."""
+        c = self.config
+        return c.n_thoughts * (c.n_thought + c.n_ahead + 2) * super().flops_per_token(T)
+
+    # --- generation: one position at a time -------------------------------------------
+
+    def think_one(self, h_last, cache):
+        """A thought after the last text token in the cache (whose hidden state is h_last (B, C)):
+        <start>, n sampled tokens, <end>, one token per step. The caller rolls cache.pos back, so
+        the next text token never sees it. Returns (thought ids (B, n), post-thought hidden (B, C))."""
+        c, B, dev = self.config, h_last.size(0), h_last.device
+        i = cache.pos - 1  # the text position that thinks
+        tok, h, tokens = torch.full((B, 1), c.start_id, device=dev), None, []
+        for k in range(1, c.n_thought + 3):
+            if 2 <= k <= c.n_thought + 1:
+                tok = self.sample_thought(h)[0]
+                tokens.append(tok)
+            elif k == c.n_thought + 2:
+                tok = torch.full((B, 1), c.end_id, device=dev)
+            pos = torch.tensor([min(i + k, c.block_size - 1)], device=dev)
+            h = self.blocks(self.embed(tok, pos), cache=cache)  # one query: sees the text and its own thought
+        thought = torch.cat(tokens, dim=1) if tokens else torch.zeros(B, 0, dtype=torch.long, device=dev)
+        return thought, h[:, -1]
+
+    @torch.no_grad()
+    def generate(self, idx, max_new_tokens, temperature=1.0, top_k=None, show_thoughts=False):
+        """Think at the newest position, then sample the next token from the mixed logits.
+        show_thoughts: return the text with every thought in it, <start> t_1..t_n <end> before
+        the token it helped predict. Past block_size the context is cropped and refilled."""
+        c = self.config
+        shown = idx
+        cache = None
+        for _ in range(max_new_tokens):
+            T = idx.size(1)
+            if cache is None or T > c.block_size:
+                cache = self.new_cache(idx.size(0), c.block_size + c.n_thought + 2)
+                h = self.blocks(self.embed(idx[:, -c.block_size:]), cache=cache)[:, -1]
+            else:
+                h = self.blocks(self.embed(idx[:, -1:], torch.tensor([T - 1], device=idx.device)), cache=cache)[:, -1]
+            text_len = cache.pos
+            thought, h_post = self.think_one(h, cache)
+            cache.pos = text_len  # forget the thought
+            _, logits, _ = self.mixed_logits(h, h_post)
+            nxt = sample_token(logits, temperature, top_k)
+            idx = torch.cat([idx, nxt], dim=1)
+            marks = self.markers(idx.device).expand(idx.size(0), 2)
+            shown = torch.cat([shown, marks[:, :1], thought, marks[:, 1:], nxt], dim=1)
+        return shown if show_thoughts else idx
+
+
+# -----------------------------------------------------------------------------
+# fine-tuning from a train.py checkpoint
+
+def write_data(src_dir, out_dir):
+    """out_dir: src_dir's data (linked, not copied) with a meta.pkl that has the thought markers."""
+    meta = think.add_special_tokens(load_meta(src_dir, os.path.basename(src_dir)), [think.START_THOUGHT, think.END_THOUGHT])
+    os.makedirs(out_dir, exist_ok=True)
+    for name in ('train.bin', 'val.bin', 'train.jsonl', 'val.jsonl', 'test.jsonl'):
+        src, dst = os.path.join(src_dir, name), os.path.join(out_dir, name)
+        if os.path.exists(src) and not os.path.lexists(dst):
+            os.symlink(os.path.relpath(src, out_dir), dst)
+    think.write_atomic(os.path.join(out_dir, 'meta.pkl'), pickle.dumps(meta))
+    return meta
+
+
+def init_finetune(source, config, init_text='-', force=False):
+    """config's out_dir/ckpt.pt: the weights of the run `source` in a QuietSTaRGPT (train.py's
+    init_from_run: mixing head at zero), at iteration 0 with a fresh optimizer; the config, with
+    init_from='resume', fine-tunes it. It differs from init_from=source only in the marker rows:
+    they start as copies of init_text's embedding, not the mean one. '-' after the paper's '---':
+    a dash is a break in the text after which the text goes on, as after a thought."""
+    c = dict(config, init_from=source)
+    if c['model'] != 'quietstar':
+        raise UserError(f"the config must say model = 'quietstar', not {c['model']!r}")
+    out = os.path.join(c['out_dir'], 'ckpt.pt')
+    if os.path.exists(out) and not force:
+        raise UserError(f"{out} exists; pass --force to replace it")
+    meta = think.dataset_meta(c['dataset'], c['data_dir'])
+    model, _ = init_from_run(c, meta)
+    init_ids = Tokenizer(meta).encode(init_text)
+    if len(init_ids) != 1:
+        raise UserError(f"--init_text={init_text!r} must be one token, it is {len(init_ids)}")
+    with torch.no_grad():
+        wte = model.transformer.wte.weight  # tied: the rows are the markers' logits too (masked for text)
+        wte[[model.config.start_id, model.config.end_id]] = wte[init_ids[0]].clone()
+    device_type = pick_device(c['device']).split(':')[0]
+    optimizer = model.configure_optimizers(c['weight_decay'], c['learning_rate'], (c['beta1'], c['beta2']), device_type)
+    os.makedirs(c['out_dir'], exist_ok=True)
+    save_checkpoint({'model': model.state_dict(), 'optimizer': optimizer.state_dict(),
+                     'model_args': dict(vars(model.config)), 'idea': 'quietstar', 'meta': meta,
+                     'iter_num': 0, 'best_val_loss': float('inf'), 'elapsed': 0.0, 'config': c,
+                     'rng': {'torch': [torch.Generator().manual_seed(c['seed']).get_state()]}}, out)
+    return out
+
+
+@torch.no_grad()
+def evaluate(out_dir, n_batches=20, batch_size=12, seed=0):
+    """Mean base and mixed NLL of the next token over fixed val batches (train.py's own val
+    batches at one batch size, so every run sees the same tokens). A 'gpt' checkpoint gives its
+    NLL as both."""
+    ckpt = load_checkpoint(os.path.join(out_dir, 'ckpt.pt'))
+    c = ckpt['config']
+    model = model_from_checkpoint(ckpt).eval()
+    data_dir = c['data_dir'] or os.path.join(os.path.dirname(os.path.abspath(__file__)), 'data', c['dataset'])
+    data = Dataset(data_dir, c['dataset'], c['block_size'], Tokenizer(ckpt['meta']))
+    torch.manual_seed(seed)
+    base = mixed = 0.0
+    for k in range(n_batches):
+        x, y = data.batch('val', batch_size, seed=-(2 * k + 2) % 2**62)
+        _, loss = model(x, y)
+        stats = getattr(model, 'stats', {})
+        base += stats.get('base_nll', loss.item()) / n_batches
+        mixed += stats.get('mixed_nll', loss.item()) / n_batches
+    return {'out_dir': out_dir, 'iter': ckpt['iter_num'], 'base_nll': base, 'mixed_nll': mixed}
+
+
+# -----------------------------------------------------------------------------
+# benchmark: all positions in parallel vs one position at a time
+
+def bench_model(T, n_thought):
+    torch.manual_seed(0)
+    cfg = QuietSTaRConfig(block_size=256, vocab_size=67, n_layer=4, n_head=4, n_embd=128, bias=False,
+                          n_thought=n_thought, thought_temperature=0.0, start_id=65, end_id=66)
+    return QuietSTaRGPT(cfg).eval(), torch.randint(65, (1, T))
+
+
+@torch.no_grad()
+def think_serial(model, idx):
+    """What generate does at each new position: one text token into the cache, then its thought."""
+    cache = model.new_cache(idx.size(0), idx.size(1) + model.config.n_thought + 2)
+    posts = []
+    for i in range(idx.size(1)):
+        h = model.blocks(model.embed(idx[:, i:i + 1], torch.tensor([i])), cache=cache)[:, -1]
+        _, h_post = model.think_one(h, cache)
+        cache.pos = i + 1
+        posts.append(h_post)
+    return torch.stack(posts, dim=1)
+
+
+def peak_memory_mb(fn):
+    """Peak resident memory of fn() above the memory before it, in MB: Linux's high-water mark
+    (VmHWM), reset first by writing 5 to /proc/self/clear_refs. torch's CPU tensors are not
+    Python objects, so tracemalloc cannot see them."""
+    def status(key):
+        return next(int(line.split()[1]) for line in open('/proc/self/status') if line.startswith(key))
+    with open('/proc/self/clear_refs', 'w') as f:
+        f.write('5')
+    before = status('VmRSS')
+    fn()
+    return (status('VmHWM') - before) / 1024
+
+
+def bench(T=128, n_thought=8, repeats=5):
+    """Thoughts at all T positions (T * (n_thought + 2) thought tokens): the parallel passes vs
+    generate's way, one position at a time through the KV cache. Interleaved, medians."""
+    from bench import time_interleaved
+    model, idx = bench_model(T, n_thought)
+    fns = {'parallel': lambda: torch.no_grad()(model.think)(idx, 1), 'serial': lambda: think_serial(model, idx)}
+    mem = {name: peak_memory_mb(fn) for name, fn in fns.items()}  # first, before freed memory is reused
+    assert torch.allclose(fns['parallel']()[1][:, :, 0], fns['serial'](), atol=1e-4), 'the two paths disagree'
+    secs = time_interleaved(fns, steps=repeats, warmup=1)
+    kv = 2 * model.config.n_layer * T * (n_thought + 3) * model.config.n_embd * 4 / 2**20
+    print(f"T={T}, {n_thought} thought tokens, 4 layers x 128, batch 1, {torch.get_num_threads()} thread(s), median of {repeats}:")
+    for name in fns:
+        print(f"  {name:8s} {secs[name] * 1000:8.1f} ms  {T * (n_thought + 2) / secs[name]:8.0f} thought tokens/s  "
+              f"peak memory +{mem[name]:.1f} MB")
+    print(f"  parallel is {secs['serial'] / secs['parallel']:.1f}x faster; its KV cache is {kv:.1f} MB")
+
+
+# -----------------------------------------------------------------------------
+# figure
+
+def plot(paths, out, window=10):
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
+    for path in paths:
+        rows = [r for r in map(json.loads, open(path)) if 'mixed_nll' in r]  # the train rows
+        it = [r['iter'] for r in rows]
+        gap = torch.tensor([r['mixed_nll'] - r['base_nll'] for r in rows])
+        smooth = [gap[max(0, j - window + 1):j + 1].mean().item() for j in range(len(gap))]  # one batch is noisy
+        label = os.path.splitext(os.path.basename(path))[0]
+        a.plot(it, smooth, label=label)
+        b.plot(it, [r['mix_weight'] for r in rows], label=label)
+    a.axhline(0, color='k', lw=0.5)
+    a.set(xlabel='iteration', ylabel=f'mixed - base NLL (train batches, mean of {window} logs)',
+          title='next-token NLL: < 0 means the thought helps')
+    b.set(xlabel='iteration', ylabel='mean mixing weight w', title='how much the mixed logits use the thought')
+    a.legend()
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    print(f"wrote {out}")
+
+
+def main(argv):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest='command', required=True)
+    a = sub.add_parser('data', help='SRC_DIR -> OUT_DIR: the same data, meta with the thought markers')
+    a.add_argument('src_dir')
+    a.add_argument('out_dir')
+    a = sub.add_parser('init', help="SOURCE_OUT_DIR CONFIG [--key=value]: the config's ckpt.pt from that run's weights")
+    a.add_argument('source_dir')
+    a.add_argument('--init_text', default='-', help='the token whose embedding the markers start from')
+    a.add_argument('--force', action='store_true')
+    a = sub.add_parser('eval', help='base vs mixed val NLL of OUT_DIR on fixed batches')
+    a.add_argument('out_dirs', nargs='+')
+    a.add_argument('--batches', type=int, default=20)
+    a.add_argument('--batch_size', type=int, default=12)
+    a = sub.add_parser('bench', help='parallel vs serial thought generation')
+    a.add_argument('--T', type=int, default=128)
+    a.add_argument('--n_thought', type=int, default=8)
+    a.add_argument('--repeats', type=int, default=5)
+    a = sub.add_parser('plot', help='figure from log.jsonl files')
+    a.add_argument('logs', nargs='+')
+    a.add_argument('--out', default='assets/quietstar.png')
+    args, rest = p.parse_known_args(argv)
+    if rest and args.command != 'init':
+        p.error(f"unrecognized arguments: {' '.join(rest)}")
+    try:
+        if args.command == 'data':
+            meta = write_data(args.src_dir, args.out_dir)
+            print(f"{args.out_dir}: vocab size {meta['vocab_size']}, special tokens {meta['special_tokens']}")
+        elif args.command == 'init':
+            print(f"wrote {init_finetune(args.source_dir, load_config(rest), args.init_text, args.force)}; "
+                  f"now: python train.py {' '.join(rest)}")
+        elif args.command == 'eval':
+            for d in args.out_dirs:
+                print(json.dumps(evaluate(d, args.batches, args.batch_size)))
+        elif args.command == 'bench':
+            bench(args.T, args.n_thought, args.repeats)
+        else:
+            plot(args.logs, args.out)
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == '__main__':
+    main(sys.argv[1:])

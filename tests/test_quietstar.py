@@ -1,0 +1,308 @@
+"""quietstar.py: the parallel thought passes equal thinking at each position with an ordinary
+causal forward (logits, losses, gradients), causality, the zero-initialised mixing head is the
+base model, REINFORCE by hand, markers never sampled, generation, fine-tuning from a train.py
+checkpoint, sample.py --show_thoughts. Tiny and fast."""
+
+import pytest
+import torch
+from torch.nn import functional as F
+
+import quietstar as Q
+import think
+import train as T
+from conftest import read_log, run_script, tiny_args
+from model import GPT, lm_loss
+
+
+V = 12  # 10 text tokens, then <startofthought> = 10, <endofthought> = 11
+
+
+def tiny(seed=0, **kw):
+    torch.manual_seed(seed)
+    args = dict(block_size=32, vocab_size=V, n_layer=2, n_head=2, n_embd=16, bias=False, n_thought=3, n_ahead=3,
+                n_thoughts=2, start_id=10, end_id=11, clamp_rewards=False)
+    model = Q.QuietSTaRGPT(Q.QuietSTaRConfig(**{**args, **kw}))
+    return model
+
+
+def random_mixing(model):
+    """A trained-looking mixing head, so w != 0 and the thoughts matter."""
+    with torch.no_grad():
+        model.mix[2].weight.normal_(0, 0.5)
+        model.mix[2].bias.fill_(0.3)
+    return model
+
+
+def gumbel(model, B, T, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    u = torch.rand(model.config.n_thought, B, T, V, generator=g)
+    return -torch.log(-torch.log(u))
+
+
+def serial_reference(model, idx, targets, noise):
+    """Think at each position by itself: the whole sequence x<=i, <start>, thought, <end>, true
+    tokens through an ordinary causal forward (no mask, no cache). Returns (logits of sample 0,
+    loss, mixed next-token NLL, policy loss), computed with plain loops."""
+    c = model.config
+    B, T = idx.shape
+    S, n, A = c.n_thoughts, c.n_thought, c.n_ahead
+
+    def causal(seq, pos):
+        return model.blocks(model.embed(seq[None], torch.tensor(pos).clamp(max=c.block_size - 1)))[0]
+
+    h_text = [causal(idx[b], list(range(T))) for b in range(B)]
+    nlls, next_nlls, rewards, logps = [], [], {}, {}
+    logits0 = torch.zeros(B, T, V)
+    for s in range(S):
+        for b in range(B):
+            for i in range(T):
+                seq, pos, logp = list(idx[b, :i + 1]) + [c.start_id], list(range(i + 2)), torch.zeros(())
+                for k in range(2, n + 2):
+                    h = causal(torch.stack([torch.as_tensor(t) for t in seq]), pos)[-1]
+                    lg = model.head(h)
+                    lg[[c.start_id, c.end_id]] = -float('inf')
+                    lg = lg / c.thought_temperature
+                    tok = int((lg + noise[k - 2, s * B + b, i]).argmax())
+                    logp = logp + F.log_softmax(lg, -1)[tok]
+                    seq.append(tok)
+                    pos.append(i + k)
+                J = min(A, T - i)  # true tokens that exist after position i
+                seq += [c.end_id] + [int(idx[b, i + j]) for j in range(1, J)]
+                pos += [i + n + 2 + j for j in range(J)]
+                h = causal(torch.stack([torch.as_tensor(t) for t in seq]), pos)
+                reward = 0.0
+                for j in range(J):
+                    _, mixed, _ = model.mixed_logits(h_text[b][i + j], h[i + n + 2 + j])
+                    nll = F.cross_entropy(mixed[None], targets[b, i + j][None])
+                    nlls.append(nll)
+                    reward = reward - nll.detach()
+                    if j == 0:
+                        next_nlls.append(nll)
+                        if s == 0:
+                            logits0[b, i] = mixed.detach()
+                rewards[s, b, i], logps[s, b, i] = reward, logp
+    policy = 0.0
+    for (s, b, i), r in rewards.items():
+        adv = r - sum(rewards[t, b, i] for t in range(S)) / S
+        if c.clamp_rewards:
+            adv = max(adv, 0.0)
+        policy = policy - adv * logps[s, b, i]
+    policy = policy / len(rewards)
+    mixed_nll = sum(nlls) / len(nlls)
+    return logits0, mixed_nll + c.policy_weight * policy, (sum(next_nlls) / len(next_nlls)).item(), policy.item()
+
+
+@pytest.mark.parametrize('clamp,n_thought', [(False, 3), (True, 3), (False, 0)])
+def test_parallel_thoughts_equal_thinking_one_position_at_a_time(clamp, n_thought):
+    model = random_mixing(tiny(clamp_rewards=clamp, n_thought=n_thought, policy_weight=0.7,
+                               thought_temperature=0.8)).train()
+    B, T_ = 2, 7  # T + n_thought + n_ahead <= block_size: no clamped positions
+    idx = torch.randint(10, (B, T_), generator=torch.Generator().manual_seed(3))
+    y = torch.randint(10, (B, T_), generator=torch.Generator().manual_seed(4))
+    noise = gumbel(model, 2 * B, T_)
+    logits, loss = model(idx, y, noise=noise)
+    loss.backward()
+    grads = {k: p.grad.clone() for k, p in model.named_parameters()}
+    stats = dict(model.stats)
+    model.zero_grad()
+    ref_logits, ref_loss, ref_next_nll, ref_policy = serial_reference(model, idx, y, noise)
+    ref_loss.backward()
+    assert torch.allclose(logits, ref_logits, atol=1e-5)
+    assert loss.item() == pytest.approx(ref_loss.item(), abs=1e-5)
+    assert stats['mixed_nll'] == pytest.approx(ref_next_nll, abs=1e-5)
+    assert stats['policy_loss'] == pytest.approx(ref_policy, abs=1e-5)
+    # the thoughts differ, so the test covers REINFORCE; <start><end> alone has nothing to reinforce
+    assert (stats['policy_loss'] != 0) == (n_thought > 0)
+    for k, p in model.named_parameters():  # gradients flow through every pass the same way
+        assert torch.allclose(grads[k], p.grad, atol=1e-5), k
+    with torch.no_grad():  # no gradients: the preallocated KVCache path gives the same numbers
+        logits_ng, loss_ng = model(idx, y, noise=noise)
+    assert torch.allclose(logits_ng, logits, atol=1e-5) and loss_ng.item() == pytest.approx(loss.item(), abs=1e-5)
+
+
+def test_logits_depend_only_on_the_past_and_the_own_thought():
+    model = random_mixing(tiny())
+    B, T_ = 2, 10
+    idx = torch.randint(10, (B, T_))
+    for mode in ('train', 'eval'):
+        getattr(model, mode)()
+        S = model.config.n_thoughts if mode == 'train' else 1
+        noise = gumbel(model, S * B, T_)
+        y = torch.randint(10, (B, T_))
+        base, _ = model(idx, y, noise=noise)
+        for t in range(T_ - 1):
+            changed = idx.clone()
+            changed[:, t + 1:] = torch.randint(10, (B, T_ - t - 1))
+            logits, _ = model(changed, y, noise=noise)
+            assert torch.allclose(logits[:, :t + 1], base[:, :t + 1], atol=1e-6), (mode, t)
+            assert not torch.allclose(logits[:, t + 1:], base[:, t + 1:])
+        # another thought at t changes the prediction at t and nowhere else
+        t, other = 4, noise.clone()
+        other[:, :, t] = gumbel(model, S * B, T_, seed=9)[:, :, t]
+        logits, _ = model(idx, y, noise=other)
+        assert not torch.allclose(logits[:, t], base[:, t])
+        keep = [i for i in range(T_) if i != t]
+        assert torch.allclose(logits[:, keep], base[:, keep], atol=1e-6)
+
+
+def test_zero_initialised_mixing_is_the_base_model():
+    model = tiny().eval()
+    gpt = GPT(model.config)
+    missing, _ = gpt.load_state_dict(model.state_dict(), strict=False)
+    idx, y = torch.randint(10, (3, 12)), torch.randint(10, (3, 12))
+    logits, loss = model(idx, y)
+    assert model.stats['mix_weight'] == 0.0
+    want = gpt(idx)[0]
+    assert torch.equal(logits[..., :10], want[..., :10])  # exactly: w = 0 adds exactly nothing
+    assert torch.isinf(logits[..., 10:]).all()  # the markers are never text
+    assert loss.item() == pytest.approx(lm_loss(want[..., :10], y).item(), abs=1e-6)
+    assert model.stats['base_nll'] == model.stats['mixed_nll']
+    # in training too (n_ahead tokens, two thoughts): every reward is 0, so no policy gradient
+    model.train()
+    logits, loss = model(idx, y)
+    assert torch.equal(logits[..., :10], want[..., :10]) and model.stats['policy_loss'] == 0
+
+
+def test_eval_loss_is_the_mixed_next_token_nll():
+    model = random_mixing(tiny()).eval()
+    idx, y = torch.randint(10, (3, 12)), torch.randint(10, (3, 12))
+    y[0, :4] = -1  # a prompt: no targets there
+    logits, loss = model(idx, y)
+    assert loss.item() == pytest.approx(lm_loss(logits, y).item(), abs=1e-6)  # what val_loss compares
+    assert model.stats['mixed_nll'] == pytest.approx(loss.item(), abs=1e-6)
+    assert model.stats['base_nll'] != pytest.approx(loss.item(), abs=1e-3)
+
+
+def test_reinforce_loss_by_hand():
+    # one position, two thoughts: rewards -1 and -3 (mean -2), advantages +1 and -1
+    logp = torch.tensor([[[-0.5]], [[-2.0]]], requires_grad=True)
+    reward = torch.tensor([[[-1.0]], [[-3.0]]])
+    valid = torch.ones(2, 1, 1, dtype=torch.bool)
+    loss = Q.reinforce_loss(logp, reward, valid, clamp=False)
+    assert loss.item() == pytest.approx(-(1 * -0.5 + -1 * -2.0) / 2)  # -0.75
+    loss.backward()
+    assert logp.grad.flatten().tolist() == pytest.approx([-0.5, 0.5])  # the better thought is pushed up
+    # clamped: the worse-than-average thought is left alone
+    assert Q.reinforce_loss(logp, reward, valid, clamp=True).item() == pytest.approx(0.25)
+    # a second position with no target does not count, and equal rewards teach nothing
+    logp2 = torch.tensor([[[-0.5, -1.0]], [[-2.0, -1.0]]])
+    reward2 = torch.tensor([[[-1.0, -2.0]], [[-3.0, -2.0]]])
+    valid2 = torch.tensor([[[True, False]], [[True, False]]])
+    assert Q.reinforce_loss(logp2, reward2, valid2, clamp=False).item() == pytest.approx(-0.75)
+    assert Q.reinforce_loss(logp, torch.full_like(reward, -5.0), valid, clamp=False).item() == 0
+
+
+def test_markers_are_never_sampled_inside_a_thought():
+    model = tiny(n_thought=6, thought_temperature=1.0).eval()
+    with torch.no_grad():  # make the markers by far the likeliest next tokens
+        model.transformer.wte.weight[10:] = 5 * model.transformer.h[0].ln_1.weight.sign()
+    idx = torch.randint(10, (4, 10))
+    with torch.no_grad():
+        _, _, _, thought = model.think(idx, 1)
+        shown = model.generate(idx[:, :3], 4, show_thoughts=True)
+    assert thought.shape == (4, 10, 6) and thought.max() < 10
+    body = shown[:, 3:].view(4, 4, 6 + 3)  # per new token: <start>, 6 thought tokens, <end>, the token
+    assert (body[:, :, 0] == 10).all() and (body[:, :, 7] == 11).all()
+    assert body[:, :, 1:7].max() < 10 and body[:, :, 8].max() < 10
+
+
+def test_generate_thinks_like_forward():
+    model = random_mixing(tiny(thought_temperature=0.0)).eval()  # greedy thoughts: deterministic
+    idx = torch.randint(10, (2, 5))
+    out = model.generate(idx, 6, temperature=0)
+    for t in range(5, 11):
+        with torch.no_grad():
+            logits, _ = model(out[:, :t])
+        assert torch.equal(out[:, t], logits[:, -1].argmax(-1))
+    plain = out
+    shown = model.generate(idx, 6, temperature=0, show_thoughts=True)
+    text = shown[:, 5:].view(2, 6, 3 + 3)[:, :, -1]
+    assert torch.equal(text, plain[:, 5:])
+    # the thought generate shows is the one forward thinks at that position
+    with torch.no_grad():
+        _, _, _, thought = model.think(plain[:, :5], 1)
+    assert torch.equal(shown[:, 6:9], thought[:, -1])
+    # past block_size the context is cropped and the positions are clamped: still runs
+    long = model.generate(torch.randint(10, (1, 30)), 5, temperature=0)
+    assert long.shape == (1, 35)
+
+
+def test_serial_benchmark_path_matches_parallel():
+    model = random_mixing(tiny(thought_temperature=0.0)).eval()
+    idx = torch.randint(10, (1, 9))
+    with torch.no_grad():
+        parallel = model.think(idx, 1)[1][:, :, 0]
+    assert torch.allclose(Q.think_serial(model, idx), parallel, atol=1e-5)
+
+
+def test_config_checks():
+    with pytest.raises(ValueError, match='n_thoughts >= 2'):
+        tiny(n_thoughts=1)
+    with pytest.raises(ValueError, match='start_id and end_id'):
+        tiny(start_id=-1)
+    with pytest.raises(ValueError, match='vocabulary'):
+        tiny(end_id=12)
+    with pytest.raises(ValueError, match='differ'):
+        tiny(end_id=10)
+
+
+# -----------------------------------------------------------------------------
+# fine-tuning a train.py checkpoint
+
+
+@pytest.fixture(scope='module')
+def base_run(char_data, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp('qs')
+    T.train(T.load_config(tiny_args(char_data, tmp / 'base', '--max_iters=20', '--eval_interval=20',
+                                    '--learning_rate=3e-3')))
+    Q.write_data(str(char_data), str(tmp / 'data_qs'))
+    return tmp
+
+
+def qs_args(tmp, *extra):
+    return tiny_args(tmp / 'data_qs', tmp / 'qs', '--model=quietstar', '--init_from=resume', '--n_thought=2',
+                     '--n_ahead=2', '--batch_size=2', '--eval_interval=3', *extra)
+
+
+def test_finetune_starts_at_the_base_model_and_trains(base_run):
+    tmp = base_run
+    meta, src = T.load_meta(str(tmp / 'data_qs'), 'qs'), T.load_checkpoint(str(tmp / 'base' / 'ckpt.pt'))['meta']
+    s, e = think.special_id(meta, think.START_THOUGHT), think.special_id(meta, think.END_THOUGHT)
+    assert (s, e) == (src['vocab_size'], src['vocab_size'] + 1) and meta['vocab_size'] == src['vocab_size'] + 2
+    Q.init_finetune(str(tmp / 'base'), T.load_config(qs_args(tmp)))
+    with pytest.raises(T.UserError, match='exists'):
+        Q.init_finetune(str(tmp / 'base'), T.load_config(qs_args(tmp)))
+    ckpt = T.load_checkpoint(str(tmp / 'qs' / 'ckpt.pt'))
+    wte = ckpt['model']['transformer.wte.weight']
+    dash = meta['stoi']['-']
+    assert torch.equal(wte[s], wte[dash]) and torch.equal(wte[e], wte[dash])
+    # before any training the fine-tune is the base model: same val NLL on the same batches
+    base, qs = Q.evaluate(str(tmp / 'base'), 3, 4), Q.evaluate(str(tmp / 'qs'), 3, 4)
+    assert qs['base_nll'] == pytest.approx(base['base_nll'], abs=1e-5)
+    assert qs['mixed_nll'] == pytest.approx(base['base_nll'], abs=1e-5)
+    T.train(T.load_config(qs_args(tmp, '--max_iters=6', '--learning_rate=1e-2')))
+    rows = read_log(tmp / 'qs')
+    train_rows = [r for r in rows if 'loss' in r]
+    assert len(train_rows) == 6 and all(isinstance(r['policy_loss'], float) and 'base_nll' in r for r in train_rows)
+    assert [r['iter'] for r in rows if 'val_loss' in r] == [3, 6]
+    assert train_rows[-1]['mix_weight'] != 0  # the mixing head learned something
+    # train.py's own init_from=<run> builds the same model, only the marker rows start elsewhere
+    T.train(T.load_config(qs_args(tmp, f'--init_from={tmp / "base"}', f'--out_dir={tmp / "direct"}', '--max_iters=1')))
+    direct = T.load_checkpoint(str(tmp / 'direct' / 'ckpt.pt'))
+    assert direct['idea'] == 'quietstar' and direct['model_args'] == ckpt['model_args']
+
+
+def test_sample_shows_thoughts(base_run):
+    tmp = base_run
+    out = tmp / 'qs_sample'
+    Q.init_finetune(str(tmp / 'base'), T.load_config(tiny_args(tmp / 'data_qs', out, '--model=quietstar',
+                                                               '--n_thought=2')))
+    r = run_script('sample.py', f'--out_dir={out}', '--num_samples=1', '--max_new_tokens=4', '--start=First',
+                   '--show_thoughts', env={'NO_COLOR': '1'})
+    assert r.returncode == 0, r.stderr
+    text = r.stdout.split('---------------')[0]
+    assert text.startswith('First') and text.count('<startofthought>') == 4 and text.count('<endofthought>') == 4
+    r = run_script('sample.py', f'--out_dir={out}', '--num_samples=1', '--max_new_tokens=4', '--start=First')
+    assert r.returncode == 0 and '<startofthought>' not in r.stdout
+    r = run_script('sample.py', f'--out_dir={tmp / "base"}', '--num_samples=1', '--max_new_tokens=4', '--show_thoughts')
+    assert r.returncode == 1 and 'quietstar' in r.stderr
