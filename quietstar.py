@@ -20,8 +20,8 @@ fills the context, T = block_size: the thoughts of the last n_thought + 2 positi
 
 Tools:
     python quietstar.py data data/shakespeare_char data/shakespeare_char_qs   # meta + the 2 tokens
-    python quietstar.py init out-cpu config/quietstar_t4.py                   # ckpt to fine-tune
-    python train.py config/quietstar_t4.py                                    # (init_from='resume')
+    python quietstar.py init out-cpu config/quietstar.py --n_thought=4        # ckpt to fine-tune
+    python train.py config/quietstar.py --n_thought=4                         # (init_from='resume')
     python quietstar.py eval out-qs-t4          # base vs mixed val NLL on fixed batches
     python quietstar.py bench                   # parallel vs one-position-at-a-time thoughts
     python quietstar.py plot results/quietstar/*.jsonl --out=assets/quietstar.png

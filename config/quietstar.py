@@ -1,16 +1,17 @@
-# The control for config/quietstar_t{2,4,8}.py: the same fine-tuning with no sampled thought
-# tokens, only <startofthought><endofthought> after every character. It has the extra passes
-# and the mixing head but no thought content, so a gain here is not thinking. Run in order:
+# Quiet-STaR fine-tuning of the laptop character model (config/cpu.py, out-cpu) with N-token
+# thoughts after every character, on CPU (1 thread). The arms are N = 0 (the control: only
+# <startofthought><endofthought>, the extra passes and the mixing head but no thought content,
+# so a gain there is not thinking), 2, 4 and 8. Run in order, for each N:
 #   python train.py config/cpu.py                       # the base model, if out-cpu is missing
 #   python quietstar.py data data/shakespeare_char data/shakespeare_char_qs
-#   python quietstar.py init out-cpu config/quietstar_t0.py
-#   OMP_NUM_THREADS=1 python train.py config/quietstar_t0.py
-#   python quietstar.py eval out-cpu out-qs-t0         # base vs mixed val NLL, same batches
+#   python quietstar.py init out-cpu config/quietstar.py --n_thought=N --out_dir=out-qs-tN
+#   OMP_NUM_THREADS=1 python train.py config/quietstar.py --n_thought=N --out_dir=out-qs-tN
+#   python quietstar.py eval out-cpu out-qs-tN         # base vs mixed val NLL, same batches
 # 'init' writes out_dir/ckpt.pt (out-cpu's weights, as init_from='out-cpu' would load them, with
-# the markers' rows copied from '-'), which this run resumes from iteration 0. The markers' ids
+# the markers' rows copied from '-'), which the run resumes from iteration 0. The markers' ids
 # come from the dataset's meta.pkl.
 
-out_dir = 'out-qs-t0'
+out_dir = 'out-qs-t4'  # arms: --n_thought=N --out_dir=out-qs-tN
 dataset = 'shakespeare_char_qs'  # shakespeare_char + <startofthought>, <endofthought>
 init_from = 'resume'
 eval_interval = 100
@@ -19,7 +20,7 @@ log_interval = 5
 always_save_checkpoint = True
 
 model = 'quietstar'
-n_thought = 0
+n_thought = 4
 n_ahead = 2
 n_thoughts = 2
 thought_temperature = 1.0
