@@ -18,6 +18,7 @@ import math
 import os
 import pickle
 import random
+import re
 import sys
 import time
 from contextlib import nullcontext
@@ -206,7 +207,6 @@ class Tokenizer:
         self.special = dict(meta.get('special_tokens', {}))
         self.special_names = {i: name for name, i in self.special.items()}
         # longest name first, so a name is never matched as a piece of a longer one
-        import re
         names = sorted(self.special, key=len, reverse=True)
         self.special_re = re.compile('(' + '|'.join(map(re.escape, names)) + ')') if names else None
         if self.kind == 'char':
