@@ -40,7 +40,7 @@ from torch.nn import functional as F
 
 import think
 from model import GPT, GPTConfig, sample_token
-from train import (UserError, Dataset, Tokenizer, init_from_run, load_checkpoint, load_config, load_meta,
+from train import (UserError, Dataset, Tokenizer, checkpoint, init_from_run, load_checkpoint, load_config, load_meta,
                    model_from_checkpoint, pick_device, save_checkpoint)
 
 
@@ -301,10 +301,8 @@ def init_finetune(source, config, init_text='-', force=False):
     device_type = pick_device(c['device']).split(':')[0]
     optimizer = model.configure_optimizers(c['weight_decay'], c['learning_rate'], (c['beta1'], c['beta2']), device_type)
     os.makedirs(c['out_dir'], exist_ok=True)
-    save_checkpoint({'model': model.state_dict(), 'optimizer': optimizer.state_dict(),
-                     'model_args': dict(vars(model.config)), 'idea': 'quietstar', 'meta': meta,
-                     'iter_num': 0, 'best_val_loss': float('inf'), 'elapsed': 0.0, 'config': c,
-                     'rng': {'torch': [torch.Generator().manual_seed(c['seed']).get_state()]}}, out)
+    rng = [torch.Generator().manual_seed(c['seed']).get_state()]  # as a fresh run's torch.manual_seed(seed)
+    save_checkpoint(checkpoint(model, optimizer, 'quietstar', meta, c, iter_num=0, rng_states=rng), out)
     return out
 
 

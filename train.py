@@ -363,6 +363,15 @@ def save_checkpoint(ckpt, path):
     os.replace(tmp, path)
 
 
+def checkpoint(model, optimizer, idea, meta, config, iter_num, best_val_loss=float('inf'), elapsed=0.0,
+               rng_states=None):
+    """What a checkpoint holds, as plain data (loadable with weights_only=True)."""
+    return {'model': model.state_dict(), 'optimizer': optimizer.state_dict(),
+            'model_args': dict(vars(model.config)), 'idea': idea, 'meta': meta, 'iter_num': iter_num,
+            'best_val_loss': best_val_loss, 'elapsed': elapsed, 'config': config,
+            'rng': {'torch': rng_states or [torch.get_rng_state()]}}
+
+
 def load_checkpoint(path):
     """A checkpoint as plain data; weights_only, so opening one cannot run code."""
     if not os.path.exists(path):
@@ -615,10 +624,8 @@ def train(config):
         return states
 
     def save(it):
-        ckpt = {'model': raw_model.state_dict(), 'optimizer': optimizer.state_dict(),
-                'model_args': dict(vars(raw_model.config)), 'idea': c['model'], 'meta': meta,
-                'iter_num': it, 'best_val_loss': best_val, 'elapsed': elapsed0 + time.time() - t_start,
-                'config': c, 'rng': {'torch': rng_states()}}
+        ckpt = checkpoint(raw_model, optimizer, c['model'], meta, c, it, best_val,
+                          elapsed0 + time.time() - t_start, rng_states())
         if master:
             save_checkpoint(ckpt, ckpt_path)
 
@@ -689,7 +696,7 @@ def train(config):
                    'gflops': round(flops / 1e9, 2)}
             row.update(getattr(raw_model, 'stats', {}))  # an idea's own loss parts, if it keeps them
             if peak:
-                row['mfu'] = round(flops / peak, 4)
+                row['mfu'] = round(raw_model.estimate_mfu(tokens_per_iter, dt, peak), 4)
             log.write(row)
             stats = f"loss {lossf:.4f}, {dt * 1000:.0f} ms/iter, {row['tokens_per_s']:.0f} tok/s, {flops / 1e9:.1f} GFLOP/s"
             if peak:
