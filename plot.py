@@ -4,6 +4,10 @@ Loss curves from the runs' logs (out_dir/log.jsonl, or a copy of it).
     python plot.py out-a out-b --labels=K=0,K=1 --out=assets/curves.png
     python plot.py results/reasoning/*.jsonl --x=flops --out=assets/by_flops.png
     python plot.py results/reasoning/*.jsonl --table      # a Markdown table instead
+    python plot.py results/3sum/*.json --bars --labels=... --out=assets/3sum.png
+
+--bars draws the accuracies of .json results (think.py accuracy --json) as bars, one per
+file, with chance (0.5 for True/False) as a line.
 
 Each run is a directory holding log.jsonl or a .jsonl file. Train loss (dashed) and val loss
 (solid) from the eval rows, against iterations, tokens, wall time or FLOPs (if the rows
@@ -42,6 +46,45 @@ def table(runs, labels):
     return '\n'.join(lines)
 
 
+def draw_curves(ax, runs, labels, x, ylim):
+    for i, (run, label) in enumerate(zip(runs, labels)):
+        rows = read_eval_rows(run)
+        if rows and x not in rows[0]:
+            raise SystemExit(f"error: {run} has no '{x}' in its eval rows")
+        xs = [r[x] for r in rows]
+        color = f'C{i}'
+        ax.plot(xs, [r['val_loss'] for r in rows], color=color, label=f'{label} val')
+        ax.plot(xs, [r['train_loss'] for r in rows], color=color, linestyle='--', alpha=0.7, label=f'{label} train')
+    ax.set_xlabel(X_AXES[x])
+    ax.set_ylabel('loss (nats per text token)')
+    if ylim:
+        ax.set_ylim(*map(float, ylim.split(',')))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+
+
+def read_accuracy(path):
+    if not os.path.exists(path):
+        raise SystemExit(f"error: no result at {path}")
+    with open(path) as f:
+        result = json.load(f)
+    if not isinstance(result, dict) or 'accuracy' not in result:
+        raise SystemExit(f"error: {path} has no 'accuracy' (expected the output of think.py accuracy --json)")
+    return result['accuracy']
+
+
+def draw_bars(ax, paths, labels, chance):
+    accs = [read_accuracy(p) for p in paths]
+    bars = ax.bar(range(len(accs)), accs, color=[f'C{i % 2}' for i in range(len(accs))])
+    ax.bar_label(bars, labels=[f'{a:.1%}' for a in accs], fontsize=8)
+    ax.set_xticks(range(len(accs)), labels, fontsize=8)
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel('accuracy')
+    if chance:
+        ax.axhline(chance, color='gray', linestyle=':', label=f'chance ({chance:g})')
+        ax.legend(fontsize=8)
+
+
 def main(argv):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('runs', nargs='+', help='out_dirs or log .jsonl files')
@@ -51,6 +94,8 @@ def main(argv):
     p.add_argument('--ylim', default='', help='low,high')
     p.add_argument('--out', default='curves.png')
     p.add_argument('--table', action='store_true', help='print a Markdown table instead of plotting')
+    p.add_argument('--bars', action='store_true', help='bars of accuracy .json results instead of curves')
+    p.add_argument('--chance', type=float, default=0.5, help='with --bars: a line at this accuracy (0: none)')
     args = p.parse_args(argv)
     labels = args.labels.split(',') if args.labels else args.runs
     if len(labels) != len(args.runs):
@@ -63,22 +108,12 @@ def main(argv):
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(8, 5))
-    for i, (run, label) in enumerate(zip(args.runs, labels)):
-        rows = read_eval_rows(run)
-        if rows and args.x not in rows[0]:
-            raise SystemExit(f"error: {run} has no '{args.x}' in its eval rows")
-        xs = [r[args.x] for r in rows]
-        color = f'C{i}'
-        ax.plot(xs, [r['val_loss'] for r in rows], color=color, label=f'{label} val')
-        ax.plot(xs, [r['train_loss'] for r in rows], color=color, linestyle='--', alpha=0.7, label=f'{label} train')
-    ax.set_xlabel(X_AXES[args.x])
-    ax.set_ylabel('loss (nats per text token)')
-    if args.ylim:
-        ax.set_ylim(*map(float, args.ylim.split(',')))
+    if args.bars:
+        draw_bars(ax, args.runs, labels, args.chance)
+    else:
+        draw_curves(ax, args.runs, labels, args.x, args.ylim)
     if args.title:
         ax.set_title(args.title)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
     fig.tight_layout()
     os.makedirs(os.path.dirname(args.out) or '.', exist_ok=True)
     fig.savefig(args.out, dpi=120)

@@ -32,8 +32,8 @@ dropout = 0.0
 bias = False
 
 learning_rate = 3e-4
-max_iters = 1500
-lr_decay_iters = 1500
+max_iters = 500
+lr_decay_iters = 500
 min_lr = 3e-5
 beta2 = 0.99
 warmup_iters = 50

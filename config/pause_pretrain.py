@@ -28,8 +28,8 @@ dropout = 0.0
 bias = False
 
 learning_rate = 1e-3
-max_iters = 1500
-lr_decay_iters = 1500
+max_iters = 800
+lr_decay_iters = 800
 min_lr = 1e-4
 beta2 = 0.99
 warmup_iters = 100

@@ -1,0 +1,46 @@
+"""plot.py: curves and a table from run logs, bars from accuracy results, clear errors."""
+
+import json
+
+import pytest
+
+import plot
+
+
+def write_log(path, losses):
+    rows = [{'iter': 10 * i, 'train_loss': tr, 'val_loss': va, 'flops': 1e9 * (i + 1), 'tokens': 1000 * (i + 1),
+             'time': 6.0 * (i + 1)} for i, (tr, va) in enumerate(losses)]
+    path.write_text(''.join(json.dumps(r) + '\n' for r in rows))
+    return str(path)
+
+
+def test_table_reports_the_last_and_best_eval(tmp_path, capsys):
+    log = write_log(tmp_path / 'a.jsonl', [(2.0, 2.1), (1.5, 1.6), (1.4, 1.7)])
+    plot.main([log, '--labels=arm', '--table'])
+    row = capsys.readouterr().out.splitlines()[-1]
+    assert row.startswith('| arm | 20 | 1.4000 | 1.7000 | 1.6000 (10) |')
+
+
+def test_curves_and_bars_write_images(tmp_path):
+    log = write_log(tmp_path / 'a.jsonl', [(2.0, 2.1), (1.5, 1.6)])
+    plot.main([log, '--x=flops', f'--out={tmp_path / "curves.png"}'])
+    results = []
+    for name, acc in (('filler', 0.97), ('nofiller', 0.61)):
+        results.append(tmp_path / f'{name}.json')
+        results[-1].write_text(json.dumps({'accuracy': acc, 'correct': 1, 'n': 1}))
+    plot.main([str(r) for r in results] + ['--bars', '--labels=filler,nofiller', f'--out={tmp_path / "bars.png"}'])
+    assert (tmp_path / 'curves.png').stat().st_size > 1000
+    assert (tmp_path / 'bars.png').stat().st_size > 1000
+
+
+def test_bars_refuse_a_file_without_accuracy(tmp_path):
+    bad = tmp_path / 'bad.json'
+    bad.write_text('{"loss": 1.0}')
+    with pytest.raises(SystemExit, match="no 'accuracy'"):
+        plot.main([str(bad), '--bars', f'--out={tmp_path / "x.png"}'])
+
+
+def test_labels_must_match_runs(tmp_path):
+    log = write_log(tmp_path / 'a.jsonl', [(2.0, 2.1)])
+    with pytest.raises(SystemExit, match='1 labels for 2 runs'):
+        plot.main([log, log, '--labels=one', '--table'])
