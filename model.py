@@ -326,6 +326,8 @@ IDEAS = {
     'reasoning_tokens': 'reasoning_tokens.ReasoningTokensGPT',
     'pause': 'think.PauseGPT',
     'quietstar': 'quietstar.QuietSTaRGPT',
+    'coconut': 'coconut.CoconutGPT',
+    'think': 'think.ThinkGPT',
 }
 
 

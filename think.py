@@ -28,10 +28,18 @@ Pause tokens, two ways:
   fresh pause places. Its config field pause_id is marked as a special token, so train.py
   fills it from the dataset's meta.pkl.
 
+<think_i> tokens chosen by the model, trained by RL, are the idea ThinkGPT (model = 'think';
+the section below): n_think tokens no text contains, which the model may emit anywhere. No
+supervised loss can say what they mean, so REINFORCE rewards them by how they change the
+prediction of the text that follows (next_text), or by a frozen teacher's score of the text
+written after them (teacher); several rollouts per prefix give the baseline.
+
 Tools (python think.py -h):
     python think.py add_tokens DATA_DIR '<pause>' [--n_think=N]      # append to a meta.pkl
     python think.py pause_records SRC_DIR OUT_DIR --n_pause=10         # a pause fine-tuning copy
     python think.py accuracy OUT_DIR SPLIT.jsonl                       # greedy answers, scored
+    python think.py rl config/think_rl.py [--key=value]                # <think_i> tokens trained by RL
+    python think.py plot_rl results/think_rl/*.jsonl                   # their figure and table
 """
 
 import argparse
@@ -41,13 +49,17 @@ import os
 import pickle
 import re
 import sys
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 
 import torch
+from torch.nn import functional as F
 
-from model import GPT, GPTConfig, lm_loss
-from train import UserError, Tokenizer, load_checkpoint, load_meta, model_from_checkpoint, read_jsonl
+from model import GPT, GPTConfig, build_model, lm_loss, sample_token
+from train import (UserError, Dataset, RunLog, Tokenizer, batch_seed, check_writable, checkpoint, get_lr, init_from_run,
+                   is_run, load_checkpoint, load_config, load_meta, model_args, model_from_checkpoint, pick_device,
+                   read_jsonl, save_checkpoint)
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 
@@ -58,6 +70,7 @@ PAUSE = '<pause>'  # pause / filler token (Goyal et al.)
 START_THOUGHT, END_THOUGHT = '<startofthought>', '<endofthought>'  # Quiet-STaR
 BOT, LATENT, EOT = '<bot>', '<latent>', '<eot>'  # Coconut
 THINK_OPEN, THINK_CLOSE = '<think>', '</think>'  # the answer format GRPO rewards
+END_OF_TEXT = '<|endoftext|>'  # ends a record; GPT-2's BPE has it as a base token, a char vocabulary adds it
 KINDS = {PAUSE: 'pause', START_THOUGHT: 'thought', END_THOUGHT: 'thought',
          BOT: 'latent', LATENT: 'latent', EOT: 'latent', THINK_OPEN: 'tags', THINK_CLOSE: 'tags'}
 NUMBERED_THINK = re.compile(r'<think(\d+)>')  # <think0> .. <think2047>, chosen by the model
@@ -378,6 +391,389 @@ def answer_accuracy(out_dir, split_path, marker='=', limit=0, batch_size=64, dev
 
 
 # -----------------------------------------------------------------------------
+# <think_i> tokens the model chooses, trained by reinforcement learning: the idea 'think'
+#
+# A rollout continues a prefix (a task prompt, or a window of text) one token at a time
+# through the KV cache, sampling from the whole vocabulary: a think token stays in the
+# context; a text token ends the thinking before it. Rewards, never shown a think token:
+#   next_text  the text is forced to be the true continuation; the policy only chooses
+#              when to think and with what, and is rewarded by the mean log-probability it
+#              then gives the true text tokens (a softmax over text tokens only)
+#   teacher    the policy writes the text too; a frozen train.py model without think tokens
+#              scores the rollout's text with the think tokens removed
+# advantage = reward - the mean of the group of rollouts of the same prefix (a prefix whose
+# text is easy earns every rollout the same, so it teaches nothing), optionally / the group's
+# std; REINFORCE on the policy's own choices, an entropy bonus, a budget of max_think think
+# tokens before each text token (sampling cannot exceed it) and an optional penalty per think
+# token, and next-token losses on text so that the model stays a language model.
+
+PROMPT, THINK, TEXT, PAD = 0, 1, 2, 3  # what each token of a rollout is
+REWARDS = ('next_text', 'teacher')
+BASELINES = ('none', 'mean', 'mean_std')
+
+
+@dataclass
+class ThinkConfig(GPTConfig):
+    n_think: int = 2048  # <think0>..<think{n-1}>: the dataset's meta.pkl holds them (prepare --n_think)
+    max_think: int = 4  # budget: at most this many think tokens before each text token
+    think_penalty: float = 0.0  # reward minus think_penalty * (think tokens per text token)
+    reward: str = 'next_text'  # 'next_text' or 'teacher' (see above)
+    teacher: str = ''  # reward='teacher': the out_dir of a train.py run on the same text, no think tokens
+    group_size: int = 8  # rollouts per prefix
+    baseline: str = 'mean'  # advantage: 'none' (the reward), 'mean' (minus the group mean), 'mean_std' (and / std)
+    rollout_temperature: float = 1.0
+    entropy_weight: float = 0.001  # bonus on the policy's entropy where it chose a token
+    lm_weight: float = 1.0  # next_text: NLL of the true text after thinking (so the model learns to read it)
+    sft_weight: float = 1.0  # the plain next-token loss on a batch of text without think tokens
+    n_ahead: int = 8  # token streams: true text tokens after each prefix (task records: the completion)
+    think_id: int = field(default=-1, metadata={'special_token': '<think0>'})  # train.py fills it from meta.pkl
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.n_think < 1 or self.max_think < 0 or self.group_size < 1 or not 1 <= self.n_ahead < self.block_size:
+            raise ValueError(f"need n_think >= 1, max_think >= 0, group_size >= 1, 1 <= n_ahead < block_size "
+                             f"(got {self.n_think}, {self.max_think}, {self.group_size}, {self.n_ahead})")
+        if self.reward not in REWARDS or self.baseline not in BASELINES:
+            raise ValueError(f"reward must be one of {REWARDS}, baseline one of {BASELINES}")
+        if self.baseline != 'none' and self.group_size < 2:
+            raise ValueError(f"baseline={self.baseline!r} needs group_size >= 2")
+        if min(self.think_penalty, self.rollout_temperature, self.entropy_weight, self.lm_weight, self.sft_weight) < 0:
+            raise ValueError("think_penalty, rollout_temperature and the loss weights must be >= 0")
+        if self.think_id < 0:
+            raise ValueError("think_id must be set (train.py sets it from the dataset's meta.pkl)")
+
+
+class ThinkGPT(GPT):
+    """The GPT with n_think think tokens it may emit anywhere. A think token takes the position
+    of the text token after it (positions count text tokens only), so thinking never moves the
+    text away from the positions it was trained at. Text is predicted by a softmax over the
+    text tokens only: a think token is never a target, and a probability of thinking does not
+    lower the likelihood of the text. On text without think tokens this is the GPT."""
+    config_class = ThinkConfig
+
+    def __init__(self, config):
+        super().__init__(config)
+        if config.think_id + config.n_think > config.vocab_size:
+            raise ValueError(f"think tokens {config.think_id}..{config.think_id + config.n_think - 1} are not all in "
+                             f"the vocabulary of {config.vocab_size}")
+
+    def is_think(self, idx):
+        return (idx >= self.config.think_id) & (idx < self.config.think_id + self.config.n_think)
+
+    def think_mask(self, device):
+        return self.is_think(torch.arange(self.config.vocab_size, device=device))
+
+    def text_only(self, logits):
+        return logits.masked_fill(self.think_mask(logits.device), -float('inf'))
+
+    def budget(self, logits, run):
+        """No think token where run (consecutive think tokens so far, per row) reached max_think."""
+        over = (run >= self.config.max_think)[..., None] & self.think_mask(logits.device)
+        return logits.masked_fill(over, -float('inf'))
+
+    def positions(self, idx):
+        """Text tokens before each token; past the block (a rollout's padding) the last position."""
+        text = (~self.is_think(idx)).long()
+        return (text.cumsum(1) - text).clamp(max=self.config.block_size - 1)
+
+    def forward(self, idx, targets=None):
+        logits = self.head(self.blocks(self.embed(idx, self.positions(idx))))
+        if targets is None:
+            return logits, None
+        return logits, lm_loss(self.text_only(logits), targets.masked_fill(self.is_think(targets), -1))
+
+    @torch.no_grad()
+    def generate(self, idx, max_new_tokens, temperature=1.0, top_k=None):
+        """Continue idx (B, T) by max_new_tokens tokens, think tokens included (at most max_think
+        in a row). Past block_size tokens the context is cropped and refilled at every step."""
+        cache = None
+        for _ in range(max_new_tokens):
+            if cache is None or idx.size(1) > self.config.block_size:
+                cache = self.new_cache(idx.size(0))
+                ctx = idx[:, -self.config.block_size:]
+                h = self.blocks(self.embed(ctx, self.positions(ctx)), cache=cache)
+            else:
+                h = self.blocks(self.embed(idx[:, -1:], self.positions(idx)[:, -1:]), cache=cache)
+            run = self.is_think(idx).flip(1).long().cumprod(1).sum(1)  # think tokens at the end
+            logits = self.budget(self.head(h[:, -1]), run)
+            idx = torch.cat((idx, sample_token(logits, temperature, top_k)), dim=1)
+        return idx
+
+
+@torch.no_grad()
+def rollout(model, prompts, n_text, truth=None, text='sample', think=True, temperature=1.0):
+    """Continue prompts (N, P) until n_text text tokens follow each; one token per step, all rows
+    at once, through the KV cache. Each step samples from the whole vocabulary (no think token
+    past the budget, none at all when think=False); a think token is kept, a text token is kept
+    (text='sample'), replaced by truth's next token ('forced') or by the likeliest text token
+    ('greedy'). Finished rows get PAD. Returns tokens (N, L) and their kinds (N, L)."""
+    c, (N, P), dev = model.config, prompts.shape, prompts.device
+    cache = model.new_cache(N, P + n_text * (1 + c.max_think))
+    logits = model.head(model.blocks(model.embed(prompts), cache=cache))[:, -1]
+    tokens, kinds = [prompts], [torch.full_like(prompts, PROMPT)]
+    n_done = torch.zeros(N, dtype=torch.long, device=dev)
+    run = torch.zeros_like(n_done)  # think tokens since the last text token
+    while (n_done < n_text).any():
+        logits = model.budget(logits, run if think else torch.full_like(run, c.max_think))
+        tok = sample_token(logits, temperature)[:, 0]
+        if text == 'forced':
+            tok_text = truth.gather(1, n_done.clamp(max=n_text - 1)[:, None])[:, 0]
+        elif text == 'greedy':
+            tok_text = model.text_only(logits).argmax(-1)
+        else:
+            tok_text = tok
+        thinks = model.is_think(tok)
+        kind = torch.where(n_done < n_text, torch.where(thinks, THINK, TEXT), PAD)
+        tok = torch.where(kind == THINK, tok, tok_text)
+        pos = (P + n_done).clamp(max=c.block_size - 1)  # a think token sits where the next text token will
+        logits = model.head(model.blocks(model.embed(tok[:, None], pos[:, None]), cache=cache))[:, -1]
+        n_done += kind == TEXT
+        run = torch.where(kind == THINK, run + 1, 0)
+        tokens.append(tok[:, None])
+        kinds.append(kind[:, None])
+    return torch.cat(tokens, 1), torch.cat(kinds, 1)
+
+
+def think_runs(kinds):
+    """(N, L): consecutive THINK tokens ending at each position (0 where the token is none)."""
+    runs, run = [], torch.zeros_like(kinds[:, 0])
+    for t in range(kinds.size(1)):
+        run = torch.where(kinds[:, t] == THINK, run + 1, 0)
+        runs.append(run)
+    return torch.stack(runs, 1)
+
+
+def policy_terms(model, tokens, kinds, forced_text, temperature=1.0):
+    """One forward pass over rollouts (with gradient when enabled). Per token the policy chose
+    (kinds THINK or TEXT), aligned with tokens[:, 1:]: 'action', its log-probability under the
+    distribution it was sampled from (budget applied; with forced text the choice at a TEXT
+    token is 'stop thinking', log P(any text token)); 'entropy' of that distribution; and at
+    TEXT tokens 'text', the log-probability of the token under the text softmax. Zero elsewhere."""
+    logits = model(tokens)[0][:, :-1]
+    nxt, kind = tokens[:, 1:], kinds[:, 1:]
+    logp = F.log_softmax(model.budget(logits, think_runs(kinds)[:, :-1]) / temperature, dim=-1)
+    action = logp.gather(-1, nxt[..., None])[..., 0]
+    if forced_text:
+        action = torch.where(kind == TEXT, model.text_only(logp).logsumexp(-1), action)
+    chose = (kind == THINK) | (kind == TEXT)
+    entropy = -(logp.exp() * logp.masked_fill(logp == -float('inf'), 0)).sum(-1)  # 0 * -inf would be NaN, in the gradient too
+    text = F.log_softmax(model.text_only(logits), dim=-1).gather(-1, nxt[..., None])[..., 0]
+    zero = torch.zeros_like(action)
+    return {'action': torch.where(chose, action, zero), 'entropy': torch.where(chose, entropy, zero),
+            'text': torch.where(kind == TEXT, text, zero)}
+
+
+def next_text_reward(text_logp, n_text):
+    """Mean log-probability of the true text tokens after the thinking, per rollout."""
+    return text_logp.detach().sum(1) / n_text
+
+
+@torch.no_grad()
+def teacher_reward(teacher, tokens, kinds, n_prompt):
+    """The frozen teacher's mean log-probability of each rollout's text after the prompt, given
+    the prompt and the text before it. The think tokens are removed first: the teacher never
+    sees one (every row holds the same number of text tokens)."""
+    keep = (kinds == PROMPT) | (kinds == TEXT)
+    text = tokens[keep].view(tokens.size(0), -1)
+    logits, _ = teacher(text)
+    logp = F.log_softmax(logits[:, n_prompt - 1:-1], dim=-1).gather(-1, text[:, n_prompt:, None])[..., 0]
+    return logp.mean(1)
+
+
+def advantages(reward, group_size, baseline):
+    """reward (N,), groups of group_size consecutive rollouts of one prefix -> advantage (N,)."""
+    if baseline == 'none':
+        return reward
+    r = reward.view(-1, group_size)
+    adv = r - r.mean(1, keepdim=True)
+    if baseline == 'mean_std':
+        adv = adv / (r.std(1, keepdim=True) + 1e-6)
+    return adv.reshape(-1)
+
+
+def policy_loss(action_logp, adv):
+    """REINFORCE: minus the mean over rollouts of advantage * log-probability of the rollout
+    (the sum over the tokens the policy chose)."""
+    return -(adv.detach() * action_logp.sum(1)).mean()
+
+
+class Prefixes:
+    """Prefixes and their true continuations from train.py's Dataset: task records (prompt,
+    completion; one batch holds records of one length) or windows of a token stream
+    (block_size - n_ahead tokens, then n_ahead)."""
+
+    def __init__(self, data, n_ahead):
+        self.data, self.n_ahead = data, n_ahead
+        self.buckets = {}
+        if data.kind == 'records':
+            for split, records in data.splits.items():
+                by_len = defaultdict(list)
+                for ids, n_prompt in records:
+                    by_len[n_prompt, len(ids)].append(ids)
+                self.buckets[split] = list(by_len.items())
+
+    def batch(self, split, batch_size, seed):
+        """(prompts (B, P), truth (B, K)), a function of (split, seed)."""
+        g = torch.Generator().manual_seed(seed)
+        if self.data.kind == 'stream':
+            x, y = self.data.batch(split, batch_size, seed)
+            full = torch.cat([x, y[:, -1:]], dim=1)
+            return full[:, :-self.n_ahead], full[:, -self.n_ahead:]
+        buckets = self.buckets[split]
+        sizes = torch.tensor([len(b) for _, b in buckets], dtype=torch.float)
+        (n_prompt, _), bucket = buckets[torch.multinomial(sizes, 1, generator=g).item()]
+        rows = torch.tensor([bucket[i] for i in torch.randint(len(bucket), (batch_size,), generator=g).tolist()])
+        return rows[:, :n_prompt], rows[:, n_prompt:]
+
+
+def check_think_tokens(meta, model):
+    c = model.config
+    if think_ids(meta) != list(range(c.think_id, c.think_id + c.n_think)):
+        raise UserError(f"the dataset's vocabulary must hold exactly n_think={c.n_think} think tokens, in order, it "
+                        f"holds {len(think_ids(meta))}: prepare it with --n_think={c.n_think}")
+
+
+def load_teacher(path, meta):
+    """The frozen model of reward='teacher': a run without think tokens on the same base vocabulary."""
+    if not path:
+        raise UserError("reward='teacher' needs teacher=OUT_DIR, a train.py run without think tokens")
+    ckpt = load_checkpoint(os.path.join(path, 'ckpt.pt') if os.path.isdir(path) else path)
+    check_extends(ckpt['meta'], meta)
+    if think_ids(ckpt['meta']):
+        raise UserError(f"the teacher {path} has think tokens in its vocabulary; use a run without them")
+    teacher = model_from_checkpoint(ckpt).eval()
+    teacher.requires_grad_(False)
+    return teacher
+
+
+@torch.no_grad()
+def evaluate_thinking(model, prefixes, c, temperature):
+    """On the same val prefixes every time: NLL per true text token with thinking sampled as in
+    training vs thinking masked out (the plain model), the think tokens per text token, and the
+    share of prefixes whose continuation the model writes exactly (text greedy; think choices
+    sampled, or none)."""
+    sums = defaultdict(float)
+    model.eval()
+    for k in range(c['eval_iters']):
+        prompts, truth = prefixes.batch('val', c['batch_size'], seed=-(2 * k + 2) % 2**62)
+        K = truth.size(1)
+        for mode, think in (('think', True), ('plain', False)):
+            tokens, kinds = rollout(model, prompts, K, truth, 'forced', think, temperature)
+            sums[f'val_nll_{mode}'] -= policy_terms(model, tokens, kinds, True)['text'].sum().item() / K
+            if mode == 'think':
+                sums['val_think_rate'] += (kinds == THINK).sum().item() / K
+            tokens, kinds = rollout(model, prompts, K, None, 'greedy', think, temperature)
+            written = tokens[kinds == TEXT].view(len(prompts), K)
+            sums[f'val_acc_{mode}'] += (written == truth).all(1).sum().item()
+    model.train()
+    n = c['eval_iters'] * c['batch_size']
+    return {k: v / n for k, v in sums.items()}
+
+
+def train_rl(c):
+    """python think.py rl CONFIG: REINFORCE with a group baseline on think tokens, from a
+    train.py run (init_from=OUT_DIR, its vocabulary grown by the think tokens) or from scratch."""
+    from tqdm import tqdm
+    if c['model'] != 'think':
+        raise UserError(f"the config must say model = 'think', not {c['model']!r}")
+    device = pick_device(c['device'])
+    torch.manual_seed(c['seed'])
+    data_dir = c['data_dir'] or os.path.join(ROOT, 'data', c['dataset'])
+    meta = load_meta(data_dir, c['dataset'])
+    data = Dataset(data_dir, c['dataset'], c['block_size'], Tokenizer(meta))
+    prefixes = Prefixes(data, c['n_ahead'])
+    if c['init_from'] == 'scratch':
+        model = build_model('think', model_args(c, meta))
+    elif is_run(c['init_from']):
+        model, _ = init_from_run(c, meta)
+    else:
+        raise UserError(f"init_from must be 'scratch' or a train.py run's out_dir, got {c['init_from']!r}")
+    check_think_tokens(meta, model)
+    model.to(device)
+    teacher = load_teacher(c['teacher'], meta).to(device) if c['reward'] == 'teacher' else None
+    optimizer = model.configure_optimizers(c['weight_decay'], c['learning_rate'], (c['beta1'], c['beta2']), device.split(':')[0])
+    check_writable(c['out_dir'])
+    log = RunLog(os.path.join(c['out_dir'], 'log.jsonl'))
+    G, forced, temp = c['group_size'], c['reward'] == 'next_text', c['rollout_temperature']
+    t0 = time.time()
+    progress = tqdm(range(c['max_iters'] + 1), desc='rl', dynamic_ncols=True, disable=c['progress'] != 'tqdm')
+    for it in progress:
+        if it % c['eval_interval'] == 0 or it == c['max_iters']:
+            row = {'iter': it, 'time': round(time.time() - t0, 2), **evaluate_thinking(model, prefixes, c, temp)}
+            log.write(row)
+            progress.write(' '.join(f"{k} {v:.4g}" for k, v in row.items()))
+            if it > 0:
+                save_checkpoint(checkpoint(model, optimizer, 'think', meta, c, it, elapsed=row['time']),
+                                os.path.join(c['out_dir'], 'ckpt.pt'))
+        if it == c['max_iters']:
+            break
+        lr = get_lr(it, c)
+        for group in optimizer.param_groups:
+            group['lr'] = lr
+        prompts, truth = prefixes.batch('train', c['batch_size'], batch_seed(c['seed'], it, 0))
+        prompts, truth = prompts.to(device).repeat_interleave(G, 0), truth.to(device).repeat_interleave(G, 0)
+        K = truth.size(1)
+        tokens, kinds = rollout(model, prompts, K, truth, 'forced' if forced else 'sample', True, temp)
+        terms = policy_terms(model, tokens, kinds, forced, temp)
+        think_rate = (kinds == THINK).sum(1) / K
+        score = next_text_reward(terms['text'], K) if forced else teacher_reward(teacher, tokens, kinds, prompts.size(1))
+        reward = score - c['think_penalty'] * think_rate
+        adv = advantages(reward, G, c['baseline'])
+        pg = policy_loss(terms['action'], adv)
+        chose = ((kinds[:, 1:] == THINK) | (kinds[:, 1:] == TEXT)).sum()
+        entropy = terms['entropy'].sum() / chose
+        lm = -terms['text'].sum() / (K * len(prompts)) if forced else torch.zeros(())
+        x, y = data.batch('train', c['batch_size'], batch_seed(c['seed'], it, 1))
+        sft = model(x.to(device), y.to(device))[1]
+        loss = pg - c['entropy_weight'] * entropy + c['lm_weight'] * lm + c['sft_weight'] * sft
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if c['grad_clip'] > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), c['grad_clip'])
+        optimizer.step()
+        if it % c['log_interval'] == 0:
+            row = {'iter': it, 'time': round(time.time() - t0, 2), 'lr': lr, 'think_per_text': think_rate.mean().item(),
+                   'reward': reward.mean().item(), 'adv_std': adv.std().item(), 'policy_loss': pg.item(),
+                   'entropy': entropy.item(), 'lm_nll': lm.item(), 'sft_loss': sft.item()}
+            log.write(row)
+            stats = f"think/text {row['think_per_text']:.3f}, reward {row['reward']:.3f}, sft {row['sft_loss']:.3f}"
+            if c['progress'] == 'tqdm':
+                progress.set_postfix_str(stats)
+            else:
+                print(f"iter {it}: {stats}")
+    return model
+
+
+def plot_rl(paths, out):
+    """Think tokens per text token over training, and val NLL with and without thinking; prints
+    the first and last evaluation of each run as a markdown table."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
+    print('| run | iter | think/text | val NLL thinking | val NLL no thinking | exact thinking | exact no thinking |')
+    print('|---|---|---|---|---|---|---|')
+    for path in paths:
+        rows = read_jsonl(path)
+        label = os.path.splitext(os.path.basename(path))[0]
+        train, evals = [r for r in rows if 'think_per_text' in r], [r for r in rows if 'val_nll_think' in r]
+        a.plot([r['iter'] for r in train], [r['think_per_text'] for r in train], label=label)
+        line, = b.plot([r['iter'] for r in evals], [r['val_nll_think'] for r in evals], label=f'{label} thinking')
+        b.plot([r['iter'] for r in evals], [r['val_nll_plain'] for r in evals], ls='--', color=line.get_color(),
+               label=f'{label} no thinking')
+        for e in (evals[0], evals[-1]):  # the start (the supervised model with think rows added) and the end
+            print(f"| {label} | {e['iter']} | {e['val_think_rate']:.4f} | {e['val_nll_think']:.4f} | "
+                  f"{e['val_nll_plain']:.4f} | {e['val_acc_think']:.3f} | {e['val_acc_plain']:.3f} |")
+    a.set(xlabel='RL iteration', ylabel='think tokens per text token (rollouts)', title='how much the policy thinks')
+    b.set(xlabel='RL iteration', ylabel='val NLL per answer token', title='thinking (solid) vs masked out (dashed)')
+    a.legend(fontsize=7)
+    b.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    print(f"wrote {out}")
+
+
+# -----------------------------------------------------------------------------
 # command line
 
 def main(argv):
@@ -399,7 +795,13 @@ def main(argv):
     a.add_argument('--batch_size', type=int, default=64)
     a.add_argument('--device', default='cpu')
     a.add_argument('--json', action='store_true', help='print the result as one JSON object')
-    args = p.parse_args(argv)
+    sub.add_parser('rl', help='CONFIG [--key=value]: RL on <think_i> tokens (model = \'think\')')
+    a = sub.add_parser('plot_rl', help='figure and table from the log.jsonl of rl runs')
+    a.add_argument('logs', nargs='+')
+    a.add_argument('--out', default='assets/think_rl.png')
+    args, rest = p.parse_known_args(argv)
+    if rest and args.command != 'rl':
+        p.error(f"unrecognized arguments: {' '.join(rest)}")
     try:
         if args.command == 'add_tokens':
             meta = load_meta(args.data_dir, os.path.basename(args.data_dir))
@@ -412,6 +814,10 @@ def main(argv):
         elif args.command == 'pause_records':
             meta = pause_records(args.src_dir, args.out_dir, args.n_pause)
             print(f"{args.out_dir}: {args.n_pause} pauses after every prompt, pause id {special_id(meta, PAUSE)}")
+        elif args.command == 'rl':
+            train_rl(load_config(rest))
+        elif args.command == 'plot_rl':
+            plot_rl(args.logs, args.out)
         else:
             r = answer_accuracy(args.out_dir, args.split, args.marker, args.limit, args.batch_size, args.device)
             if args.json:

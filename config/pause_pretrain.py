@@ -1,18 +1,19 @@
 # Pause tokens (Goyal et al. 2023) at CPU scale, pre-training. The corpus is a token stream of
-# 3SUM instances (n=8 tuples of 3 digits) written with their parallel chain of thought;
-# fine-tuning then asks for the answer at once (config/pause_finetune.py). Two arms:
-#   python data/3sum/prepare.py --n=8 --mix=cot --stream --train_size=50000 --seed=1 --out_dir=data/3sum_pause_pt
+# 4-digit additions with the answer written least significant digit first (the easy order: each
+# digit needs only the carry before it); fine-tuning then asks for the answer most significant
+# digit first, at once (config/pause_finetune.py), where the first digit depends on every carry.
+#   python data/addition/prepare.py --stream --reverse --seed=1 --train_size=100000 --out_dir=data/addition_pt
+#   python think.py add_tokens data/addition_pt '<pause>'
 #   python train.py config/pause_pretrain.py --out_dir=out-pause-pt-standard
 #   python train.py config/pause_pretrain.py --model=pause --out_dir=out-pause-pt-pause
 # The pause arm (think.PauseGPT) turns 10% of each sequence's positions into <pause> at random
-# places in training (16 of 160; the last 16 text tokens drop out) and takes no loss where the
+# places in training (6 of 64; the last 6 text tokens drop out) and takes no loss where the
 # next token is a pause; its val loss is measured without pauses, so it compares with the
 # standard arm's. The vocabulary holds <pause> in both arms (one embedding table).
-# 1500 iterations of 32 x 160 tokens = 7.7M tokens, about one pass over the stream; not run
-# yet: ~0.9 s/iter on one busy CPU thread, so ~25 minutes per arm.
+# 1000 iterations of 32 x 64 tokens = 2M tokens, about 1.3 passes over the stream.
 
 out_dir = 'out-pause-pt-standard'
-dataset = '3sum_pause_pt'
+dataset = 'addition_pt'
 eval_interval = 250
 eval_iters = 10
 log_interval = 50
@@ -22,14 +23,14 @@ model = 'gpt'
 n_layer = 4
 n_head = 4
 n_embd = 128
-block_size = 160
+block_size = 64
 batch_size = 32
 dropout = 0.0
 bias = False
 
 learning_rate = 1e-3
-max_iters = 800
-lr_decay_iters = 800
+max_iters = 1000
+lr_decay_iters = 1000
 min_lr = 1e-4
 beta2 = 0.99
 warmup_iters = 100

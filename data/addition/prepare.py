@@ -1,0 +1,122 @@
+"""
+Multi-digit addition (or multiplication) as task records, for <think_i> tokens trained by RL
+(think.py rl). Every operand is written with --digits digits (zero padded), every answer with
+as many digits as the largest result has, so all prompts have one length and all answers
+another:
+
+    prompt "0123+0456="   completion "00579\\n"   answer "00579"        (--digits=4)
+    prompt "0123+0456="   completion "97500\\n"   answer "97500"        (--reverse)
+
+Most significant digit first (the default), the first answer digit depends on every carry
+below it: an intermediate result the model would profit from writing down somewhere first.
+--reverse writes the answer least significant digit first, where each digit needs only the
+carry of the digit before it (an easy task for small transformers).
+
+meta.pkl: one token per character of '0123456789+*=\\n'; --n_think=N also appends
+<think0>..<think{N-1}> (think.py's registry), for the RL run. Make two directories, the same
+records (same seed) with and without them:
+    python data/addition/prepare.py                                      # data/addition (supervised, teacher)
+    python data/addition/prepare.py --n_think=2048 --out_dir=data/addition_think   # the RL run
+
+--stream writes train and val as token streams (train.bin, val.bin: the records' texts one
+after another) for pre-training, as the pause-token experiment does (config/pause_pretrain.py);
+test.jsonl stays records.
+"""
+
+import argparse
+import json
+import os
+import pickle
+import random
+import sys
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, '..', '..'))  # think.py, for the special tokens
+import think  # noqa: E402
+
+ALPHABET = '0123456789+*=\n'
+OPS = {'add': '+', 'mul': '*'}
+
+
+def answer_digits(digits, op):
+    """Digits of the largest result: d+1 for a sum of two d-digit numbers, 2d for a product."""
+    return digits + 1 if op == 'add' else 2 * digits
+
+
+def record(a, b, digits, op, reverse):
+    result = a + b if op == 'add' else a * b
+    answer = f'{result:0{answer_digits(digits, op)}d}'
+    if reverse:
+        answer = answer[::-1]
+    return {'prompt': f'{a:0{digits}d}{OPS[op]}{b:0{digits}d}=', 'completion': answer + '\n', 'answer': answer}
+
+
+def make_splits(sizes, digits, op, reverse, seed):
+    """split -> records; no operand pair appears twice, in a split or across splits."""
+    rng = random.Random(f'addition:{seed}:{digits}')
+    if sum(sizes.values()) > 10 ** (2 * digits) // 2:
+        raise SystemExit(f"error: {sum(sizes.values()):,} records need more distinct pairs than {digits} digits give")
+    seen, out = set(), {}
+    for split, size in sizes.items():
+        rows = []
+        while len(rows) < size:
+            pair = (rng.randrange(10 ** digits), rng.randrange(10 ** digits))
+            if pair not in seen:
+                seen.add(pair)
+                rows.append(record(*pair, digits, op, reverse))
+        out[split] = rows
+    return out
+
+
+def make_meta(n_think):
+    stoi = {ch: i for i, ch in enumerate(ALPHABET)}
+    meta = {'vocab_size': len(ALPHABET), 'tokenizer': 'char', 'stoi': stoi, 'itos': dict(enumerate(ALPHABET)),
+            'special_tokens': {}}
+    return think.add_special_tokens(meta, think.think_token_names(n_think))
+
+
+def prepare(args):
+    os.makedirs(args.out_dir, exist_ok=True)
+    sizes = {'train': args.train_size, 'val': args.val_size, 'test': args.test_size}
+    meta = make_meta(args.n_think)
+    for split, rows in make_splits(sizes, args.digits, args.op, args.reverse, args.seed).items():
+        if args.stream and split != 'test':
+            ids = [meta['stoi'][ch] for r in rows for ch in r['prompt'] + r['completion']]
+            think.write_atomic(os.path.join(args.out_dir, f'{split}.bin'), np.array(ids, dtype=np.uint16).tobytes())
+            stale = os.path.join(args.out_dir, f'{split}.jsonl')
+        else:
+            think.write_atomic(os.path.join(args.out_dir, f'{split}.jsonl'), ''.join(json.dumps(r) + '\n' for r in rows).encode())
+            stale = os.path.join(args.out_dir, f'{split}.bin')
+        if os.path.exists(stale):
+            os.remove(stale)  # an earlier run's other kind: train.py reads a .bin first
+    meta.update(task='addition', digits=args.digits, op=args.op, reverse=args.reverse)
+    think.write_atomic(os.path.join(args.out_dir, 'meta.pkl'), pickle.dumps(meta))
+    print(f"{args.op} of {args.digits}-digit numbers{' (reversed answers)' if args.reverse else ''}: "
+          f"{'streams' if args.stream else 'records'} train "
+          f"{args.train_size:,}, val {args.val_size:,}, test {args.test_size:,} in {args.out_dir}; vocab size "
+          f"{meta['vocab_size']} ({args.n_think} think tokens)")
+    return meta
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--digits', type=int, default=4, help='digits per operand')
+    p.add_argument('--op', default='add', choices=sorted(OPS))
+    p.add_argument('--reverse', action='store_true', help='answers least significant digit first')
+    p.add_argument('--stream', action='store_true', help='train.bin/val.bin token streams instead of records')
+    p.add_argument('--n_think', type=int, default=0, help='append <think0>..<think{N-1}> to the vocabulary')
+    p.add_argument('--train_size', type=int, default=50_000)
+    p.add_argument('--val_size', type=int, default=500)
+    p.add_argument('--test_size', type=int, default=1_000)
+    p.add_argument('--seed', type=int, default=1337)
+    p.add_argument('--out_dir', default=HERE, help="where the files go (default: this script's directory)")
+    args = p.parse_args(argv)
+    if args.digits < 1 or args.n_think < 0 or min(args.train_size, args.val_size) < 1 or args.test_size < 0:
+        raise SystemExit("error: --digits must be >= 1, --n_think >= 0, --train_size and --val_size >= 1, --test_size >= 0")
+    prepare(args)
+
+
+if __name__ == '__main__':
+    main()

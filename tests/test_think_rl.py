@@ -1,0 +1,262 @@
+"""think.py's <think_i> tokens trained by RL: the group baseline on hand-made rewards, the
+policy-gradient loss by hand, the teacher never seeing a think token, the budget, positions
+that count text only, and the whole loop from a train.py run through sample.py. Tiny and fast."""
+
+import math
+
+import pytest
+import torch
+from torch.nn import functional as F
+
+import think
+import train as T
+from conftest import ROOT, load_script, run_script
+from model import GPT, GPTConfig
+
+TEXT_VOCAB = 3  # text ids 0, 1, 2; think ids 3, 4
+
+
+def tiny_think(max_think=2, seed=0, **kw):
+    torch.manual_seed(seed)
+    args = dict(block_size=16, vocab_size=TEXT_VOCAB + 2, n_layer=2, n_head=2, n_embd=16, bias=False, n_think=2,
+                think_id=TEXT_VOCAB, max_think=max_think, n_ahead=2)
+    cfg = think.ThinkConfig(**{**args, **kw})
+    return think.ThinkGPT(cfg).eval()
+
+
+def thinks_first(model, boost=50.0):
+    """Make the model want to think above all (its head pushes the think logits up)."""
+    head = model.head
+    model.head = lambda x: head(x) + boost * model.think_mask(x.device)
+
+
+# -----------------------------------------------------------------------------
+# rewards and advantages
+
+
+def test_group_baseline_removes_the_credit_for_easy_prefixes():
+    # prefix 0 is easy: every rollout scores -0.1 and thinks; prefix 1 is hard: -2 and no thinking.
+    # The raw reward favours the thinking rollouts only because their text was easy.
+    reward = torch.tensor([-0.1, -0.1, -0.1, -2.0, -2.0, -2.0])
+    assert think.advantages(reward, 3, 'none').tolist() == reward.tolist()
+    assert think.advantages(reward, 3, 'mean').abs().max() < 1e-6
+    logp = torch.zeros(6, 1, requires_grad=True)  # d loss / d log p(rollout) = -advantage / N
+    think.policy_loss(logp, think.advantages(reward, 3, 'none')).backward()
+    assert logp.grad[:3].sum() < logp.grad[3:].sum()  # descent pushes them down less: thinking looks better
+    logp.grad = None
+    think.policy_loss(logp, think.advantages(reward, 3, 'mean')).backward()
+    assert logp.grad.abs().max() < 1e-6  # no credit at all
+
+
+def test_advantages_by_hand():
+    reward = torch.tensor([1.0, 2.0, 3.0, -1.0, -1.0, 5.0])
+    mean = think.advantages(reward, 3, 'mean')
+    assert torch.allclose(mean, torch.tensor([-1.0, 0.0, 1.0, -2.0, -2.0, 4.0]))
+    std = think.advantages(reward, 3, 'mean_std')  # unbiased std: 1 and sqrt(12)
+    assert torch.allclose(std, torch.tensor([-1.0, 0.0, 1.0, -2 / 12 ** 0.5, -2 / 12 ** 0.5, 4 / 12 ** 0.5]), atol=1e-5)
+
+
+def test_next_text_reward_is_the_mean_text_log_probability():
+    text_logp = torch.tensor([[0.0, -1.0, 0.0, -3.0], [-0.5, 0.0, 0.0, -0.5]])
+    assert torch.allclose(think.next_text_reward(text_logp, 2), torch.tensor([-2.0, -0.5]))
+
+
+# -----------------------------------------------------------------------------
+# the policy-gradient loss, by hand
+
+P, K, H = think.PROMPT, think.THINK, think.TEXT
+
+
+def test_policy_loss_equals_a_hand_computed_value():
+    model = tiny_think(max_think=1)
+    tokens = torch.tensor([[0, 1, 3, 2, 4, 0], [1, 1, 2, 4, 0, 0]])
+    kinds = torch.tensor([[P, P, K, H, K, H], [P, P, H, K, H, think.PAD]])
+    terms = think.policy_terms(model, tokens, kinds, forced_text=True)
+    adv = torch.tensor([0.5, -2.0])
+    loss = think.policy_loss(terms['action'], adv)
+
+    logits = model(tokens)[0].detach()
+    expected = 0.0
+    for b in range(2):
+        total, run = 0.0, 0
+        for t in range(1, 6):
+            kind = kinds[b, t].item()
+            if kind in (K, H):
+                l = logits[b, t - 1].tolist()
+                allowed = range(5) if run < 1 else range(TEXT_VOCAB)  # the budget: one think in a row
+                z = math.log(sum(math.exp(l[i]) for i in allowed))
+                if kind == K:
+                    total += l[tokens[b, t].item()] - z
+                else:  # forced text: the choice was to stop thinking
+                    total += math.log(sum(math.exp(l[i]) for i in range(TEXT_VOCAB))) - z
+            run = run + 1 if kind == K else 0
+        expected += -adv[b].item() * total / 2
+    assert loss.item() == pytest.approx(expected, abs=1e-5)
+    # after a think token the budget of one is used up: speaking is certain, log p = 0
+    assert terms['action'][0, 2].item() == pytest.approx(0.0, abs=1e-6)
+    # and the text term is the text softmax at the text tokens only
+    text = F.log_softmax(logits[0, 2, :TEXT_VOCAB], -1)[2].item()
+    assert terms['text'][0, 2].item() == pytest.approx(text, abs=1e-5) and terms['text'][0, 1].item() == 0
+
+
+def test_policy_loss_gradient_reaches_the_think_rows():
+    model = tiny_think()
+    tokens = torch.tensor([[0, 1, 3, 2]])
+    kinds = torch.tensor([[P, P, K, H]])
+    terms = think.policy_terms(model, tokens, kinds, forced_text=True)
+    think.policy_loss(terms['action'], torch.tensor([1.0])).backward()
+    assert model.lm_head.weight.grad[3].abs().sum() > 0
+
+
+# -----------------------------------------------------------------------------
+# the teacher never sees a think token
+
+
+class Recorder(GPT):
+    def forward(self, idx, targets=None):
+        self.seen = idx.clone()
+        return super().forward(idx, targets)
+
+
+def test_teacher_sees_only_text_and_scores_it():
+    torch.manual_seed(0)
+    teacher = Recorder(GPTConfig(block_size=16, vocab_size=TEXT_VOCAB, n_layer=1, n_head=1, n_embd=8)).eval()
+    tokens = torch.tensor([[0, 1, 3, 4, 2, 3, 0, 1], [1, 1, 2, 0, 0, 3, 3, 1]])
+    kinds = torch.tensor([[P, P, K, K, H, K, H, think.PAD], [P, P, H, H, think.PAD, think.PAD, think.PAD, think.PAD]])
+    r = think.teacher_reward(teacher, tokens, kinds, n_prompt=2)
+    stripped = torch.tensor([[0, 1, 2, 0], [1, 1, 2, 0]])
+    assert torch.equal(teacher.seen, stripped) and teacher.seen.max() < TEXT_VOCAB
+    logp = F.log_softmax(GPT.forward(teacher, stripped)[0], -1)
+    by_hand = [(logp[b, 1, stripped[b, 2]] + logp[b, 2, stripped[b, 3]]).item() / 2 for b in range(2)]
+    assert r.tolist() == pytest.approx(by_hand, abs=1e-6)
+
+
+# -----------------------------------------------------------------------------
+# rollouts: the budget, forced text, positions
+
+
+@pytest.mark.parametrize('max_think', [0, 1, 3])
+def test_budget_is_enforced_in_rollouts_and_generate(max_think):
+    model = tiny_think(max_think=max_think)
+    thinks_first(model)
+    prompts = torch.tensor([[0, 1], [2, 2]])
+    tokens, kinds = think.rollout(model, prompts, 4, text='sample')
+    runs = think.think_runs(kinds)
+    assert runs.max() == max_think  # it wants to think, so it thinks up to the budget, never past it
+    assert ((kinds == K).sum(1) == 4 * max_think).all() and ((kinds == H).sum(1) == 4).all()
+    assert model.is_think(tokens).eq(kinds == K).all()
+    out = model.generate(prompts, 12)
+    assert think.think_runs(model.is_think(out).long() * K).max() == max_think
+    # think=False: the same model never thinks
+    _, kinds = think.rollout(model, prompts, 4, text='sample', think=False)
+    assert (kinds != K).all()
+
+
+def test_forced_rollout_writes_the_truth_and_greedy_the_argmax():
+    model = tiny_think(seed=1)
+    prompts, truth = torch.tensor([[0, 1], [2, 0]]), torch.tensor([[2, 2, 1], [0, 1, 0]])
+    for seed in range(3):
+        torch.manual_seed(seed)
+        tokens, kinds = think.rollout(model, prompts, 3, truth, text='forced')
+        assert torch.equal(tokens[kinds == H].view(2, 3), truth)
+    tokens, kinds = think.rollout(model, prompts, 3, text='greedy', think=False)
+    plain = prompts
+    for _ in range(3):
+        plain = torch.cat([plain, model(plain)[0][:, -1, :TEXT_VOCAB].argmax(-1, keepdim=True)], 1)
+    assert torch.equal(tokens, plain)
+
+
+def test_think_tokens_do_not_move_the_text():
+    model = tiny_think()
+    idx = torch.tensor([[0, 3, 4, 1, 3, 2]])
+    assert model.positions(idx).tolist() == [[0, 1, 1, 1, 2, 2]]
+    plain = torch.tensor([[0, 1, 2, 1]])
+    gpt = GPT(GPTConfig(**{k: getattr(model.config, k) for k in vars(GPTConfig())}))
+    gpt.load_state_dict(model.state_dict())
+    assert torch.allclose(model(plain)[0], gpt.eval()(plain)[0], atol=1e-6)
+    # the cached rollout computes what the full forward pass does
+    torch.manual_seed(0)
+    tokens, kinds = think.rollout(model, torch.tensor([[0, 1]]), 3, text='sample')
+    cache = model.new_cache(1, tokens.size(1))
+    step = [model.head(model.blocks(model.embed(tokens[:, :1], model.positions(tokens)[:, :1]), cache=cache))]
+    for t in range(1, tokens.size(1)):
+        pos = model.positions(tokens)[:, t:t + 1]
+        step.append(model.head(model.blocks(model.embed(tokens[:, t:t + 1], pos), cache=cache)))
+    assert torch.allclose(torch.cat(step, 1), model(tokens)[0], atol=1e-5)
+
+
+def test_config_checks():
+    for bad in (dict(reward='accuracy'), dict(baseline='median'), dict(group_size=1), dict(max_think=-1),
+                dict(think_penalty=-1.0), dict(n_ahead=16)):
+        with pytest.raises(ValueError):
+            tiny_think(**bad)
+    with pytest.raises(ValueError, match='vocabulary'):
+        think.ThinkGPT(think.ThinkConfig(vocab_size=4, think_id=3, n_think=2, n_layer=1, n_head=1, n_embd=8))
+
+
+# -----------------------------------------------------------------------------
+# the loop, end to end
+
+
+@pytest.fixture(scope='module')
+def addition(tmp_path_factory):
+    """Tiny 2-digit addition data, plain and with 4 think tokens, and a 2-iteration train.py run on the plain one."""
+    tmp = tmp_path_factory.mktemp('addition')
+    prep = load_script('data/addition/prepare.py', 'prepare_addition')
+    sizes = ['--digits=2', '--train_size=200', '--val_size=20', '--test_size=0']
+    prep.main([*sizes, f'--out_dir={tmp / "plain"}'])
+    prep.main([*sizes, '--n_think=4', f'--out_dir={tmp / "think"}'])
+    T.train(T.load_config([f'--data_dir={tmp / "plain"}', f'--out_dir={tmp / "sft"}', *SHAPE]))
+    return tmp
+
+
+SHAPE = ['--n_layer=2', '--n_head=2', '--n_embd=16', '--block_size=16', '--bias=False', '--batch_size=4',
+         '--device=cpu', '--progress=lines', '--log_interval=1', '--eval_iters=1', '--max_iters=2', '--eval_interval=2']
+
+
+def rl_config(tmp, out, *extra):
+    return T.load_config([str(ROOT / 'config' / 'think_rl.py'), *SHAPE, f'--data_dir={tmp / "think"}', f'--out_dir={out}',
+                          f'--init_from={tmp / "sft"}', f'--teacher={tmp / "sft"}', '--n_think=4', '--group_size=2',
+                          '--max_iters=3', '--eval_interval=3', *extra])
+
+
+def test_addition_records():
+    prep = load_script('data/addition/prepare.py', 'prepare_addition')
+    r = prep.record(123, 4567 - 4000, 4, 'add', False)
+    assert r == {'prompt': '0123+0567=', 'completion': '00690\n', 'answer': '00690'}
+    assert prep.record(99, 99, 2, 'mul', True)['answer'] == '9801'[::-1]
+    splits = prep.make_splits({'a': 25, 'b': 25}, 1, 'add', False, 0)  # half of the 100 pairs of one digit
+    assert len({r['prompt'] for rows in splits.values() for r in rows}) == 50  # no pair twice
+
+
+@pytest.mark.parametrize('reward', ['next_text', 'teacher'])
+def test_rl_runs_from_a_train_run_and_samples(addition, tmp_path, reward):
+    model = think.train_rl(rl_config(addition, tmp_path, f'--reward={reward}', '--think_penalty=0.1'))
+    rows = T.read_jsonl(str(tmp_path / 'log.jsonl'))
+    train_rows = [r for r in rows if 'think_per_text' in r]
+    assert [r['iter'] for r in train_rows] == [0, 1, 2]
+    assert {'reward', 'adv_std', 'sft_loss', 'entropy', 'policy_loss'} <= train_rows[0].keys()
+    assert [r['iter'] for r in rows if 'val_nll_think' in r] == [0, 3]
+    ckpt = T.load_checkpoint(str(tmp_path / 'ckpt.pt'))
+    assert ckpt['idea'] == 'think' and ckpt['model_args']['vocab_size'] == 14 + 4
+    assert think.think_ids(ckpt['meta']) == list(range(14, 18)) and model.config.think_id == 14
+    # a think model shows its think tokens by name; sample.py runs on its checkpoint
+    thinks_first(model)
+    out = model.generate(torch.tensor([T.Tokenizer(ckpt['meta']).encode('12+34=')]), 4)
+    assert think.render(out[0], ckpt['meta'], mode='plain').startswith('12+34=<think')
+    if reward == 'teacher':
+        return
+    r = run_script('sample.py', f'--out_dir={tmp_path}', '--start=12+34=', '--num_samples=2', '--max_new_tokens=6',
+                   env={'NO_COLOR': '1'})
+    assert r.returncode == 0, r.stderr
+    assert all(s.startswith('12+34=') for s in r.stdout.split('---------------\n')[:2]) and '<unk' not in r.stdout
+
+
+def test_rl_refuses_a_wrong_think_count_and_a_teacher_with_think_tokens(addition, tmp_path):
+    with pytest.raises(T.UserError, match='--n_think=3'):
+        think.train_rl(rl_config(addition, tmp_path, '--n_think=3'))
+    meta = T.load_meta(str(addition / 'think'), 'think')
+    model = GPT(GPTConfig(block_size=16, vocab_size=meta['vocab_size'], n_layer=1, n_head=1, n_embd=8))
+    T.save_checkpoint(T.checkpoint(model, torch.optim.AdamW(model.parameters()), 'gpt', meta, {}, 0), str(tmp_path / 'ckpt.pt'))
+    with pytest.raises(T.UserError, match='think tokens'):
+        think.load_teacher(str(tmp_path), meta)  # a teacher must not know think tokens
