@@ -1,0 +1,473 @@
+"""
+Coconut (Hao et al. 2024, "Training Large Language Models to Reason in a Continuous Latent
+Space"): the model reasons in its own hidden states instead of words. Between <bot> and
+<eot>, the input embedding of every <latent> is replaced by the last hidden state (after
+the final LayerNorm) at the position before it, a "continuous thought":
+
+    question <bot> <latent> <latent> <latent> <eot> answer
+                  h_bot -^    h_1 -^    h_2 -^
+
+A latent needs the state before it, so n latents cost n+1 sequential passes. The KV cache
+holds everything computed so far: a pass processes only the positions up to the next
+latent, and gradients flow back through the whole chain (the cache concatenates, so every
+pass keeps its graph). Rows of a batch are aligned on their first latent by left padding
+(masked out), so latents at different positions still take about n+1 passes; any layout
+is exact, an unaligned one only takes more passes.
+
+The curriculum turns chain-of-thought records (question, steps, answer) into stages:
+stage k replaces the first k steps by k*c latents; the last stage (max_stage) replaces
+every step by max_stage*c latents. The question, <bot>, the latents and <eot> are the
+record's prompt, so train.py takes no loss on them. Each stage is one train.py run,
+started from the previous stage's weights (a fresh optimizer, as in the paper), or one run
+resumed stage after stage (reset_optimizer=False); mix_prob gives a training record a
+random stage instead. The same command trains the baselines: 'cot' (all steps as text),
+'nocot' (answer only), 'pause' (the latents replaced by as many <pause> tokens, same
+curriculum) and Coconut without the curriculum (first_stage=max_stage).
+
+    python data/prosqa/prepare.py
+    python coconut.py curriculum config/coconut_prosqa.py                     # stages 0..max_stage
+    python coconut.py curriculum config/coconut_prosqa.py --arm=cot --out_dir=out-coconut-cot
+    python coconut.py curriculum config/coconut_prosqa.py --dataset=gsm8k --steps_key=equations \
+        --eval_split=val --block_size=1024 --c=2 --out_dir=out-coconut-gsm8k  # steps: the <<..>> equations
+    python coconut.py eval out-coconut/stage3 out-coconut/data/stage3/test.jsonl
+    python coconut.py table out-coconut*/stages.jsonl
+    python coconut.py plot out-coconut*/stages.jsonl --out=assets/coconut_stages.png
+    python sample.py --out_dir=out-coconut/stage3 --temperature=0 --start=FILE:q.txt   # question<bot><latent>x3<eot>
+
+The curriculum keys (CURRICULUM below) are given as --key=value; everything else goes to
+train.py's load_config as usual (config files, overrides).
+"""
+
+import argparse
+import json
+import os
+import pickle
+import random
+import sys
+import time
+from dataclasses import dataclass, field
+
+import torch
+
+import think
+from model import GPT, GPTConfig, lm_loss, sample_token
+from quietstar import ListCache
+from train import (UserError, Tokenizer, check_type, load_checkpoint, load_config, load_meta, model_from_checkpoint,
+                   parse_value, read_jsonl, train)
+
+ROOT = os.path.dirname(os.path.abspath(__file__))
+
+
+@dataclass
+class CoconutConfig(GPTConfig):
+    # the markers' ids: train.py fills them from the dataset's meta.pkl
+    bot_id: int = field(default=-1, metadata={'special_token': think.BOT})
+    latent_id: int = field(default=-1, metadata={'special_token': think.LATENT})
+    eot_id: int = field(default=-1, metadata={'special_token': think.EOT})
+
+    def __post_init__(self):
+        super().__post_init__()
+        if min(self.bot_id, self.latent_id, self.eot_id) < 0:
+            raise ValueError("bot_id, latent_id and eot_id must be set (train.py sets them from the dataset's meta.pkl)")
+
+
+class CoconutGPT(GPT):
+    """forward(idx, targets) -> (logits (B, T, V) aligned with idx, loss). Every <latent> in
+    idx takes the hidden state before it as its input; no loss predicts a <latent>. Without
+    latents it is exactly the GPT."""
+    config_class = CoconutConfig
+
+    def __init__(self, config):
+        super().__init__(config)
+        if max(config.bot_id, config.latent_id, config.eot_id) >= config.vocab_size:
+            raise ValueError(f"the marker ids must be in the vocabulary of {config.vocab_size}")
+
+    def aligned(self, idx, lengths, shift):
+        """Row b of idx (its first lengths[b] tokens) moved right by shift[b]: the tokens,
+        their positions and which slots are real, each (B, L)."""
+        L = int((shift + lengths).max())
+        src = torch.arange(L, device=idx.device) - shift[:, None]
+        valid = (src >= 0) & (src < lengths[:, None])
+        src = src.clamp(0, idx.size(1) - 1)
+        return idx.gather(1, src), src, valid
+
+    def pass_mask(self, valid, start, end):
+        """(B, 1, end-start, end): queries start..end-1 see the real keys up to themselves; a
+        padding query sees itself (a row with no key at all would give NaN)."""
+        q = torch.arange(start, end, device=valid.device)[:, None]
+        k = torch.arange(end, device=valid.device)[None]
+        return ((k <= q) & (valid[:, None, :end] | (k == q)))[:, None]
+
+    def think(self, x, pos, valid, cache):
+        """Final hidden states (after ln_f, (B, L, C)) of aligned rows. A pass ends before every
+        position where some row has a latent; that row's latent then gets the last state of
+        the pass. A latent at position 0 has no state before it and keeps its embedding."""
+        is_latent = (x == self.config.latent_id) & valid
+        tok = self.transformer.wte(x)
+        cuts = [p for p in is_latent.any(0).nonzero().flatten().tolist() if p > 0]
+        bounds = [0] + cuts + [x.size(1)]
+        states, h_last = [], None
+        for start, end in zip(bounds, bounds[1:]):
+            t = tok[:, start:end]
+            if start > 0:
+                first = torch.where(is_latent[:, start, None], h_last, t[:, 0])
+                t = torch.cat([first[:, None], t[:, 1:]], dim=1)
+            h = self.transformer.drop(t + self.transformer.wpe(pos[:, start:end]))
+            h = self.transformer.ln_f(self.blocks(h, self.pass_mask(valid, start, end), cache))
+            states.append(h)
+            h_last = h[:, -1]
+        return torch.cat(states, dim=1)
+
+    def new_pass_cache(self, batch_size, max_len):
+        # training needs every pass's graph: KVCache writes in place, which autograd refuses
+        return ListCache(self.config.n_layer) if torch.is_grad_enabled() else self.new_cache(batch_size, max_len)
+
+    def forward(self, idx, targets=None):
+        B, T = idx.shape
+        if T > self.config.block_size:
+            raise ValueError(f"sequence of {T} tokens is longer than block_size {self.config.block_size}")
+        if targets is not None:  # a latent's input is a hidden state: nothing predicts it
+            targets = targets.masked_fill(targets == self.config.latent_id, -1)
+        is_latent = idx == self.config.latent_id
+        if not is_latent.any():
+            return super().forward(idx, targets)
+        has = is_latent.any(1)
+        first = is_latent.int().argmax(1)
+        shift = torch.where(has, first[has].max() - first, 0)  # first latents in one column
+        x, pos, valid = self.aligned(idx, torch.full_like(shift, T), shift)
+        h = self.think(x, pos, valid, self.new_pass_cache(B, x.size(1)))
+        h = h.gather(1, (torch.arange(T, device=idx.device) + shift[:, None])[..., None].expand(-1, -1, h.size(-1)))
+        logits = self.lm_head(h)
+        return logits, None if targets is None else lm_loss(logits, targets)
+
+    @torch.no_grad()
+    def complete(self, prompts, max_new_tokens, temperature=1.0, top_k=None):
+        """Continue prompts (lists of ids, any lengths, latents anywhere) as one batch: the
+        prompts end in one column (left padding), the prefill passes compute their latents,
+        then one position per step through the KV cache. A generated <latent> gets its hidden
+        state as input too. Returns the new ids (B, max_new_tokens)."""
+        c, dev = self.config, self.lm_head.weight.device
+        lengths = torch.tensor([len(p) for p in prompts], device=dev)
+        T = int(lengths.max())
+        if T + max_new_tokens - 1 > c.block_size:
+            raise ValueError(f"a prompt of {T} tokens and {max_new_tokens} new ones do not fit block_size {c.block_size}")
+        idx = torch.zeros(len(prompts), T, dtype=torch.long, device=dev)
+        for b, p in enumerate(prompts):
+            idx[b, :len(p)] = torch.tensor(p, dtype=torch.long)
+        x, pos, valid = self.aligned(idx, lengths, T - lengths)
+        cache = self.new_cache(len(prompts), T + max_new_tokens)
+        h = self.think(x, pos, valid, cache)[:, -1]
+        pos, new = pos[:, -1:], []
+        for step in range(max_new_tokens):
+            tok = sample_token(self.lm_head(h), temperature, top_k)
+            new.append(tok)
+            if step == max_new_tokens - 1:
+                break
+            pos, valid = pos + 1, torch.cat([valid, torch.ones_like(tok, dtype=torch.bool)], dim=1)
+            emb = torch.where(tok[..., None] == c.latent_id, h[:, None], self.transformer.wte(tok))
+            out = self.blocks(self.transformer.drop(emb + self.transformer.wpe(pos)), valid[:, None, None], cache)
+            h = self.transformer.ln_f(out[:, -1])
+        return torch.cat(new, dim=1)
+
+    @torch.no_grad()
+    def generate(self, idx, max_new_tokens, temperature=1.0, top_k=None):
+        """Continue idx (B, T): latents in it are computed first, then the text is decoded.
+        The whole sequence must fit in block_size (no cropping: the latents' states would change)."""
+        return torch.cat([idx, self.complete(idx.tolist(), max_new_tokens, temperature, top_k)], dim=1)
+
+
+# -----------------------------------------------------------------------------
+# the curriculum: records per stage
+
+ARMS = ('coconut', 'pause', 'cot', 'nocot')
+
+
+def stage_record(record, stage, c, max_stage, arm='coconut', steps_key='steps'):
+    """(prompt, completion) of a task record {'prompt', steps_key: [...], 'answer'} at a stage:
+    stage k < max_stage replaces the first k steps by c*k thoughts (<latent>, or <pause> for
+    the 'pause' arm) between <bot> and <eot>; stage max_stage replaces every step, by
+    c*max_stage thoughts. 'cot' writes every step, 'nocot' none. Steps end in newlines and
+    the answer follows '####', as data/gsm8k writes it."""
+    steps, answer = record[steps_key], f"#### {record['answer']}\n"
+    if arm == 'nocot':
+        return record['prompt'], answer
+    if arm == 'cot':
+        return record['prompt'], ''.join(s + '\n' for s in steps) + answer
+    thought = think.LATENT if arm == 'coconut' else think.PAUSE
+    skip = len(steps) if stage >= max_stage else stage
+    prompt = record['prompt'] + think.BOT + thought * (c * stage) + think.EOT
+    return prompt, ''.join(s + '\n' for s in steps[skip:]) + answer
+
+
+def coconut_meta(meta):
+    """The task data's meta with the markers and <pause>; ids it has already are kept."""
+    return think.add_special_tokens(meta, [think.BOT, think.LATENT, think.EOT, think.PAUSE])
+
+
+def write_stage_data(out_dir, splits, meta, stage, cur, seed):
+    """out_dir/{split}.jsonl at this stage and meta.pkl. With probability mix_prob a training
+    record is written at a random stage instead (seeded: the same mix every time)."""
+    rng = random.Random(seed * 1000 + stage)
+    os.makedirs(out_dir, exist_ok=True)
+    for split, records in splits.items():
+        rows = []
+        for r in records:
+            k = stage
+            if split == 'train' and cur['mix_prob'] and rng.random() < cur['mix_prob']:
+                k = rng.randint(0, cur['max_stage'])
+            prompt, completion = stage_record(r, k, cur['c'], cur['max_stage'], cur['arm'], cur['steps_key'])
+            options = {'options': r['options']} if 'options' in r else {}  # ProsQA: scored as a forced choice too
+            rows.append({'prompt': prompt, 'completion': completion, 'answer': str(r['answer']), 'stage': k, **options})
+        think.write_atomic(os.path.join(out_dir, f'{split}.jsonl'), ''.join(json.dumps(r) + '\n' for r in rows).encode())
+    think.write_atomic(os.path.join(out_dir, 'meta.pkl'), pickle.dumps(meta))
+
+
+# -----------------------------------------------------------------------------
+# evaluation: the answer after the thoughts, and what it cost
+
+def read_answer(ids, tok):
+    """(answer after '####', number of ids up to the end of its line, number of ids up to the
+    end of '####') of generated ids; the answer is None and the last number 0 when no '####'
+    was written."""
+    text, marked = '', 0
+    for n, i in enumerate(ids, 1):
+        text += think.render([i], tok, mode='plain')
+        marked = marked or (n if text.endswith('####') else 0)
+        tail = text.rsplit('####', 1)[1] if '####' in text else None
+        if tail is not None and tail.endswith('\n'):
+            return tail.strip(), n, marked
+    return (tail.strip() if tail is not None else None), len(ids), marked
+
+
+def forced_choice(model, tok, prompt, generated, marked, options):
+    """Which of the two options the model ranks higher where the answer goes: after its own
+    output up to '####' (or all of it and '####', if it wrote none), then ' '. Chance is 1/2,
+    while the greedy answer may be neither option."""
+    tail = tok.encode(' ' if marked else '\n#### ')
+    prefix = prompt + (generated[:marked] if marked else generated) + tail
+    logits = model(torch.tensor([prefix[-model.config.block_size:]]))[0][0, -1]
+    return max(options, key=lambda o: logits[tok.encode(o)[0]].item())
+
+
+@torch.no_grad()
+def evaluate(run_dir, split_path, limit=0, batch_size=64):
+    """Greedy answers of run_dir/ckpt.pt on a jsonl split (prompt, completion, answer):
+    accuracy, thought tokens per prompt (latents or pauses) and tokens decoded per answer;
+    with records that name their options (ProsQA), the forced-choice accuracy too."""
+    ckpt = load_checkpoint(os.path.join(run_dir, 'ckpt.pt'))
+    if ckpt['idea'] != 'coconut':
+        raise UserError(f"{run_dir} holds a {ckpt['idea']!r} model; coconut.py eval needs model='coconut'")
+    model = model_from_checkpoint(ckpt).eval()
+    tok = Tokenizer(ckpt['meta'])
+    if not os.path.exists(split_path):
+        raise UserError(f"no split at {split_path}")
+    records = read_jsonl(split_path)[:limit or None]
+    if not records:
+        raise UserError(f"{split_path} holds no records")
+    thought_ids = {think.special_id(ckpt['meta'], think.LATENT), think.special_id(ckpt['meta'], think.PAUSE)}
+    prompts = [tok.encode(r['prompt']) for r in records]
+    if max(map(len, prompts)) >= model.config.block_size:
+        raise UserError(f"a prompt of {split_path} has {max(map(len, prompts))} tokens: it and its answer do not fit "
+                        f"block_size {model.config.block_size}")
+    max_new = min(max(len(tok.encode(r['completion'])) for r in records) + 2,
+                  model.config.block_size + 1 - max(map(len, prompts)))
+    right = decoded = chosen = 0
+    for s in range(0, len(records), batch_size):
+        new = model.complete(prompts[s:s + batch_size], max_new, temperature=0).tolist()
+        for r, prompt, ids in zip(records[s:s + batch_size], prompts[s:s + batch_size], new):
+            answer, n, marked = read_answer(ids, tok)
+            right += answer == str(r['answer'])
+            decoded += n
+            if 'options' in r:
+                chosen += forced_choice(model, tok, prompt, ids, marked, r['options']) == r['answer']
+    result = {'accuracy': right / len(records), 'correct': right, 'n': len(records),
+              'thought_tokens': sum(i in thought_ids for p in prompts for i in p) / len(records),
+              'decoded_tokens': decoded / len(records)}
+    if 'options' in records[0]:
+        result['choice_accuracy'] = chosen / len(records)
+    return result
+
+
+# -----------------------------------------------------------------------------
+# the schedule: one train.py run per stage
+
+CURRICULUM = dict(
+    arm='coconut',  # 'coconut', 'pause' (<pause> tokens in place of the latents), 'cot', 'nocot'
+    c=1,  # thoughts per reasoning step
+    max_stage=3,  # the last stage: every step replaced, by c*max_stage thoughts
+    first_stage=0,  # =max_stage: Coconut (or pause) without the curriculum
+    stage_iters=200,  # iterations of every stage but the last
+    stage_epochs=0.0,  # > 0: stages by epochs of the training records instead (sets stage_iters)
+    last_iters=400,  # iterations of the last stage (the only one for 'cot' and 'nocot')
+    reset_optimizer=True,  # a fresh AdamW at every stage (the paper); False: one run, resumed
+    mix_prob=0.0,  # a training record takes a random stage 0..max_stage with this probability
+    steps_key='steps',  # the records' field holding the reasoning steps (GSM8K: 'equations')
+    eval_split='test',  # scored after every stage
+    eval_limit=0,  # score only the first N records (0: all)
+)
+
+
+def split_args(argv):
+    """(curriculum keys, the rest for train.load_config)."""
+    cur, rest = dict(CURRICULUM), []
+    for arg in argv:
+        key, sep, text = arg[2:].partition('=') if arg.startswith('--') else ('', '', '')
+        if key in CURRICULUM:
+            if not sep:
+                raise UserError(f"override {arg} needs a value: --{key}=VALUE")
+            cur[key] = check_type(key, parse_value(text), CURRICULUM[key])
+        else:
+            rest.append(arg)
+    if cur['arm'] not in ARMS:
+        raise UserError(f"arm must be one of {', '.join(ARMS)}, got {cur['arm']!r}")
+    if cur['c'] < 1 or cur['max_stage'] < 0 or not 0 <= cur['first_stage'] <= cur['max_stage']:
+        raise UserError("need c >= 1 and 0 <= first_stage <= max_stage")
+    if min(cur['stage_iters'], cur['last_iters'], cur['eval_limit'], cur['stage_epochs']) < 0:
+        raise UserError("stage_iters, stage_epochs, last_iters and eval_limit must be >= 0")
+    if not 0.0 <= cur['mix_prob'] <= 1.0:
+        raise UserError(f"mix_prob must be in [0, 1], got {cur['mix_prob']}")
+    return cur, rest
+
+
+def curriculum(argv):
+    """Train the stages of one arm; out_dir/stages.jsonl gets a row per stage."""
+    cur, rest = split_args(argv)
+    config = load_config(rest)
+    if config['model'] != 'coconut':
+        raise UserError(f"the curriculum trains model='coconut', the config has {config['model']!r}")
+    src = config['data_dir'] or os.path.join(ROOT, 'data', config['dataset'])
+    meta = coconut_meta(load_meta(src, config['dataset']))
+    splits = {}
+    for split in dict.fromkeys(('train', 'val', cur['eval_split'])):
+        path = os.path.join(src, f'{split}.jsonl')
+        if not os.path.exists(path):
+            raise UserError(f"no {path}: run python data/{config['dataset']}/prepare.py")
+        splits[split] = read_jsonl(path)
+    bad = next((r for r in splits['train'] if not isinstance(r.get(cur['steps_key']), list)), None)
+    if bad is not None:
+        raise UserError(f"{src}/train.jsonl records need a list of steps in field {cur['steps_key']!r}")
+    if cur['stage_epochs']:
+        per_iter = config['batch_size'] * config['gradient_accumulation_steps']
+        cur['stage_iters'] = max(1, round(cur['stage_epochs'] * len(splits['train']) / per_iter))
+    stages = [0] if cur['arm'] in ('cot', 'nocot') else list(range(cur['first_stage'], cur['max_stage'] + 1))
+    root = config['out_dir']
+    os.makedirs(root, exist_ok=True)
+    log_path = os.path.join(root, 'stages.jsonl')
+    open(log_path, 'w').close()
+    prev, run_iters, total_iters, total_time = None, 0, 0, 0.0
+    for k in stages:
+        data_dir = os.path.join(root, 'data', f'stage{k}')
+        write_stage_data(data_dir, splits, meta, k, cur, config['seed'])
+        iters = cur['last_iters'] if k == stages[-1] else cur['stage_iters']
+        run_dir = os.path.join(root, f'stage{k}' if cur['reset_optimizer'] else 'run')
+        run_iters = iters if cur['reset_optimizer'] else run_iters + iters
+        init = config['init_from'] if prev is None else (prev if cur['reset_optimizer'] else 'resume')
+        print(f"stage {k}: {iters} iterations in {run_dir} (init_from={init})")
+        t0 = time.time()
+        train({**config, 'data_dir': data_dir, 'out_dir': run_dir, 'init_from': init, 'max_iters': run_iters})
+        total_time += time.time() - t0
+        total_iters += iters
+        result = evaluate(run_dir, os.path.join(data_dir, f"{cur['eval_split']}.jsonl"), cur['eval_limit'])
+        row = {'arm': cur['arm'], 'stage': k, 'max_stage': cur['max_stage'], 'c': cur['c'], 'iters': total_iters,
+               'train_time': round(total_time, 1), 'split': cur['eval_split'], **result}
+        with open(log_path, 'a') as f:
+            f.write(json.dumps(row) + '\n')
+        print(f"stage {k}: {cur['eval_split']} accuracy {result['accuracy']:.3f} ({result['correct']}/{result['n']}), "
+              f"{result['thought_tokens']:.1f} thought + {result['decoded_tokens']:.1f} decoded tokens")
+        prev = run_dir
+    return log_path
+
+
+# -----------------------------------------------------------------------------
+# reporting
+
+def read_stages(path):
+    rows = read_jsonl(path) if os.path.exists(path) else []
+    if not rows:
+        raise UserError(f"no stage rows in {path}: run python coconut.py curriculum first")
+    return rows
+
+
+def run_label(path):
+    return os.path.basename(os.path.dirname(os.path.abspath(path))) if path.endswith('stages.jsonl') else \
+        os.path.splitext(os.path.basename(path))[0]
+
+
+def table(paths):
+    """A Markdown table: the last stage of every run."""
+    lines = ['| run | arm | stages | iters | accuracy | forced choice | thought tokens | decoded tokens | train time (s) |',
+             '|---|---|---|---|---|---|---|---|---|']
+    for path in paths:
+        rows = read_stages(path)
+        r = rows[-1]
+        stages = f"{rows[0]['stage']}..{r['stage']}" if r['arm'] in ('coconut', 'pause') else '-'
+        choice = f"{r['choice_accuracy']:.3f}" if 'choice_accuracy' in r else '-'
+        lines.append(f"| {run_label(path)} | {r['arm']} | {stages} | {r['iters']} | {r['accuracy']:.3f} "
+                     f"({r['correct']}/{r['n']}) | {choice} | {r['thought_tokens']:.1f} | {r['decoded_tokens']:.1f} | "
+                     f"{r['train_time']:.0f} |")
+    return '\n'.join(lines)
+
+
+def plot(paths, out):
+    """Accuracy after each stage (and the forced choice, if scored); single-stage runs (cot,
+    nocot, no curriculum) as lines."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+    runs = [(run_label(p), read_stages(p)) for p in paths]
+    metrics = {'accuracy': 'greedy answer accuracy'}
+    if all('choice_accuracy' in r for _, rows in runs for r in rows):
+        metrics['choice_accuracy'] = 'forced choice between the two options'
+    colors = plt.rcParams['axes.prop_cycle'].by_key()['color']
+    fig, axes = plt.subplots(1, len(metrics), figsize=(6 * len(metrics), 4), squeeze=False)
+    for ax, (metric, title) in zip(axes[0], metrics.items()):
+        for n, (label, rows) in enumerate(runs):
+            style = dict(color=colors[n % len(colors)], label=f"{label} ({rows[-1][metric]:.2f})")
+            if len(rows) > 1:
+                ax.plot([r['stage'] for r in rows], [r[metric] for r in rows], marker='o', **style)
+            else:  # dash patterns differ, so equal lines stay visible
+                ax.axhline(rows[0][metric], linestyle=(n * 2, (4, 4)), linewidth=1.5, **style)
+        if metric == 'choice_accuracy':
+            ax.axhline(0.5, color='black', linewidth=0.8, linestyle=':', label='chance')
+        ax.set(xlabel='stage k (first k steps replaced by k*c thoughts)', ylabel=f"{runs[-1][1][-1]['split']} accuracy",
+               title=title, ylim=(0, 1.02))
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    print(f"wrote {out}")
+
+
+def main(argv):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest='command', required=True)
+    sub.add_parser('curriculum', help='CONFIG [--key=value ...]: train the stages of one arm')
+    a = sub.add_parser('eval', help="greedy answers of RUN_DIR's checkpoint on a stage's jsonl split")
+    a.add_argument('run_dir')
+    a.add_argument('split')
+    a.add_argument('--limit', type=int, default=0)
+    a = sub.add_parser('table', help='Markdown table of stages.jsonl files')
+    a.add_argument('logs', nargs='+')
+    a = sub.add_parser('plot', help='accuracy over stages from stages.jsonl files')
+    a.add_argument('logs', nargs='+')
+    a.add_argument('--out', default='assets/coconut_stages.png')
+    args, rest = p.parse_known_args(argv)
+    if rest and args.command != 'curriculum':
+        p.error(f"unrecognized arguments: {' '.join(rest)}")
+    try:
+        if args.command == 'curriculum':
+            print(table([curriculum(rest)]))
+        elif args.command == 'eval':
+            print(json.dumps(evaluate(args.run_dir, args.split, args.limit)))
+        elif args.command == 'table':
+            print(table(args.logs))
+        else:
+            plot(args.logs, args.out)
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == '__main__':
+    main(sys.argv[1:])

@@ -1,0 +1,33 @@
+# Coconut on the ProsQA-style graph questions (data/prosqa) at CPU scale: a 0.2M-parameter
+# character model. Every arm is this config plus curriculum keys (coconut.py CURRICULUM):
+#   python data/prosqa/prepare.py
+#   python coconut.py curriculum config/coconut_prosqa.py --arm=nocot --out_dir=out-coconut-nocot
+#   python coconut.py curriculum config/coconut_prosqa.py --arm=cot --out_dir=out-coconut-cot
+#   python coconut.py curriculum config/coconut_prosqa.py --arm=pause --out_dir=out-coconut-pause
+#   python coconut.py curriculum config/coconut_prosqa.py --first_stage=3 --out_dir=out-coconut-nocurriculum
+#   python coconut.py curriculum config/coconut_prosqa.py --out_dir=out-coconut
+# (the stage and last-stage iterations of each arm are in the README). With train.py alone
+# this config trains the chain-of-thought records of data/prosqa, one stage.
+
+out_dir = 'out-coconut'
+dataset = 'prosqa'
+eval_interval = 1000  # the curriculum scores answers after each stage; loss only at the ends
+eval_iters = 4
+log_interval = 10
+always_save_checkpoint = True  # the last checkpoint of a stage starts the next
+
+model = 'coconut'
+n_layer = 4
+n_head = 4
+n_embd = 64
+block_size = 256  # the longest record (230 characters) plus c*max_stage thoughts and the markers
+dropout = 0.0
+bias = False
+
+batch_size = 16
+learning_rate = 1e-3
+decay_lr = False  # constant, as the paper; a fresh optimizer at every stage
+weight_decay = 0.01
+beta2 = 0.99
+grad_clip = 1.0
+device = 'cpu'

@@ -1,0 +1,253 @@
+"""Coconut: the cached multi-pass forward against a naive one, causality, batched generation,
+the curriculum's records and loss mask, the ProsQA-style generator, and a tiny curriculum run."""
+
+import json
+
+import pytest
+import torch
+
+import coconut
+import think
+import train as T
+from conftest import TINY, load_script
+
+V = 20
+BOT, LATENT, EOT = 17, 18, 19
+
+
+def tiny_model(seed=0):
+    torch.manual_seed(seed)
+    config = coconut.CoconutConfig(block_size=32, vocab_size=V, n_layer=2, n_head=2, n_embd=32, bias=False,
+                                   bot_id=BOT, latent_id=LATENT, eot_id=EOT)
+    return coconut.CoconutGPT(config)
+
+
+def row(question, n_latent, answer):
+    return question + [BOT] + [LATENT] * n_latent + [EOT] + answer
+
+
+# rows with different question lengths and latent counts (one with none), right-padded
+ROWS = [row([3, 5, 7], 3, [2, 4, 6]), row([1, 2, 3, 4, 5, 6], 1, [9, 8]), [4, 4, 6, 1, 2], row([8], 2, [1])]
+
+
+def padded(rows):
+    Tm = max(map(len, rows)) - 1
+    x = torch.zeros(len(rows), Tm, dtype=torch.long)
+    y = torch.full((len(rows), Tm), -1, dtype=torch.long)
+    for b, r in enumerate(rows):
+        x[b, :len(r) - 1] = torch.tensor(r[:-1])
+        y[b, :len(r) - 1] = torch.tensor(r[1:])
+    return x, y
+
+
+def naive_logits(model, ids):
+    """One row, no cache: for each latent in order, recompute the whole prefix from scratch and
+    put the final hidden state before the latent in place of its embedding."""
+    tr = model.transformer
+    emb = tr.wte(torch.tensor(ids))
+    pos = tr.wpe(torch.arange(len(ids)))
+    for p in [i for i, t in enumerate(ids) if t == LATENT]:
+        h = tr.ln_f(model.blocks((emb[:p] + pos[:p])[None]))[0]
+        emb = torch.cat([emb[:p], h[-1:], emb[p + 1:]])
+    return model.lm_head(tr.ln_f(model.blocks((emb + pos)[None])))[0]
+
+
+def grads(model):
+    return {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+
+
+def test_cached_passes_equal_naive_recompute():
+    model = tiny_model()
+    x, y = padded(ROWS)
+    logits, loss = model(x, y)
+    loss.backward()
+    cached = grads(model)
+    model.zero_grad()
+    naive = [naive_logits(model, r[:-1]) for r in ROWS]
+    for b, r in enumerate(ROWS):
+        assert torch.allclose(logits[b, :len(r) - 1], naive[b], atol=1e-5)
+    targets = torch.cat([torch.tensor(r[1:]) for r in ROWS])
+    # the same loss: lm_loss over the rows' own targets, no padding
+    naive_loss = coconut.lm_loss(torch.cat(naive), targets.masked_fill(targets == LATENT, -1))
+    assert torch.allclose(loss, naive_loss, atol=1e-6)
+    naive_loss.backward()
+    ref = grads(model)
+    assert cached.keys() == ref.keys()
+    for name in ref:
+        assert torch.allclose(cached[name], ref[name], atol=1e-5), name
+    # the chain carries gradient: the first layer's weights feel the answer through every latent
+    assert ref['transformer.h.0.attn.c_attn.weight'].abs().sum() > 0
+
+
+def test_latents_are_fed_back_not_embedded():
+    """The latent's own embedding row never enters (only its tied output row changes)."""
+    model = tiny_model()
+    x, _ = padded(ROWS)
+    before = model(x)[0]
+    with torch.no_grad():
+        model.transformer.wte.weight[LATENT] += 1.0
+    after = model(x)[0]
+    other = torch.arange(V) != LATENT
+    assert torch.allclose(before[..., other], after[..., other], atol=1e-6)
+
+
+def test_causal_and_rows_independent():
+    model = tiny_model()
+    x, _ = padded(ROWS)
+    base = model(x)[0]
+    t = 2  # a question token of row 0, before its latents
+    x2 = x.clone()
+    x2[0, t] = 11
+    out = model(x2)[0]
+    assert torch.allclose(out[0, :t], base[0, :t], atol=1e-6)
+    assert not torch.allclose(out[0, t:], base[0, t:], atol=1e-4)  # it reaches later positions, latents included
+    assert torch.allclose(out[1:], base[1:], atol=1e-6)  # other rows, with other alignments, unchanged
+    x3 = x.clone()
+    x3[1, -1] = 12  # a padded row's tail: row 1 is its own length, other rows do not see it
+    assert torch.allclose(model(x3)[0][[0, 2, 3]], base[[0, 2, 3]], atol=1e-6)
+
+
+def test_without_latents_it_is_the_gpt():
+    model = tiny_model()
+    x = torch.randint(0, 17, (2, 9))
+    ref = super(coconut.CoconutGPT, model).forward(x)[0]
+    assert torch.allclose(model(x)[0], ref)
+
+
+def test_complete_equals_greedy_recompute():
+    """Batched generation (different prompt lengths and latent counts, left padding, KV cache)
+    gives the tokens that argmax over a full forward of each row alone gives."""
+    model = tiny_model(1).eval()
+    prompts = [[3, 5, 7, BOT, LATENT, LATENT, LATENT, EOT], [1, 2, 3, 4, 5, 6, BOT, LATENT, EOT], [4, 4]]
+    new = model.complete(prompts, 6, temperature=0).tolist()
+    for p, got in zip(prompts, new):
+        ids = list(p)
+        for _ in range(6):
+            ids.append(int(model(torch.tensor([ids]))[0][0, -1].argmax()))
+        assert got == ids[len(p):]
+    out = model.generate(torch.tensor([prompts[0], prompts[0]]), 3, temperature=0)
+    assert out.shape == (2, 11) and out[0].tolist() == prompts[0] + new[0][:3]
+
+
+def test_complete_feeds_a_generated_latent_its_state(monkeypatch):
+    model = tiny_model(2).eval()
+    calls = []
+
+    def latent_twice(logits, temperature, top_k):  # the model "chooses" two latents, then text
+        calls.append(1)
+        forced = torch.full((logits.size(0), 1), LATENT)
+        return forced if len(calls) <= 2 else logits.argmax(-1, keepdim=True)
+    monkeypatch.setattr(coconut, 'sample_token', latent_twice)
+    prompt = [3, 5, BOT]
+    got = model.complete([prompt], 5, temperature=0)[0].tolist()
+    assert got[:2] == [LATENT, LATENT]
+    ref = model(torch.tensor([prompt + got]))[0][0]  # forward treats the generated latents as latents
+    assert [int(ref[len(prompt) - 1 + i].argmax()) for i in range(2, 5)] == got[2:]
+
+
+RECORD = {'prompt': 'Q?\n', 'steps': ['s1', 's2', 's3'], 'answer': '7'}
+
+
+@pytest.mark.parametrize('stage', [0, 1, 2, 3])
+def test_curriculum_stage_records_and_loss_mask(stage):
+    c, max_stage = 2, 3
+    prompt, completion = coconut.stage_record(RECORD, stage, c, max_stage)
+    assert prompt == 'Q?\n<bot>' + '<latent>' * (c * stage) + '<eot>'
+    assert completion == ''.join(s + '\n' for s in RECORD['steps'][stage:]) + '#### 7\n'
+    chars = sorted(set('Q?\ns1237# '))
+    meta = coconut.coconut_meta({'vocab_size': len(chars), 'tokenizer': 'char',
+                                 'stoi': {ch: i for i, ch in enumerate(chars)}, 'itos': dict(enumerate(chars))})
+    tok = T.Tokenizer(meta)
+    p, comp = tok.encode(prompt), tok.encode(completion)
+    x, y = T.records_batch([(p + comp, len(p))], 64)
+    # no loss on the question, <bot>, the latents, <eot>; loss on every completion token
+    assert (y[0, :len(p) - 1] == -1).all()
+    assert y[0, len(p) - 1:].tolist() == comp
+    assert x[0, :len(p)].tolist().count(meta['special_tokens']['<latent>']) == c * stage
+
+
+def test_last_stage_replaces_every_step_and_baselines():
+    prompt, completion = coconut.stage_record(RECORD, 2, 1, 2)  # max_stage 2 < 3 steps: all replaced
+    assert prompt == 'Q?\n<bot><latent><latent><eot>' and completion == '#### 7\n'
+    assert coconut.stage_record(RECORD, 2, 1, 2, arm='pause') == ('Q?\n<bot><pause><pause><eot>', '#### 7\n')
+    assert coconut.stage_record(RECORD, 0, 1, 2, arm='cot') == ('Q?\n', 's1\ns2\ns3\n#### 7\n')
+    assert coconut.stage_record(RECORD, 0, 1, 2, arm='nocot') == ('Q?\n', '#### 7\n')
+    eq = {**RECORD, 'equations': ['1+1=2']}
+    assert coconut.stage_record(eq, 0, 1, 1, steps_key='equations')[1] == '1+1=2\n#### 7\n'
+
+
+def test_stage_mixing(tmp_path):
+    cur = {**coconut.CURRICULUM, 'max_stage': 3, 'mix_prob': 0.5}
+    splits = {'train': [RECORD] * 200, 'val': [RECORD] * 10}
+    coconut.write_stage_data(tmp_path, splits, {'vocab_size': 1}, 1, cur, seed=0)
+    train = [json.loads(l) for l in open(tmp_path / 'train.jsonl')]
+    val = [json.loads(l) for l in open(tmp_path / 'val.jsonl')]
+    stages = [r['stage'] for r in train]
+    assert 0.55 < stages.count(1) / len(stages) < 0.8 and set(stages) == {0, 1, 2, 3}  # 1/2 + 1/8 stay
+    assert all(r['stage'] == 1 for r in val)
+
+
+def test_read_answer():
+    meta = {'vocab_size': 5, 'tokenizer': 'char', 'stoi': {c: i for i, c in enumerate('#ab \n')},
+            'itos': dict(enumerate('#ab \n'))}
+    tok = T.Tokenizer(meta)
+    assert coconut.read_answer(tok.encode('ab\n#### b\naa'), tok) == ('b', 10, 7)
+    assert coconut.read_answer(tok.encode('abab'), tok) == (None, 4, 0)
+
+
+@pytest.fixture(scope='module')
+def prosqa(tmp_path_factory):
+    out = tmp_path_factory.mktemp('prosqa')
+    load_script('data/prosqa/prepare.py', 'prepare_prosqa').main(
+        ['--train_size=64', '--val_size=16', '--test_size=16', '--min_depth=2', '--max_depth=3', '--n_nodes=10',
+         '--n_extra=4', f'--out_dir={out}'])
+    return out
+
+
+def test_prosqa_answer_reachable_other_not(prosqa):
+    prep = load_script('data/prosqa/prepare.py', 'prepare_prosqa')
+    keys = {}
+    for split in ('train', 'val', 'test'):
+        for r in T.read_jsonl(str(prosqa / f'{split}.jsonl')):
+            dist = prep.reachable([tuple(e) for e in r['edges']], r['root'])
+            other = next(o for o in r['options'] if o != r['answer'])
+            assert r['answer'] in r['options'] and dist[r['answer']] == r['depth'] == len(r['steps'])
+            assert other not in dist
+            # the steps are the facts of a path root -> answer, all stated in the question
+            hops = [s.split() for s in r['steps']]
+            assert hops[0][1] == r['root'] and hops[-1][-1] == r['answer'] + '.'
+            assert all(a[-1] == b[1] + '.' for a, b in zip(hops, hops[1:]))
+            assert all(s in r['question'] for s in r['steps'])
+            assert r['completion'].endswith(f"#### {r['answer']}\n")
+            keys.setdefault(prep.graph_key(r), set()).add(split)
+    assert all(len(s) == 1 for s in keys.values())  # no graph in two splits
+    meta = T.load_meta(str(prosqa), 'prosqa')
+    assert {think.BOT, think.LATENT, think.EOT, think.PAUSE} <= meta['special_tokens'].keys()
+
+
+def test_prosqa_depth_and_size_options(tmp_path):
+    prep = load_script('data/prosqa/prepare.py', 'prepare_prosqa')
+    splits = prep.make_splits({'train': 20}, 5, 5, 14, 3, 4, seed=1)
+    for r in splits['train']:
+        assert r['depth'] == 5 and len(r['edges']) <= 10 + 3
+        assert all(len(name) == 4 for e in r['edges'] for name in e)
+    with pytest.raises(SystemExit):
+        prep.make_splits({'train': 2}, 5, 5, 8, 3, 1, seed=1)  # two chains of 5 hops need 12 nodes
+
+
+def test_curriculum_runs_and_logs_every_stage(prosqa, tmp_path):
+    out = tmp_path / 'cc'
+    args = [*TINY, '--block_size=256', f'--data_dir={prosqa}', f'--out_dir={out}', '--model=coconut',
+            '--eval_interval=100', '--max_stage=2', '--stage_iters=2', '--last_iters=3', '--eval_limit=8',
+            '--reset_optimizer=False']
+    coconut.curriculum(args)
+    rows = [json.loads(l) for l in open(out / 'stages.jsonl')]
+    assert [r['stage'] for r in rows] == [0, 1, 2] and [r['iters'] for r in rows] == [2, 4, 7]
+    assert [r['thought_tokens'] for r in rows] == [0, 1, 2]
+    assert all(0 <= r['choice_accuracy'] <= 1 and r['n'] == 8 for r in rows)  # ProsQA records name their options
+    assert '| cc | coconut | 0..2 | 7 |' in coconut.table([str(out / 'stages.jsonl')])
+    coconut.plot([str(out / 'stages.jsonl')], str(tmp_path / 'stages.png'))
+    assert (tmp_path / 'stages.png').stat().st_size > 0
+    assert T.load_checkpoint(str(out / 'run' / 'ckpt.pt'))['iter_num'] == 7  # one run, resumed
+    with pytest.raises(T.UserError, match='arm'):
+        coconut.split_args(['--arm=latent'])
