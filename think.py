@@ -357,6 +357,9 @@ def parse_answer(text, marker='='):
     return line.rsplit(marker, 1)[-1].strip()
 
 
+MAX_ANSWER_CLASSES = 10  # more distinct answers than this (sums, numbers) are not a choice among classes
+
+
 def answer_accuracy(out_dir, split_path, marker='=', limit=0, batch_size=64, device='cpu'):
     """Accuracy of out_dir/ckpt.pt on the records of a jsonl split: each prompt is continued
     greedily (at most as many tokens as the longest reference completion, plus 2) and the
@@ -385,9 +388,11 @@ def answer_accuracy(out_dir, split_path, marker='=', limit=0, batch_size=64, dev
         count[r['answer']] += 1
         right[r['answer']] += pred == r['answer']
     correct = sum(right.values())
-    return {'accuracy': correct / len(records), 'correct': correct, 'n': len(records),
-            'by_answer': {a: right[a] / count[a] for a in sorted(count)},
-            'unparsed': sum(p not in count for p in predictions), 'predictions': predictions}
+    result = {'accuracy': correct / len(records), 'correct': correct, 'n': len(records), 'predictions': predictions}
+    if len(count) <= MAX_ANSWER_CLASSES:  # a choice among a few answers (3SUM's True/False): per answer
+        result.update(by_answer={a: right[a] / count[a] for a in sorted(count)},
+                      unparsed=sum(p not in count for p in predictions))
+    return result
 
 
 # -----------------------------------------------------------------------------
@@ -823,8 +828,11 @@ def main(argv):
             if args.json:
                 print(json.dumps({k: v for k, v in r.items() if k != 'predictions'}))
             else:
-                parts = ', '.join(f"{a} {acc:.3f}" for a, acc in r['by_answer'].items())
-                print(f"accuracy {r['accuracy']:.4f} ({r['correct']}/{r['n']}); by answer: {parts}; unparsed {r['unparsed']}")
+                line = f"accuracy {r['accuracy']:.4f} ({r['correct']}/{r['n']})"
+                if 'by_answer' in r:
+                    parts = ', '.join(f"{a} {acc:.3f}" for a, acc in r['by_answer'].items())
+                    line += f"; by answer: {parts}; unparsed {r['unparsed']}"
+                print(line)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(1)

@@ -16,7 +16,7 @@
 out_dir = 'out-pause-ft-standard-0'
 dataset = 'addition_ft0'
 init_from = 'out-pause-pt-standard'
-eval_interval = 100
+eval_interval = 250
 eval_iters = 10
 log_interval = 50
 always_save_checkpoint = True
@@ -30,10 +30,10 @@ batch_size = 64
 dropout = 0.0
 bias = False
 
-learning_rate = 1e-3
-max_iters = 500
-lr_decay_iters = 500
-min_lr = 1e-4
+learning_rate = 3e-3
+max_iters = 1000
+lr_decay_iters = 1000
+min_lr = 3e-4
 beta2 = 0.99
 warmup_iters = 50
 weight_decay = 0.1

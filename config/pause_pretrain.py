@@ -28,10 +28,10 @@ batch_size = 32
 dropout = 0.0
 bias = False
 
-learning_rate = 1e-3
+learning_rate = 3e-3
 max_iters = 1000
 lr_decay_iters = 1000
-min_lr = 1e-4
+min_lr = 3e-4
 beta2 = 0.99
 warmup_iters = 100
 weight_decay = 0.1

@@ -412,6 +412,12 @@ def test_answer_accuracy_scores_the_answer_field(special_run, tmp_path, monkeypa
     monkeypatch.setattr(think, 'greedy_completions', lambda model, prompts, n, *a: [tok.encode('a<think1>=b\n')] * len(prompts))
     r = think.answer_accuracy(str(out), str(split))
     assert r['accuracy'] == pytest.approx(1 / 3) and r['predictions'] == ['b'] * 3
+    # open answers (more distinct ones than a few classes): accuracy only, no per-answer table
+    rows = [{'prompt': 'ab=', 'completion': 'a\n', 'answer': 'a' * k} for k in range(1, 13)]
+    split.write_text(''.join(json.dumps(r) + '\n' for r in rows))
+    monkeypatch.setattr(think, 'greedy_completions', lambda model, prompts, n, *a: [tok.encode('a\n')] * len(prompts))
+    r = think.answer_accuracy(str(out), str(split))
+    assert (r['correct'], r['n']) == (1, 12) and 'by_answer' not in r and 'unparsed' not in r
     split.write_text(json.dumps({'prompt': 'ab', 'completion': 'a'}) + '\n')
     with pytest.raises(T.UserError, match='answer'):
         think.answer_accuracy(str(out), str(split))
