@@ -53,6 +53,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 from torch.nn import functional as F
 
@@ -253,10 +254,31 @@ def pause_records(src_dir, out_dir, n_pause):
 
 
 def write_atomic(path, data):
+    """Write bytes to a temporary file beside path, then rename it: an interrupted run never
+    leaves a half-written file under the real name."""
     tmp = path + '.tmp'
-    with open(tmp, 'wb') as f:
-        f.write(data)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, 'wb') as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def write_split(out_dir, split, rows, encode, stream):
+    """Task records as split.jsonl or, with stream (pre-training data), their texts one after
+    another as split.bin token ids (encode: text -> ids). An earlier run's file of the other
+    kind goes: train.py would read a .bin first."""
+    if stream:
+        ids = [i for r in rows for i in encode(r['prompt'] + r['completion'])]
+        write_atomic(os.path.join(out_dir, f'{split}.bin'), np.array(ids, dtype=np.uint16).tobytes())
+    else:
+        write_atomic(os.path.join(out_dir, f'{split}.jsonl'), ''.join(json.dumps(r) + '\n' for r in rows).encode())
+    stale = os.path.join(out_dir, f"{split}.{'jsonl' if stream else 'bin'}")
+    if os.path.exists(stale):
+        os.remove(stale)
 
 
 # -----------------------------------------------------------------------------

@@ -46,14 +46,11 @@ finds it as dataset=<name>):
 """
 
 import argparse
-import json
 import os
 import pickle
 import random
 import sys
 from itertools import combinations
-
-import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, '..', '..'))  # think.py, for the special tokens
@@ -195,26 +192,6 @@ def make_meta(args):
     return meta
 
 
-# -----------------------------------------------------------------------------
-# writing
-
-
-def write_atomic(path, data):
-    tmp = path + '.tmp'
-    try:
-        with open(tmp, 'wb') as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
-def write_jsonl(path, rows):
-    write_atomic(path, ''.join(json.dumps(r) + '\n' for r in rows).encode())
-
-
 def prepare(args):
     os.makedirs(args.out_dir, exist_ok=True)
     meta = make_meta(args)
@@ -231,18 +208,9 @@ def prepare(args):
         else:
             fmts = formats_for(args.seed, split, size, args.mix)
         rows = [record(t, f, args.loss, args.n_pause, test=split == 'test') for t, f in zip(instances, fmts)]
-        encoded = [tok.encode(r['prompt'] + r['completion']) for r in rows]
-        longest = max([longest] + list(map(len, encoded)))
-        if args.stream and split != 'test':
-            ids = [i for r in encoded for i in r]
-            write_atomic(os.path.join(args.out_dir, f'{split}.bin'), np.array(ids, dtype=np.uint16).tobytes())
-            stale = os.path.join(args.out_dir, f'{split}.jsonl')
-        else:
-            write_jsonl(os.path.join(args.out_dir, f'{split}.jsonl'), rows)
-            stale = os.path.join(args.out_dir, f'{split}.bin')
-        if os.path.exists(stale):
-            os.remove(stale)  # an earlier run's other kind: train.py would read a .bin first
-    write_atomic(os.path.join(args.out_dir, 'meta.pkl'), pickle.dumps(meta))
+        longest = max([longest] + [len(tok.encode(r['prompt'] + r['completion'])) for r in rows])
+        think.write_split(args.out_dir, split, rows, tok.encode, args.stream and split != 'test')
+    think.write_atomic(os.path.join(args.out_dir, 'meta.pkl'), pickle.dumps(meta))
     kind = 'streams' if args.stream else 'records'
     print(f"3SUM n={args.n} d={args.d} mix={args.mix} loss={args.loss} n_pause={args.n_pause}: {kind} train "
           f"{args.train_size:,}, val {args.val_size:,}, test {args.test_size:,} in {args.out_dir}; vocab size "

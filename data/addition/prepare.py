@@ -24,13 +24,11 @@ test.jsonl stays records.
 """
 
 import argparse
-import json
 import os
 import pickle
 import random
 import sys
 
-import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, '..', '..'))  # think.py, for the special tokens
@@ -82,15 +80,8 @@ def prepare(args):
     sizes = {'train': args.train_size, 'val': args.val_size, 'test': args.test_size}
     meta = make_meta(args.n_think)
     for split, rows in make_splits(sizes, args.digits, args.op, args.reverse, args.seed).items():
-        if args.stream and split != 'test':
-            ids = [meta['stoi'][ch] for r in rows for ch in r['prompt'] + r['completion']]
-            think.write_atomic(os.path.join(args.out_dir, f'{split}.bin'), np.array(ids, dtype=np.uint16).tobytes())
-            stale = os.path.join(args.out_dir, f'{split}.jsonl')
-        else:
-            think.write_atomic(os.path.join(args.out_dir, f'{split}.jsonl'), ''.join(json.dumps(r) + '\n' for r in rows).encode())
-            stale = os.path.join(args.out_dir, f'{split}.bin')
-        if os.path.exists(stale):
-            os.remove(stale)  # an earlier run's other kind: train.py reads a .bin first
+        think.write_split(args.out_dir, split, rows, lambda text: [meta['stoi'][ch] for ch in text],
+                          args.stream and split != 'test')
     meta.update(task='addition', digits=args.digits, op=args.op, reverse=args.reverse)
     think.write_atomic(os.path.join(args.out_dir, 'meta.pkl'), pickle.dumps(meta))
     print(f"{args.op} of {args.digits}-digit numbers{' (reversed answers)' if args.reverse else ''}: "
