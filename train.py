@@ -128,8 +128,8 @@ def check_type(key, value, default):
     return value
 
 
-def load_config(args):
-    """Config files and --key=value overrides, applied in order, checked before any work."""
+def read_args(args):
+    """Config files and --key=value overrides, applied in order: the keys given."""
     given = {}
     for arg in args:
         if arg.startswith('--'):
@@ -139,20 +139,33 @@ def load_config(args):
             given[key] = parse_value(text)
         else:
             given.update(read_config_file(arg))
-    model_name = given.get('model', DEFAULTS['model'])
-    try:
-        known = known_keys(model_name)
-    except ValueError as e:
-        raise UserError(f"config key model: {e}")
+    return given
+
+
+def apply_config(given, known, meta_keys=()):
+    """known (key -> default) updated with the given keys; an unknown key or a wrong type is a
+    UserError naming it. Also used by scripts with keys of their own (grpo.py)."""
     config = dict(known)
     for key, value in given.items():
         if key not in known:
             close = difflib.get_close_matches(key, known, n=1)
             hint = f"; did you mean {close[0]}?" if close else ""
-            if key in from_meta(model_name):
+            if key in meta_keys:
                 hint = "; it comes from the dataset's meta.pkl"
             raise UserError(f"unknown config key {key}{hint} (known keys: {', '.join(sorted(known))})")
         config[key] = check_type(key, value, known[key])
+    return config
+
+
+def load_config(args):
+    """Config files and --key=value overrides, applied in order, checked before any work."""
+    given = read_args(args)
+    model_name = given.get('model', DEFAULTS['model'])
+    try:
+        known = known_keys(model_name)
+    except ValueError as e:
+        raise UserError(f"config key model: {e}")
+    config = apply_config(given, known, from_meta(model_name))
     check_values(config)
     return config
 

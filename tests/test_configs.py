@@ -7,7 +7,8 @@ import pytest
 import train as T
 from conftest import ROOT, load_script, shakespeare_text, write_char_dataset
 
-CONFIGS = sorted(p.name for p in (ROOT / 'config').glob('*.py'))
+CONFIGS = sorted(p.name for p in (ROOT / 'config').glob('*.py') if not p.name.startswith('grpo'))
+GRPO_CONFIGS = sorted(p.name for p in (ROOT / 'config').glob('grpo*.py'))  # grpo.py's, not train.py's
 TINY_RUN = ['--n_layer=2', '--n_head=2', '--n_embd=32', '--block_size=32', '--batch_size=2', '--max_iters=2',
             '--eval_interval=2', '--eval_iters=1', '--log_interval=1', '--gradient_accumulation_steps=1',
             '--device=cpu', '--compile=False', '--dtype=float32', '--init_from=scratch', '--train_tokens=0',
@@ -40,6 +41,16 @@ def datasets(tmp_path_factory):
             pauses = ['--n_pause=2'] if name.endswith('ft10') else []
             load_script('data/3sum/prepare.py', 'prepare_3sum').main(
                 ['--n=4', '--train_size=64', '--val_size=16', '--test_size=16', f'--out_dir={out}', *stream, *pauses])
+        elif name.startswith('arith'):
+            style = 'answer' if name.endswith('_answer') else 'think'
+            load_script('data/arith/prepare.py', 'prepare_arith').prepare(str(out), style, train_size=64, val_size=8)
+        elif name.startswith('addition'):  # think.py rl: addition_think's meta has config/think_rl.py's 64 think tokens
+            think = ['--n_think=64'] if name == 'addition_think' else []
+            load_script('data/addition/prepare.py', 'prepare_addition').main(
+                ['--digits=2', '--train_size=64', '--val_size=8', '--test_size=0', f'--out_dir={out}', *think])
+        elif name == 'prosqa':  # coconut: task records whose meta has the markers
+            load_script('data/prosqa/prepare.py', 'prepare_prosqa').main(
+                ['--train_size=32', '--val_size=8', '--test_size=8', f'--out_dir={out}'])
         else:
             pytest.skip(f'no tiny stand-in for dataset {name}')
         made[name] = out
@@ -60,3 +71,20 @@ def test_config_runs_a_few_iterations(name, datasets, tmp_path):
         return
     assert [r['iter'] for r in evals] == [0, 2]
     assert T.load_checkpoint(str(tmp_path / 'ckpt.pt'))['idea'] == config['model']
+
+
+@pytest.mark.parametrize('name', GRPO_CONFIGS)
+def test_grpo_config_runs_a_few_steps(name, datasets, tmp_path):
+    """A grpo config from a 2-iteration train.py model of its dataset (prompts need block 128)."""
+    import grpo
+    path = str(ROOT / 'config' / name)
+    dataset = T.read_config_file(path).get('dataset', grpo.DEFAULTS['dataset'])
+    data_dir = datasets(dataset)
+    T.train(T.load_config([*TINY_RUN, '--block_size=128', f'--data_dir={data_dir}', f'--out_dir={tmp_path / "sft"}']))
+    grpo.run(grpo.load_config([path, f'--init_from={tmp_path / "sft"}', f'--data_dir={data_dir}',
+                               f'--out_dir={tmp_path}', '--max_iters=2', '--eval_interval=2', '--eval_prompts=2',
+                               '--eval_samples=2', '--batch_size=2', '--group_size=2', '--max_new_tokens=8',
+                               '--device=cpu', '--progress=lines']))
+    evals = [r for r in T.read_jsonl(str(tmp_path / 'log.jsonl')) if 'eval_greedy' in r]
+    assert [r['iter'] for r in evals] == [0, 2]
+    assert T.load_checkpoint(str(tmp_path / 'ckpt.pt'))['iter_num'] == 2

@@ -1,0 +1,123 @@
+"""
+Short arithmetic word problems, two steps of add / subtract / multiply on small numbers, as
+task records in GSM8K's layout (data/gsm8k/prepare.py renders them, so a model trained here
+reads and writes what a GSM8K one does):
+
+    prompt   Question: Ann has 12 pens, gets 7 more, then has 3 times as many. How many pens now?\\nAnswer:
+    think    <think>\\n12+7=19\\n19*3=57\\n</think>\\n#### 57\\n<|endoftext|>
+    answer   #### 57\\n<|endoftext|>                      (no steps, no tags: the R1-Zero start)
+
+<think>, </think> and <|endoftext|> are special tokens (think.py's registry) on a character
+vocabulary. The vocabulary does not depend on --style, so a checkpoint of one style can be
+fine-tuned or RL-trained on the other's prompts. Val problems never appear in train.
+
+    python data/arith/prepare.py                                    # data/arith, style think
+    python data/arith/prepare.py --style=answer --out_dir=data/arith_answer
+"""
+
+import argparse
+import importlib.util
+import os
+import pickle
+import random
+import re
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.join(HERE, '..', '..')
+sys.path.insert(0, ROOT)
+import think  # noqa: E402
+
+# GSM8K's renderer, loaded by path (data/ is not a package)
+_spec = importlib.util.spec_from_file_location('gsm8k_prepare', os.path.join(ROOT, 'data', 'gsm8k', 'prepare.py'))
+gsm8k = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(gsm8k)
+
+STYLES = ('think', 'answer')
+NAMES = ['Ann', 'Ben', 'Cal', 'Dee', 'Eve', 'Fay', 'Gus', 'Hal', 'Ivy', 'Jo', 'Kim', 'Lou']
+ITEMS = ['pens', 'apples', 'cards', 'coins', 'books', 'eggs', 'shells', 'stamps']
+SPECIAL = [think.THINK_OPEN, think.THINK_CLOSE, think.END_OF_TEXT]
+
+
+def step(rng, x):
+    """One operation on the running total x: (phrase, equation, new total). One operand is a
+    single digit (multipliers 2 or 3), so a small model can learn the facts in minutes."""
+    ops = ['add'] + (['sub'] if x >= 2 else []) + (['mul'] if x <= 20 else [])
+    op = rng.choice(ops)
+    if op == 'add':
+        b = rng.randint(1, 9)
+        return f"gets {b} more", f"{x}+{b}={x + b}", x + b
+    if op == 'sub':
+        b = rng.randint(1, min(x - 1, 9))
+        return f"loses {b}", f"{x}-{b}={x - b}", x - b
+    b = rng.randint(2, 3)
+    return f"has {b} times as many", f"{x}*{b}={x * b}", x * b
+
+
+def make_problem(rng):
+    """A parsed record, as data/gsm8k/prepare.py's parse_record returns one."""
+    name, items, start = rng.choice(NAMES), rng.choice(ITEMS), rng.randint(2, 20)
+    first, eq1, x = step(rng, start)
+    second, eq2, x = step(rng, x)
+    question = f"{name} has {start} {items}, {first}, then {second}. How many {items} now?"
+    return {'question': question, 'steps': [eq1, eq2], 'equations': [eq1, eq2], 'answer': str(x)}
+
+
+def make_splits(train_size, val_size, seed):
+    """Distinct problems: val first, then train without any val question."""
+    rng = random.Random(seed)
+    seen, splits = set(), {}
+    for split, size in (('val', val_size), ('train', train_size)):
+        rows = []
+        while len(rows) < size:
+            p = make_problem(rng)
+            if p['question'] not in seen:
+                seen.add(p['question'])
+                rows.append(p)
+        splits[split] = rows
+    return splits
+
+
+def with_text(record, style):
+    prompt, completion = gsm8k.render(record, style)
+    return {**record, 'prompt': prompt, 'completion': completion + think.END_OF_TEXT}
+
+
+def make_meta(splits, style):
+    """The characters of every problem in the think style (a superset of answer's), then the
+    special tokens: the same vocabulary for both styles."""
+    names = re.compile('|'.join(map(re.escape, SPECIAL)))
+    texts = (with_text(p, 'think') for rows in splits.values() for p in rows)
+    chars = sorted(set(''.join(names.sub('', r['prompt'] + r['completion']) for r in texts)))
+    meta = {'vocab_size': len(chars), 'tokenizer': 'char', 'stoi': {c: i for i, c in enumerate(chars)},
+            'itos': dict(enumerate(chars)), 'special_tokens': {}}
+    return {**think.add_special_tokens(meta, SPECIAL), 'task': 'arith', 'style': style}
+
+
+def prepare(out_dir, style='think', train_size=20_000, val_size=500, seed=1337):
+    splits = make_splits(train_size, val_size, seed)
+    os.makedirs(out_dir, exist_ok=True)
+    for name, rows in splits.items():
+        think.write_split(out_dir, name, [with_text(p, style) for p in rows], encode=None, stream=False)
+    meta = make_meta(splits, style)
+    think.write_atomic(os.path.join(out_dir, 'meta.pkl'), pickle.dumps(meta))
+    return meta
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--style', default='think', choices=STYLES, help='how completions are written')
+    parser.add_argument('--train_size', type=int, default=20_000)
+    parser.add_argument('--val_size', type=int, default=500)
+    parser.add_argument('--seed', type=int, default=1337)
+    parser.add_argument('--out_dir', default=HERE, help="where the files go (default: this script's directory)")
+    args = parser.parse_args(argv)
+    if args.train_size < 1 or args.val_size < 1:
+        raise SystemExit("error: --train_size and --val_size must be >= 1")
+    meta = prepare(args.out_dir, args.style, args.train_size, args.val_size, args.seed)
+    print(f"{args.out_dir}: train {args.train_size:,}, val {args.val_size:,} records; style {args.style}, "
+          f"vocab size {meta['vocab_size']} ({len(meta['special_tokens'])} special tokens)")
+
+
+if __name__ == '__main__':
+    main()

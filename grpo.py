@@ -1,0 +1,530 @@
+"""
+GRPO, group relative policy optimization (Shao et al. 2024, "DeepSeekMath"; the RL of
+DeepSeek-R1, 2025), with the token averaging of DAPO (Yu et al. 2025) and Dr. GRPO (Liu et
+al. 2025) as options.
+
+    python grpo.py config/grpo_arith.py                 # a config file, then --key=value overrides
+    python grpo.py plot results/grpo/*.jsonl --labels=a,b --out=assets/grpo.png
+
+It starts from a checkpoint (init_from: a run's out_dir or ckpt.pt, e.g. a model fine-tuned
+by train.py on task records) and keeps a frozen copy of it as the reference. Each step:
+  1. batch_size prompts from the dataset's train.jsonl, group_size completions of each, all
+     sampled in one batch with the KV cache (prompts left-padded; a mask hides the padding
+     and positions start at each row's first token, so a row gets what it would alone). A
+     completion ends at <|endoftext|> (think.END_OF_TEXT) or after max_new_tokens; the
+     tokens after its end are masked out.
+  2. rewards: a weighted sum of plain functions (prompt, completion, record) -> float, in
+     REWARDS: accuracy (the final answer equals the record's answer) and format (one
+     <think>...</think>, then the answer). Weights are the config's <name>_weight.
+  3. advantages: each reward minus its group's mean, divided by the group's std
+     (advantage_scale='group'), the batch's ('batch') or nothing ('none', as Dr. GRPO).
+  4. mu AdamW updates of the clipped-ratio objective with a k3 KL penalty to the reference,
+     the rollout's log-probabilities held fixed as the old policy (grpo_loss).
+Every eval_interval steps: greedy answers (pass@1) and eval_samples samples (majority vote)
+on held-out prompts (val.jsonl), then out_dir/ckpt.pt in train.py's format, so sample.py and
+train.py's init_from read it. Every step writes a row to out_dir/log.jsonl.
+"""
+
+import importlib.util
+import math
+import os
+import re
+import sys
+import time
+from collections import Counter
+
+import torch
+from torch.nn import functional as F
+
+import think
+from model import sample_token
+from train import (UserError, RunLog, Tokenizer, apply_config, check_writable, checkpoint, get_lr, load_checkpoint,
+                   model_from_checkpoint, pick_device, read_args, read_jsonl, save_checkpoint)
+
+ROOT = os.path.dirname(os.path.abspath(__file__))
+
+DEFAULTS = dict(
+    # I/O
+    out_dir='out-grpo',
+    init_from='',  # the run to start from: its out_dir or its ckpt.pt (required)
+    dataset='arith',  # prompts and answers: data/<dataset>/{train,val}.jsonl
+    data_dir='',  # default: data/<dataset>
+    eval_interval=25,
+    eval_prompts=200,  # held-out prompts per evaluation (the first ones of val.jsonl)
+    eval_samples=8,  # samples per held-out prompt for the majority vote
+    # rollouts
+    batch_size=8,  # prompts per step
+    group_size=8,  # completions per prompt
+    max_new_tokens=48,
+    temperature=1.0,
+    top_k=0,  # 0: all tokens
+    # rewards: the weight of each function in REWARDS
+    accuracy_weight=1.0,
+    format_weight=1.0,
+    # the objective
+    advantage_scale='group',  # 'group' (GRPO), 'batch' or 'none' (Dr. GRPO)
+    loss_type='grpo',  # 'grpo', 'dapo' or 'dr_grpo': how token losses are averaged
+    mu=2,  # updates per batch of rollouts
+    epsilon_low=0.2,  # ratio clipped to [1 - epsilon_low, 1 + epsilon_high]
+    epsilon_high=0.2,  # DAPO's clip-higher: larger than epsilon_low
+    beta=0.04,  # weight of the KL penalty to the reference (0: no reference pass)
+    # AdamW, learning rate as train.py (decay_lr=False: constant after warmup)
+    learning_rate=1e-4,
+    max_iters=100,
+    weight_decay=0.0,
+    beta1=0.9,
+    beta2=0.99,
+    grad_clip=1.0,  # 0 disables
+    decay_lr=False,
+    warmup_iters=0,
+    lr_decay_iters=0,
+    min_lr=0.0,
+    # system
+    device='cpu',
+    seed=1337,
+    progress='tqdm',  # 'tqdm' bar or 'lines'
+)
+LOSS_TYPES = ('grpo', 'dapo', 'dr_grpo')
+SCALES = ('group', 'batch', 'none')
+
+
+def load_config(args):
+    c = apply_config(read_args(args), DEFAULTS)
+    for key in ('eval_interval', 'eval_prompts', 'eval_samples', 'batch_size', 'max_new_tokens', 'mu'):
+        if c[key] <= 0:
+            raise UserError(f"config key {key} must be > 0, got {c[key]}")
+    for key in ('max_iters', 'top_k', 'temperature', 'beta', 'learning_rate', 'weight_decay', 'grad_clip',
+                'warmup_iters', 'lr_decay_iters', 'min_lr') + tuple(f'{name}_weight' for name in REWARDS):
+        if c[key] < 0:
+            raise UserError(f"config key {key} must be >= 0, got {c[key]}")
+    if c['group_size'] < 2:
+        raise UserError(f"config key group_size must be >= 2 (advantages compare completions of one prompt), "
+                        f"got {c['group_size']}")
+    if not (0 <= c['epsilon_low'] < 1 and c['epsilon_high'] >= 0):
+        raise UserError(f"config keys epsilon_low must be in [0, 1) and epsilon_high >= 0, got "
+                        f"{c['epsilon_low']}, {c['epsilon_high']}")
+    for key, allowed in (('loss_type', LOSS_TYPES), ('advantage_scale', SCALES), ('progress', ('tqdm', 'lines'))):
+        if c[key] not in allowed:
+            raise UserError(f"config key {key} must be one of {', '.join(allowed)}, got {c[key]!r}")
+    if not c['init_from']:
+        raise UserError("config key init_from is required: the out_dir (or ckpt.pt) of the run to start from")
+    return c
+
+
+# -----------------------------------------------------------------------------
+# rewards: plain functions of (prompt, completion, record) -> float
+
+def load_gsm8k():
+    """data/gsm8k/prepare.py (data/ is not a package): its answer parsing is the one used here."""
+    spec = importlib.util.spec_from_file_location('gsm8k_prepare', os.path.join(ROOT, 'data', 'gsm8k', 'prepare.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+gsm8k = load_gsm8k()
+ANSWER_TAG = re.compile(r'<answer>(.*?)</answer>', re.DOTALL)
+
+
+def first_number(text):
+    m = gsm8k.NUMBER.search(text.replace('\u2212', '-'))
+    return gsm8k.normalize_number(m.group(0)) if m else None
+
+
+def final_answer(completion):
+    """The completion's final answer, normalized ('1,000' -> '1000', '3.50' -> '3.5'), or None:
+    the number in the last <answer>...</answer>, else after the last '#### ', else the first
+    number after the last </think>."""
+    tagged = ANSWER_TAG.findall(completion)
+    if tagged:
+        return first_number(tagged[-1])
+    if '####' in completion:
+        return gsm8k.parse_answer(completion)
+    if think.THINK_CLOSE in completion:
+        return first_number(completion.rsplit(think.THINK_CLOSE, 1)[1])
+    return None
+
+
+def accuracy_reward(prompt, completion, record):
+    """1 when the final answer equals the record's 'answer' as a number."""
+    answer = final_answer(completion)
+    return float(answer is not None and answer == gsm8k.normalize_number(str(record['answer'])))
+
+
+def format_reward(prompt, completion, record):
+    """1 when the completion is exactly one <think>...</think> block, first, then an answer."""
+    text = completion.strip()
+    one_block = text.count(think.THINK_OPEN) == 1 and text.count(think.THINK_CLOSE) == 1
+    if not (one_block and text.startswith(think.THINK_OPEN)):
+        return 0.0
+    after = text[text.index(think.THINK_CLOSE):]  # the answer must come after the block
+    return float(final_answer(after) is not None)
+
+
+REWARDS = {'accuracy': accuracy_reward, 'format': format_reward}
+
+
+def score(prompts, completions, records, weights):
+    """(weighted total (N,), {name: (N,)}) over the rollouts."""
+    parts = {name: torch.tensor([fn(p, c, r) for p, c, r in zip(prompts, completions, records)])
+             for name, fn in REWARDS.items()}
+    total = sum(weights[name] * parts[name] for name in REWARDS)
+    return total, parts
+
+
+# -----------------------------------------------------------------------------
+# the objective
+
+def group_advantages(rewards, group_size, scale='group', eps=1e-4):
+    """rewards (N,), consecutive groups of group_size completions of one prompt -> advantages
+    (N,): reward minus its group's mean, divided by the group's std + eps ('group'), the
+    batch's std + eps ('batch') or nothing ('none'). A group whose rewards are all equal gets 0."""
+    r = rewards.view(-1, group_size)
+    centered = r - r.mean(dim=1, keepdim=True)
+    if scale == 'group':
+        centered = centered / (r.std(dim=1, keepdim=True) + eps)
+    elif scale == 'batch':
+        centered = centered / (rewards.std() + eps)
+    elif scale != 'none':
+        raise ValueError(f"scale must be one of {SCALES}, got {scale!r}")
+    return centered.reshape(-1)
+
+
+def grpo_loss(logp, old_logp, ref_logp, advantages, mask, epsilon_low=0.2, epsilon_high=0.2, beta=0.04,
+              loss_type='grpo'):
+    """The GRPO objective, to minimise. logp, old_logp, ref_logp, mask: (N, M) per completion
+    token (ref_logp may be None when beta == 0); advantages (N,). Per token:
+        -min(ratio * A, clip(ratio, 1 - epsilon_low, 1 + epsilon_high) * A) + beta * kl
+    with ratio = pi / pi_old and kl the k3 estimate pi_ref/pi - log(pi_ref/pi) - 1 (>= 0).
+    Averaged: 'grpo' over each sequence's tokens, then over sequences; 'dapo' over all tokens;
+    'dr_grpo' summed and divided by N * M (M: the padded completion length, a constant when
+    the rollouts pad to max_new_tokens). Returns (loss, stats)."""
+    mask = mask.to(logp.dtype)
+    ratio = torch.exp(logp - old_logp)
+    A = advantages[:, None]
+    per_token = -torch.min(ratio * A, ratio.clamp(1 - epsilon_low, 1 + epsilon_high) * A)
+    kl = torch.zeros_like(logp)
+    if ref_logp is not None:
+        log_r = (ref_logp - logp).clamp(-20.0, 20.0)  # exp of a larger gap would overflow
+        kl = torch.exp(log_r) - log_r - 1
+    per_token = per_token + beta * kl
+    if loss_type == 'grpo':
+        loss = ((per_token * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1)).mean()
+    elif loss_type == 'dapo':
+        loss = (per_token * mask).sum() / mask.sum().clamp(min=1)
+    elif loss_type == 'dr_grpo':
+        loss = (per_token * mask).sum() / mask.numel()
+    else:
+        raise ValueError(f"loss_type must be one of {LOSS_TYPES}, got {loss_type!r}")
+    with torch.no_grad():
+        n = mask.sum().clamp(min=1)
+        # a token is clipped when the clipped term is the smaller one: it gives no gradient
+        clipped = ((ratio < 1 - epsilon_low) & (A < 0)) | ((ratio > 1 + epsilon_high) & (A > 0))
+        stats = {'kl': ((kl * mask).sum() / n).item(), 'clip_frac': ((clipped * mask).sum() / n).item(),
+                 'ratio': ((ratio * mask).sum() / n).item()}
+    return loss, stats
+
+
+# -----------------------------------------------------------------------------
+# rollouts: many prompts of any lengths, one batch
+
+def positions(valid):
+    """Text positions of left-padded rows: 0 at each row's first real token (0 on padding)."""
+    return (valid.long().cumsum(dim=1) - 1).clamp(min=0)
+
+
+def attention_mask(valid):
+    """(N, 1, T, T) bool: causal, padding hidden. A pad sees itself: a query that sees nothing
+    gives NaN, which would reach the real tokens through later layers' values (0 * NaN)."""
+    T = valid.size(1)
+    causal = torch.ones(T, T, dtype=torch.bool, device=valid.device).tril()
+    eye = torch.eye(T, dtype=torch.bool, device=valid.device)
+    return ((causal & valid[:, None, :]) | eye)[:, None]
+
+
+def left_pad(prompts, device='cpu'):
+    """Lists of ids -> (ids (N, P), valid (N, P)): each prompt at the right end of its row."""
+    P = max(map(len, prompts))
+    ids = torch.zeros(len(prompts), P, dtype=torch.long)
+    valid = torch.zeros(len(prompts), P, dtype=torch.bool)
+    for i, p in enumerate(prompts):
+        ids[i, P - len(p):] = torch.tensor(p, dtype=torch.long)
+        valid[i, P - len(p):] = True
+    return ids.to(device), valid.to(device)
+
+
+def completion_mask(tokens, end_id):
+    """(N, M) float: 1 on each completion's tokens up to and including its first end_id."""
+    is_end = (tokens == end_id).long()
+    return ((is_end.cumsum(dim=1) - is_end) == 0).float()
+
+
+@torch.no_grad()
+def sample(model, prompts, max_new_tokens, temperature=1.0, top_k=0, end_id=None):
+    """Continue every prompt (lists of ids) with the KV cache, all rows at once; stop when
+    every row has written end_id. Returns (seq, valid, mask): seq (N, P + M) the left-padded
+    prompts then M completion tokens, valid (N, P + M) False on padding, mask (N, M) the
+    completion tokens up to and including end_id."""
+    ids, valid = left_pad(prompts, model.lm_head.weight.device)
+    N, P = ids.shape
+    if P + max_new_tokens > model.config.block_size:
+        raise UserError(f"prompts of {P} tokens + max_new_tokens {max_new_tokens} exceed the model's "
+                        f"block_size {model.config.block_size}")
+    cache = model.new_cache(N, P + max_new_tokens)
+    x = model.blocks(model.embed(ids, positions(valid)), attention_mask(valid), cache)
+    logits = model.head(x[:, -1])
+    next_pos = positions(valid)[:, -1:] + 1
+    out, alive = [], torch.ones(N, dtype=torch.bool, device=ids.device)
+    for t in range(max_new_tokens):
+        token = sample_token(logits, temperature, top_k or None)
+        out.append(token)
+        if end_id is not None:
+            alive &= token[:, 0] != end_id
+        if not alive.any() or t == max_new_tokens - 1:
+            break
+        valid = torch.cat([valid, torch.ones(N, 1, dtype=torch.bool, device=ids.device)], dim=1)
+        x = model.blocks(model.embed(token, next_pos + t), valid[:, None, None, :], cache)
+        logits = model.head(x[:, -1])
+    tokens = torch.cat(out, dim=1)
+    seq = torch.cat([ids, tokens], dim=1)
+    valid = torch.cat([valid[:, :P], torch.ones_like(tokens, dtype=torch.bool)], dim=1)
+    mask = completion_mask(tokens, end_id) if end_id is not None else torch.ones_like(tokens, dtype=torch.float)
+    return seq, valid, mask
+
+
+def completion_logprobs(model, seq, valid, n_prompt):
+    """Log-probabilities (N, M) of the completion tokens seq[:, n_prompt:] under model: one
+    forward over the padded rows (with gradient, when enabled)."""
+    x = model.blocks(model.embed(seq, positions(valid)), attention_mask(valid))
+    logits = model.head(x[:, n_prompt - 1:-1]).float()
+    return torch.log_softmax(logits, dim=-1).gather(-1, seq[:, n_prompt:, None])[..., 0]
+
+
+def completion_texts(tok, tokens, mask, end_id):
+    """The completions as text (special tokens by name), each up to its end, without end_id."""
+    texts = []
+    for row, m in zip(tokens.tolist(), mask.tolist()):
+        row = row[:int(sum(m))]
+        texts.append(think.render(row[:-1] if row and row[-1] == end_id else row, tok, mode='plain'))
+    return texts
+
+
+def end_of_text_id(tok):
+    if tok.kind == 'char' and think.END_OF_TEXT not in tok.special:
+        raise UserError(f"the vocabulary has no {think.END_OF_TEXT}, so completions cannot end: task records "
+                        f"must end with it (data/arith/prepare.py writes them so)")
+    return tok.encode(think.END_OF_TEXT)[0]
+
+
+# -----------------------------------------------------------------------------
+# evaluation: held-out prompts, greedy and majority vote
+
+@torch.no_grad()
+def evaluate(model, tok, records, c, end_id, chunk=256):
+    """pass@1 of the greedy answer; accuracy of the majority answer over eval_samples samples
+    (and their mean accuracy); format rate and length of the greedy completions."""
+    prompts = [r['ids'] for r in records]
+    k = c['eval_samples']
+
+    def complete(rows, temperature):
+        texts, lengths = [], []
+        for s in range(0, len(rows), chunk):
+            seq, valid, mask = sample(model, rows[s:s + chunk], c['max_new_tokens'], temperature, c['top_k'], end_id)
+            n_prompt = seq.size(1) - mask.size(1)
+            texts += completion_texts(tok, seq[:, n_prompt:], mask, end_id)
+            lengths += mask.sum(dim=1).tolist()
+        return texts, lengths
+
+    greedy, lengths = complete(prompts, 0.0)
+    samples, _ = complete([p for p in prompts for _ in range(k)], c['temperature'])
+    majority, sampled = 0, 0
+    for i, r in enumerate(records):
+        answers = [final_answer(t) for t in samples[i * k:(i + 1) * k]]
+        truth = gsm8k.normalize_number(str(r['answer']))
+        votes = Counter(a for a in answers if a is not None)
+        majority += bool(votes) and votes.most_common(1)[0][0] == truth
+        sampled += answers.count(truth)
+    n = len(records)
+    return {'eval_greedy': sum(accuracy_reward(None, t, r) for t, r in zip(greedy, records)) / n,
+            'eval_majority': majority / n, 'eval_sampled': sampled / (n * k),
+            'eval_format': sum(format_reward(None, t, r) for t, r in zip(greedy, records)) / n,
+            'eval_length': sum(lengths) / n}
+
+
+# -----------------------------------------------------------------------------
+# the loop
+
+def load_records(data_dir, split, tok, dataset):
+    path = os.path.join(data_dir, f'{split}.jsonl')
+    if not os.path.exists(path):
+        raise UserError(f"no {path}: run python data/{dataset}/prepare.py")
+    records = read_jsonl(path)
+    for n, r in enumerate(records, 1):
+        if not isinstance(r, dict) or not isinstance(r.get('prompt'), str) or 'answer' not in r:
+            raise UserError(f"{path} record {n} needs a string prompt and an answer")
+        r['ids'] = tok.encode(r['prompt'])
+    if not records:
+        raise UserError(f"{path} holds no records")
+    return records
+
+
+def grpo_step(policy, reference, optimizer, records, tok, c, end_id, weights):
+    """One batch of rollouts, then mu updates. Returns the log row's numbers."""
+    G = c['group_size']
+    seq, valid, mask = sample(policy, [r['ids'] for r in records for _ in range(G)], c['max_new_tokens'],
+                              c['temperature'], c['top_k'], end_id)
+    n_prompt = seq.size(1) - mask.size(1)
+    texts = completion_texts(tok, seq[:, n_prompt:], mask, end_id)
+    group_records = [r for r in records for _ in range(G)]
+    rewards, parts = score([r['prompt'] for r in group_records], texts, group_records, weights)
+    advantages = group_advantages(rewards, G, c['advantage_scale']).to(seq.device)
+    # completions padded to max_new_tokens: dr_grpo divides by N * max_new_tokens, a constant
+    pad = lambda t: F.pad(t, (0, c['max_new_tokens'] - t.size(1)))
+    with torch.no_grad():
+        old_logp = pad(completion_logprobs(policy, seq, valid, n_prompt))
+        ref_logp = pad(completion_logprobs(reference, seq, valid, n_prompt)) if c['beta'] > 0 else None
+    for _ in range(c['mu']):
+        logp = pad(completion_logprobs(policy, seq, valid, n_prompt))
+        loss, stats = grpo_loss(logp, old_logp, ref_logp, advantages, pad(mask), c['epsilon_low'],
+                                c['epsilon_high'], c['beta'], c['loss_type'])
+        if not math.isfinite(loss.item()):
+            raise UserError(f"loss is {loss.item()}: stopped (try a lower learning_rate or a larger beta)")
+        loss.backward()
+        if c['grad_clip'] > 0:
+            torch.nn.utils.clip_grad_norm_(policy.parameters(), c['grad_clip'])
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+    grouped = rewards.view(-1, G)
+    return {'loss': loss.item(), 'reward': rewards.mean().item(), 'accuracy': parts['accuracy'].mean().item(),
+            'format': parts['format'].mean().item(), 'length': mask.sum(dim=1).mean().item(),
+            'kl': stats['kl'], 'clip_frac': stats['clip_frac'],
+            'equal_groups': (grouped.max(dim=1).values == grouped.min(dim=1).values).float().mean().item()}
+
+
+def run(c):
+    torch.manual_seed(c['seed'])
+    device = pick_device(c['device'])
+    path = c['init_from']
+    ckpt = load_checkpoint(os.path.join(path, 'ckpt.pt') if os.path.isdir(path) else path)
+    if ckpt['idea'] != 'gpt':
+        raise UserError(f"grpo.py trains plain GPT checkpoints; {path} holds a {ckpt['idea']!r} model")
+    # eval mode throughout: no dropout, so the ratio to the old policy is exactly 1 at the first update
+    policy = model_from_checkpoint(ckpt).to(device).eval()
+    reference = model_from_checkpoint(ckpt).to(device).eval().requires_grad_(False)
+    meta = ckpt['meta']
+    tok = Tokenizer(meta)
+    end_id = end_of_text_id(tok)
+    data_dir = c['data_dir'] or os.path.join(ROOT, 'data', c['dataset'])
+    train_records = load_records(data_dir, 'train', tok, c['dataset'])
+    val_records = load_records(data_dir, 'val', tok, c['dataset'])[:c['eval_prompts']]
+    longest = max(len(r['ids']) for r in train_records + val_records)
+    if longest + c['max_new_tokens'] > policy.config.block_size:
+        raise UserError(f"the longest prompt ({longest} tokens) + max_new_tokens ({c['max_new_tokens']}) exceed "
+                        f"the model's block_size ({policy.config.block_size}): lower max_new_tokens")
+    weights = {name: c[f'{name}_weight'] for name in REWARDS}
+    check_writable(c['out_dir'])
+    device_type = 'cuda' if device.startswith('cuda') else device
+    optimizer = policy.configure_optimizers(c['weight_decay'], c['learning_rate'], (c['beta1'], c['beta2']), device_type)
+    log = RunLog(os.path.join(c['out_dir'], 'log.jsonl'))
+    print(f"grpo on {path}: {policy.get_num_params() / 1e6:.2f}M parameters, {c['batch_size']} prompts x "
+          f"{c['group_size']} completions per step, {len(train_records):,} train prompts, {len(val_records)} held out")
+
+    progress = None
+    if c['progress'] == 'tqdm':
+        from tqdm import tqdm
+        progress = tqdm(total=c['max_iters'], dynamic_ncols=True, desc='grpo')
+    say = progress.write if progress else print
+    t_start = time.time()
+    for it in range(c['max_iters'] + 1):
+        if it % c['eval_interval'] == 0 or it == c['max_iters']:
+            row = {'iter': it, **evaluate(policy, tok, val_records, c, end_id)}
+            row['time'] = round(time.time() - t_start, 3)
+            log.write(row)
+            say(f"iter {it}: held-out greedy {row['eval_greedy']:.3f}, majority@{c['eval_samples']} "
+                f"{row['eval_majority']:.3f}, format {row['eval_format']:.3f}")
+            if it > 0:
+                save_checkpoint(checkpoint(policy, optimizer, 'gpt', meta, c, it, elapsed=time.time() - t_start),
+                                os.path.join(c['out_dir'], 'ckpt.pt'))
+        if it == c['max_iters']:
+            break
+        lr = get_lr(it, c)
+        for group in optimizer.param_groups:
+            group['lr'] = lr
+        g = torch.Generator().manual_seed(c['seed'] * 1_000_003 + it)
+        batch = [train_records[i] for i in torch.randint(len(train_records), (c['batch_size'],), generator=g).tolist()]
+        row = {'iter': it, 'lr': lr, **grpo_step(policy, reference, optimizer, batch, tok, c, end_id, weights)}
+        row['time'] = round(time.time() - t_start, 3)
+        log.write(row)
+        stats = (f"reward {row['reward']:.3f}, acc {row['accuracy']:.3f}, format {row['format']:.3f}, "
+                 f"kl {row['kl']:.4f}, equal groups {row['equal_groups']:.2f}")
+        if progress:
+            progress.update(1)
+            progress.set_postfix_str(stats)
+        else:
+            print(f"iter {it}: {stats}")
+    if progress:
+        progress.close()
+
+
+def running_mean(values, window):
+    """Mean of the last `window` values at each step: one batch of rollouts is noisy."""
+    return [sum(values[max(0, j - window + 1):j + 1]) / len(values[max(0, j - window + 1):j + 1])
+            for j in range(len(values))]
+
+
+def plot(paths, labels, out, window=10):
+    """Held-out accuracy (greedy and majority vote), the format reward of the rollouts and the
+    KL to the reference over the steps, one color per run."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    for i, (path, label) in enumerate(zip(paths, labels)):
+        rows = read_jsonl(path)
+        evals = [r for r in rows if 'eval_greedy' in r]
+        steps = [r for r in rows if 'loss' in r]
+        x = [r['iter'] for r in evals]
+        axes[0].plot(x, [r['eval_greedy'] for r in evals], f'C{i}-o', label=f'{label}: greedy (pass@1)')
+        axes[0].plot(x, [r['eval_majority'] for r in evals], f'C{i}--s', label=f'{label}: majority vote')
+        x = [r['iter'] for r in steps]
+        axes[1].plot(x, running_mean([r['format'] for r in steps], window), f'C{i}', label=f'{label}: format')
+        axes[1].plot(x, running_mean([r['accuracy'] for r in steps], window), f'C{i}:', label=f'{label}: accuracy')
+        axes[2].plot(x, running_mean([r['kl'] for r in steps], window), f'C{i}', label=label)
+    axes[0].set(xlabel='GRPO step', ylabel='accuracy', title='held-out prompts', ylim=(0, 1))
+    axes[1].set(xlabel='GRPO step', ylabel=f'reward (mean of {window} steps)', title='rollouts: format and accuracy',
+                ylim=(-0.02, 1.02))
+    axes[2].set(xlabel='GRPO step', ylabel='k3 KL per token', title='KL to the reference')
+    axes[2].set_yscale('symlog', linthresh=1e-3)  # from 0 at the start to tens when the policy collapses
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    print(f"wrote {out}")
+
+
+def main(argv):
+    if argv[:1] == ['plot']:
+        import argparse
+        p = argparse.ArgumentParser(prog='grpo.py plot', description='the figure of GRPO runs from their log.jsonl')
+        p.add_argument('logs', nargs='+')
+        p.add_argument('--labels', default='', help='comma-separated, one per log (default: the file names)')
+        p.add_argument('--out', default='assets/grpo.png')
+        args = p.parse_args(argv[1:])
+        labels = args.labels.split(',') if args.labels else [os.path.splitext(os.path.basename(x))[0] for x in args.logs]
+        if len(labels) != len(args.logs):
+            p.error(f"{len(args.logs)} logs but {len(labels)} labels")
+        plot(args.logs, labels, args.out)
+        return
+    try:
+        run(load_config(argv))
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        print("interrupted; the last checkpoint is kept", file=sys.stderr)
+        sys.exit(130)
+
+
+if __name__ == '__main__':
+    main(sys.argv[1:])
