@@ -52,8 +52,8 @@ import torch
 import think
 from model import GPT, GPTConfig, lm_loss, sample_token
 from quietstar import ListCache
-from train import (UserError, Tokenizer, check_type, load_checkpoint, load_config, load_meta, model_from_checkpoint,
-                   parse_value, read_jsonl, train)
+from train import (UserError, cli_errors, Tokenizer, check_type, load_checkpoint, load_config, load_meta,
+                   model_from_checkpoint, parse_value, read_jsonl, train)
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 
@@ -412,6 +412,7 @@ def plot(paths, out):
     """Accuracy after each stage (and the forced choice, if scored); single-stage runs (cot,
     nocot, no curriculum) as lines."""
     import matplotlib
+    from plot import save_figure
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
@@ -434,9 +435,7 @@ def plot(paths, out):
                title=title, ylim=(0, 1.02))
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(out, dpi=120)
-    print(f"wrote {out}")
+    save_figure(fig, out)
 
 
 def main(argv):
@@ -455,7 +454,7 @@ def main(argv):
     args, rest = p.parse_known_args(argv)
     if rest and args.command != 'curriculum':
         p.error(f"unrecognized arguments: {' '.join(rest)}")
-    try:
+    with cli_errors():
         if args.command == 'curriculum':
             print(table([curriculum(rest)]))
         elif args.command == 'eval':
@@ -464,9 +463,6 @@ def main(argv):
             print(table(args.logs))
         else:
             plot(args.logs, args.out)
-    except UserError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(1)
 
 
 if __name__ == '__main__':

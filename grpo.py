@@ -38,8 +38,8 @@ from torch.nn import functional as F
 
 import think
 from model import sample_token
-from train import (UserError, RunLog, Tokenizer, apply_config, check_writable, checkpoint, get_lr, load_checkpoint,
-                   model_from_checkpoint, pick_device, read_args, read_jsonl, save_checkpoint)
+from train import (UserError, cli_errors, RunLog, Tokenizer, apply_config, check_writable, checkpoint, get_lr,
+                   load_checkpoint, model_from_checkpoint, pick_device, read_args, read_jsonl, save_checkpoint)
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 
@@ -476,6 +476,7 @@ def plot(paths, labels, out, window=10):
     """Held-out accuracy (greedy and majority vote), the format reward of the rollouts and the
     KL to the reference over the steps, one color per run."""
     import matplotlib
+    from plot import save_figure
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
@@ -498,9 +499,7 @@ def plot(paths, labels, out, window=10):
     for ax in axes:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(out, dpi=120)
-    print(f"wrote {out}")
+    save_figure(fig, out)
 
 
 def main(argv):
@@ -516,14 +515,8 @@ def main(argv):
             p.error(f"{len(args.logs)} logs but {len(labels)} labels")
         plot(args.logs, labels, args.out)
         return
-    try:
+    with cli_errors():
         run(load_config(argv))
-    except UserError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(1)
-    except KeyboardInterrupt:
-        print("interrupted; the last checkpoint is kept", file=sys.stderr)
-        sys.exit(130)
 
 
 if __name__ == '__main__':

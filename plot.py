@@ -22,6 +22,14 @@ import sys
 X_AXES = {'iter': 'iteration', 'tokens': 'text tokens seen', 'time': 'wall time (s)', 'flops': 'training FLOPs'}
 
 
+def save_figure(fig, out):
+    """Lay the figure out and write it (the directory too); every script's plots end here."""
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(out) or '.', exist_ok=True)
+    fig.savefig(out, dpi=120)
+    print(f"wrote {out}")
+
+
 def read_eval_rows(path):
     if os.path.isdir(path):
         path = os.path.join(path, 'log.jsonl')
@@ -114,10 +122,7 @@ def main(argv):
         draw_curves(ax, args.runs, labels, args.x, args.ylim)
     if args.title:
         ax.set_title(args.title)
-    fig.tight_layout()
-    os.makedirs(os.path.dirname(args.out) or '.', exist_ok=True)
-    fig.savefig(args.out, dpi=120)
-    print(f"wrote {args.out}")
+    save_figure(fig, args.out)
 
 
 if __name__ == '__main__':

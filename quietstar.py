@@ -40,8 +40,8 @@ from torch.nn import functional as F
 
 import think
 from model import GPT, GPTConfig, sample_token
-from train import (UserError, Dataset, Tokenizer, checkpoint, init_from_run, load_checkpoint, load_config, load_meta,
-                   model_from_checkpoint, pick_device, save_checkpoint)
+from train import (UserError, cli_errors, Dataset, Tokenizer, checkpoint, init_from_run, load_checkpoint, load_config,
+                   load_meta, model_from_checkpoint, pick_device, save_checkpoint)
 
 
 @dataclass
@@ -385,6 +385,7 @@ def bench(T=128, n_thought=8, repeats=5):
 
 def plot(paths, out, window=10):
     import matplotlib
+    from plot import save_figure
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
@@ -401,9 +402,7 @@ def plot(paths, out, window=10):
           title='next-token NLL: < 0 means the thought helps')
     b.set(xlabel='iteration', ylabel='mean mixing weight w', title='how much the mixed logits use the thought')
     a.legend()
-    fig.tight_layout()
-    fig.savefig(out, dpi=120)
-    print(f"wrote {out}")
+    save_figure(fig, out)
 
 
 def main(argv):
@@ -430,7 +429,7 @@ def main(argv):
     args, rest = p.parse_known_args(argv)
     if rest and args.command != 'init':
         p.error(f"unrecognized arguments: {' '.join(rest)}")
-    try:
+    with cli_errors():
         if args.command == 'data':
             meta = write_data(args.src_dir, args.out_dir)
             print(f"{args.out_dir}: vocab size {meta['vocab_size']}, special tokens {meta['special_tokens']}")
@@ -444,9 +443,6 @@ def main(argv):
             bench(args.T, args.n_thought, args.repeats)
         else:
             plot(args.logs, args.out)
-    except UserError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(1)
 
 
 if __name__ == '__main__':

@@ -19,7 +19,7 @@ import sys
 import torch
 
 import think
-from train import UserError, Tokenizer, load_checkpoint, model_from_checkpoint, pick_device
+from train import UserError, Tokenizer, cli_errors, load_checkpoint, model_from_checkpoint, pick_device
 
 
 def load_model(args):
@@ -89,11 +89,8 @@ def main(argv):
     args = p.parse_args(argv)
     if args.num_samples <= 0 or args.max_new_tokens < 0 or args.temperature < 0 or (args.n_pause or 0) < 0:
         p.error('num_samples must be > 0, max_new_tokens >= 0, temperature >= 0, n_pause >= 0')
-    try:
+    with cli_errors():
         sample(args)
-    except UserError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(1)
 
 
 if __name__ == '__main__':

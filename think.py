@@ -58,9 +58,9 @@ import torch
 from torch.nn import functional as F
 
 from model import GPT, GPTConfig, build_model, lm_loss, sample_token
-from train import (UserError, Dataset, RunLog, Tokenizer, batch_seed, check_writable, checkpoint, get_lr, init_from_run,
-                   is_run, load_checkpoint, load_config, load_meta, model_args, model_from_checkpoint, pick_device,
-                   read_jsonl, save_checkpoint)
+from train import (UserError, cli_errors, Dataset, RunLog, Tokenizer, batch_seed, check_writable, checkpoint, get_lr,
+                   init_from_run, is_run, load_checkpoint, load_config, load_meta, model_args, model_from_checkpoint,
+                   pick_device, read_jsonl, save_checkpoint)
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 
@@ -775,6 +775,7 @@ def plot_rl(paths, out):
     """Think tokens per text token over training, and val NLL with and without thinking; prints
     the first and last evaluation of each run as a markdown table."""
     import matplotlib
+    from plot import save_figure
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
@@ -795,9 +796,7 @@ def plot_rl(paths, out):
     b.set(xlabel='RL iteration', ylabel='val NLL per answer token', title='thinking (solid) vs masked out (dashed)')
     a.legend(fontsize=7)
     b.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(out, dpi=120)
-    print(f"wrote {out}")
+    save_figure(fig, out)
 
 
 # -----------------------------------------------------------------------------
@@ -829,7 +828,7 @@ def main(argv):
     args, rest = p.parse_known_args(argv)
     if rest and args.command != 'rl':
         p.error(f"unrecognized arguments: {' '.join(rest)}")
-    try:
+    with cli_errors():
         if args.command == 'add_tokens':
             meta = load_meta(args.data_dir, os.path.basename(args.data_dir))
             try:
@@ -855,9 +854,6 @@ def main(argv):
                     parts = ', '.join(f"{a} {acc:.3f}" for a, acc in r['by_answer'].items())
                     line += f"; by answer: {parts}; unparsed {r['unparsed']}"
                 print(line)
-    except UserError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(1)
 
 
 if __name__ == '__main__':

@@ -21,7 +21,7 @@ import random
 import re
 import sys
 import time
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import fields
 
 import numpy as np
@@ -71,6 +71,20 @@ MODEL_ONLY = {'vocab_size'}  # comes from the dataset's meta.pkl, never from the
 
 class UserError(Exception):
     """Bad input or a fault the user can fix: printed as one line, no traceback."""
+
+
+@contextmanager
+def cli_errors():
+    """How every script ends on bad input: a UserError is one line on stderr and exit code 1,
+    never a traceback; Ctrl-C says the last checkpoint is kept (checkpoints are atomic)."""
+    try:
+        yield
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        print("interrupted; the last checkpoint is kept", file=sys.stderr)
+        sys.exit(130)
 
 
 # -----------------------------------------------------------------------------
@@ -726,14 +740,8 @@ def train(config):
 
 
 def main(argv):
-    try:
+    with cli_errors():
         train(load_config(argv))
-    except UserError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(1)
-    except KeyboardInterrupt:
-        print("interrupted; the last checkpoint is kept", file=sys.stderr)
-        sys.exit(130)
 
 
 if __name__ == '__main__':

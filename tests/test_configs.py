@@ -1,7 +1,5 @@
 """Every config in config/ runs a few iterations on CPU with overrides, on tiny local data."""
 
-from pathlib import Path
-
 import pytest
 
 import train as T
