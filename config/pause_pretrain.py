@@ -1,8 +1,7 @@
 # Pause tokens (Goyal et al. 2023) at CPU scale, pre-training. The corpus is a token stream of
-# 4-digit additions with the answer written least significant digit first (the easy order: each
-# digit needs only the carry before it); fine-tuning then asks for the answer most significant
-# digit first, at once (config/pause_finetune.py), where the first digit depends on every carry.
-#   python data/addition/prepare.py --stream --reverse --seed=1 --train_size=100000 --out_dir=data/addition_pt
+# 4-digit additions, answers most significant digit first; fine-tuning (config/pause_finetune.py)
+# asks for the same kind of answer at once, from task records, with or without pauses.
+#   python data/addition/prepare.py --stream --seed=1 --train_size=100000 --out_dir=data/addition_pt
 #   python think.py add_tokens data/addition_pt '<pause>'
 #   python train.py config/pause_pretrain.py --out_dir=out-pause-pt-standard
 #   python train.py config/pause_pretrain.py --model=pause --out_dir=out-pause-pt-pause
@@ -10,7 +9,9 @@
 # places in training (6 of 64; the last 6 text tokens drop out) and takes no loss where the
 # next token is a pause; its val loss is measured without pauses, so it compares with the
 # standard arm's. The vocabulary holds <pause> in both arms (one embedding table).
-# 1000 iterations of 32 x 64 tokens = 2M tokens, about 1.3 passes over the stream.
+# 1000 iterations of 32 x 64 tokens = 2M tokens, about 1.3 passes over the stream (5 minutes
+# on one thread). A first design pre-trained on answers least significant digit first
+# (--reverse, into data/addition_pt_lsb, then --dataset=addition_pt_lsb): see the README.
 
 out_dir = 'out-pause-pt-standard'
 dataset = 'addition_pt'

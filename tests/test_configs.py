@@ -2,6 +2,7 @@
 
 import pytest
 
+import think
 import train as T
 from conftest import ROOT, load_script, shakespeare_text, write_char_dataset
 
@@ -35,17 +36,18 @@ def datasets(tmp_path_factory):
             import quietstar
             quietstar.write_data(str(get('shakespeare_char')), str(out))
         elif name.startswith('3sum'):
-            stream = ['--stream'] if name == '3sum_pause_pt' else []
-            pauses = ['--n_pause=2'] if name.endswith('ft10') else []
             load_script('data/3sum/prepare.py', 'prepare_3sum').main(
-                ['--n=4', '--train_size=64', '--val_size=16', '--test_size=16', f'--out_dir={out}', *stream, *pauses])
+                ['--n=4', '--train_size=64', '--val_size=16', '--test_size=16', f'--out_dir={out}'])
         elif name.startswith('arith'):
             style = 'answer' if name.endswith('_answer') else 'think'
             load_script('data/arith/prepare.py', 'prepare_arith').prepare(str(out), style, train_size=64, val_size=8)
         elif name.startswith('addition'):  # think.py rl: addition_think's meta has config/think_rl.py's 64 think tokens
-            think = ['--n_think=64'] if name == 'addition_think' else []
+            think_tokens = ['--n_think=64'] if name == 'addition_think' else []
+            stream = ['--stream'] if name == 'addition_pt' else []  # pause pre-training reads a token stream
             load_script('data/addition/prepare.py', 'prepare_addition').main(
-                ['--digits=2', '--train_size=64', '--val_size=8', '--test_size=0', f'--out_dir={out}', *think])
+                ['--digits=2', '--train_size=64', '--val_size=8', '--test_size=0', f'--out_dir={out}', *think_tokens, *stream])
+            if name in ('addition_pt', 'addition_ft0'):  # <pause> in the vocabulary, as the real ones
+                think.main(['add_tokens', str(out), think.PAUSE])
         elif name == 'prosqa':  # coconut: task records whose meta has the markers
             load_script('data/prosqa/prepare.py', 'prepare_prosqa').main(
                 ['--train_size=32', '--val_size=8', '--test_size=8', f'--out_dir={out}'])
