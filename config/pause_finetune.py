@@ -9,9 +9,10 @@
 #     python train.py config/pause_finetune.py --init_from=out-pause-pt-$pt --dataset=addition_ft$ft --out_dir=out-pause-ft-$pt-$ft
 #     python think.py accuracy out-pause-ft-$pt-$ft data/addition_ft$ft/test.jsonl --json
 #   done; done
+# The control: --init_from=scratch --out_dir=out-pause-ft-scratch-$ft; a second seed: --seed=1338.
 # init_from names the pre-training run: its weights (a 'pause' model loads into a 'gpt' one:
-# same parameters) start the run at iteration 0 with a fresh optimizer. Pre-training used seed
-# 1, fine-tuning seed 2 (other operand pairs, the same in both fine-tuning datasets).
+# same parameters) start the run at iteration 0 with a fresh optimizer. The data's seeds:
+# pre-training 1, fine-tuning 2 (other operand pairs, the same in both fine-tuning datasets).
 
 out_dir = 'out-pause-ft-standard-0'
 dataset = 'addition_ft0'
