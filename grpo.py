@@ -310,10 +310,11 @@ def completion_texts(tok, tokens, mask, end_id):
 
 
 def end_of_text_id(tok):
-    if tok.kind == 'char' and think.END_OF_TEXT not in tok.special:
+    end_id = think.end_of_text_id(tok)
+    if end_id is None:
         raise UserError(f"the vocabulary has no {think.END_OF_TEXT}, so completions cannot end: task records "
                         f"must end with it (data/arith/prepare.py writes them so)")
-    return tok.encode(think.END_OF_TEXT)[0]
+    return end_id
 
 
 # -----------------------------------------------------------------------------

@@ -45,6 +45,14 @@ def read_start(start):
     return start
 
 
+def cut_at_end(row, n_start, end_id):
+    """A sample stops at its first <|endoftext|> after the start: what follows is a new,
+    unrelated document (task records end there)."""
+    if end_id is not None and end_id in row[n_start:]:
+        return row[:row.index(end_id, n_start) + 1]
+    return row
+
+
 def sample(args):
     torch.manual_seed(args.seed)
     device = pick_device(args.device)
@@ -68,8 +76,9 @@ def sample(args):
         extra['show_thoughts'] = True
     with torch.no_grad():
         y = model.generate(x, args.max_new_tokens, temperature=args.temperature, top_k=args.top_k or None, **extra)
+    end_id = think.end_of_text_id(tokenizer)
     for row in y.tolist():
-        print(think.render(row, tokenizer))
+        print(think.render(cut_at_end(row, len(ids), end_id), tokenizer))
         print('---------------')
 
 

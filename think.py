@@ -115,6 +115,14 @@ def special_id(meta, name):
     return special[name]
 
 
+def end_of_text_id(tok):
+    """The id of <|endoftext|> in train.Tokenizer tok (GPT-2's BPE has it as a base token; a
+    character vocabulary only as a special token), or None if the vocabulary has none."""
+    if tok.kind == 'char' and END_OF_TEXT not in tok.special:
+        return None
+    return tok.encode(END_OF_TEXT)[0]
+
+
 def think_ids(meta):
     """Ids of the numbered think tokens, in number order."""
     found = [(int(m.group(1)), i) for name, i in meta.get('special_tokens', {}).items()

@@ -421,3 +421,22 @@ def test_answer_accuracy_scores_the_answer_field(special_run, tmp_path, monkeypa
     split.write_text(json.dumps({'prompt': 'ab', 'completion': 'a'}) + '\n')
     with pytest.raises(T.UserError, match='answer'):
         think.answer_accuracy(str(out), str(split))
+
+
+def test_samples_stop_at_end_of_text():
+    import sample
+    meta = {'vocab_size': 3, 'tokenizer': 'char', 'stoi': {'a': 0, 'b': 1, '\n': 2}, 'itos': {0: 'a', 1: 'b', 2: '\n'},
+            'special_tokens': {}}
+    assert think.end_of_text_id(T.Tokenizer(meta)) is None  # a character vocabulary without it
+    meta = think.add_special_tokens(meta, [think.END_OF_TEXT])
+    end = think.end_of_text_id(T.Tokenizer(meta))
+    assert end == 3 == think.special_id(meta, think.END_OF_TEXT)
+    # the start may hold an end of text; the sample stops at the first one after the start
+    assert sample.cut_at_end([0, end, 1, 0, end, 1, end], 2, end) == [0, end, 1, 0, end]
+    assert sample.cut_at_end([0, 1, 1], 1, end) == [0, 1, 1]
+    assert sample.cut_at_end([0, 1, 1], 1, None) == [0, 1, 1]
+    try:
+        bpe = T.Tokenizer({'vocab_size': 50257, 'tokenizer': 'r50k_base', 'special_tokens': {}})
+    except T.UserError:
+        pytest.skip('no GPT-2 BPE here')
+    assert think.end_of_text_id(bpe) == 50256  # GPT-2's own end of text, a base token
