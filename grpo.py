@@ -38,7 +38,7 @@ from torch.nn import functional as F
 
 import think
 from model import sample_token
-from train import (UserError, cli_errors, RunLog, Tokenizer, apply_config, check_writable, checkpoint, get_lr,
+from train import (UserError, cli_errors, RunLog, Tokenizer, apply_config, check_writable, checkpoint, set_lr,
                    load_checkpoint, model_from_checkpoint, pick_device, read_args, read_jsonl, save_checkpoint)
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
@@ -448,9 +448,7 @@ def run(c):
                                 os.path.join(c['out_dir'], 'ckpt.pt'))
         if it == c['max_iters']:
             break
-        lr = get_lr(it, c)
-        for group in optimizer.param_groups:
-            group['lr'] = lr
+        lr = set_lr(optimizer, it, c)
         g = torch.Generator().manual_seed(c['seed'] * 1_000_003 + it)
         batch = [train_records[i] for i in torch.randint(len(train_records), (c['batch_size'],), generator=g).tolist()]
         row = {'iter': it, 'lr': lr, **grpo_step(policy, reference, optimizer, batch, tok, c, end_id, weights)}

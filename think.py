@@ -58,7 +58,7 @@ import torch
 from torch.nn import functional as F
 
 from model import GPT, GPTConfig, build_model, lm_loss, sample_token
-from train import (UserError, cli_errors, Dataset, RunLog, Tokenizer, batch_seed, check_writable, checkpoint, get_lr,
+from train import (UserError, cli_errors, Dataset, RunLog, Tokenizer, batch_seed, check_writable, checkpoint, set_lr,
                    init_from_run, is_run, load_checkpoint, load_config, load_meta, model_args, model_from_checkpoint,
                    pick_device, read_jsonl, save_checkpoint)
 
@@ -742,9 +742,7 @@ def train_rl(c):
                                 os.path.join(c['out_dir'], 'ckpt.pt'))
         if it == c['max_iters']:
             break
-        lr = get_lr(it, c)
-        for group in optimizer.param_groups:
-            group['lr'] = lr
+        lr = set_lr(optimizer, it, c)
         prompts, truth = prefixes.batch('train', c['batch_size'], batch_seed(c['seed'], it, 0))
         prompts, truth = prompts.to(device).repeat_interleave(G, 0), truth.to(device).repeat_interleave(G, 0)
         K = truth.size(1)

@@ -504,6 +504,14 @@ def get_lr(it, c):
     return c['min_lr'] + 0.5 * (1.0 + math.cos(math.pi * ratio)) * (c['learning_rate'] - c['min_lr'])
 
 
+def set_lr(optimizer, it, c):
+    """The schedule's learning rate at iteration it, set on every parameter group; returned."""
+    lr = get_lr(it, c)
+    for group in optimizer.param_groups:
+        group['lr'] = lr
+    return lr
+
+
 def pick_device(name):
     if name != 'auto':
         return name
@@ -687,9 +695,7 @@ def train(config):
         if iter_num >= c['max_iters'] or c['eval_only']:
             break
 
-        lr = get_lr(iter_num, c)
-        for group in optimizer.param_groups:
-            group['lr'] = lr
+        lr = set_lr(optimizer, iter_num, c)
         for micro in range(accum):
             x, y = data.batch('train', c['batch_size'], batch_seed(c['seed'], iter_num, rank * accum + micro))
             x, y = x.to(device), y.to(device)
