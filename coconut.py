@@ -241,12 +241,19 @@ def read_answer(ids, tok):
 
 def forced_choice(model, tok, prompt, generated, marked, options):
     """Which of the two options the model ranks higher where the answer goes: after its own
-    output up to '####' (or all of it and '####', if it wrote none), then ' '. Chance is 1/2,
-    while the greedy answer may be neither option."""
+    output up to '####' (or all of it and '####', if it wrote none), then ' '. An option's score
+    is the log-probability of all of it and its line end, so options that share a first token
+    (or one that is a prefix of the other) are still told apart. Chance is 1/2, while the greedy
+    answer may be neither option."""
     tail = tok.encode(' ' if marked else '\n#### ')
     prefix = prompt + (generated[:marked] if marked else generated) + tail
-    logits = model(torch.tensor([prefix[-model.config.block_size:]]))[0][0, -1]
-    return max(options, key=lambda o: logits[tok.encode(o)[0]].item())
+
+    def logprob(option):
+        ids = tok.encode(option + '\n')
+        seq = (prefix + ids)[-model.config.block_size:]
+        logits = model(torch.tensor([seq]))[0][0, -len(ids) - 1:-1]
+        return torch.log_softmax(logits.float(), -1).gather(1, torch.tensor(ids)[:, None]).sum().item()
+    return max(options, key=logprob)
 
 
 @torch.no_grad()

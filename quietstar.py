@@ -199,9 +199,13 @@ class QuietSTaRGPT(GPT):
         nll = F.cross_entropy(mixed.flatten(0, 2), y.flatten(), ignore_index=-1, reduction='none').view_as(y)
         mixed_nll = nll.sum() / valid.sum().clamp(min=1)
         next_valid = valid[:, :, 0].sum().clamp(min=1)
-        base_nll0 = F.cross_entropy(base[:, :, 0].flatten(0, 1), y[:, :, 0].flatten(), ignore_index=-1, reduction='sum')
-        self.stats = {'base_nll': base_nll0.item() / next_valid.item(),
-                      'mixed_nll': nll[:, :, 0].sum().item() / next_valid.item(), 'mix_weight': w.mean().item()}
+        base_nll0 = F.cross_entropy(base[:, :, 0].flatten(0, 1), y[:, :, 0].flatten(), ignore_index=-1, reduction='none')
+        # the mixing weight where it counts: at predictions that have a target (tanh: it can go negative)
+        w_used = w.squeeze(-1)[valid]
+        self.stats = {'base_nll': base_nll0.sum().item() / next_valid.item(),
+                      'mixed_nll': nll[:, :, 0].sum().item() / next_valid.item(),
+                      'mix_weight': w_used.mean().item() if w_used.numel() else 0.0,
+                      'mix_weight_negative': (w_used < 0).float().mean().item() if w_used.numel() else 0.0}
         if not training:
             return logits, nll[:, :, 0].sum() / next_valid
         # reward: log p(true next n_ahead tokens | thought) under the mixed prediction, as in the

@@ -493,11 +493,12 @@ def init_pretrained(config, meta):
 # the loop
 
 def get_lr(it, c):
+    """Linear warmup over warmup_iters, then cosine down to min_lr (decay_lr) or constant."""
     decay_iters = c['lr_decay_iters'] or c['max_iters']
-    if not c['decay_lr']:
-        return c['learning_rate']
     if it < c['warmup_iters']:
         return c['learning_rate'] * (it + 1) / (c['warmup_iters'] + 1)
+    if not c['decay_lr']:
+        return c['learning_rate']
     if it > decay_iters:
         return c['min_lr']
     ratio = (it - c['warmup_iters']) / max(1, decay_iters - c['warmup_iters'])
@@ -579,21 +580,35 @@ def evaluate(model, data, config, ctx, device):
 
 
 def train(config):
+    """Train as config says; under torchrun (RANK set) one process of a DDP run. Returns the best val loss."""
+    device = pick_device(config['device'])
+    if int(os.environ.get('RANK', -1)) == -1:
+        return train_process(config, device, 0, 1)
+    import torch.distributed as dist
+    rank, world = int(os.environ['RANK']), int(os.environ['WORLD_SIZE'])
+    if device.startswith('cuda'):
+        device = f"cuda:{os.environ['LOCAL_RANK']}"
+        torch.cuda.set_device(device)
+    if config['gradient_accumulation_steps'] % world:
+        raise UserError(f"gradient_accumulation_steps ({config['gradient_accumulation_steps']}) must be divisible "
+                        f"by the number of processes ({world})")
+    dist.init_process_group(backend='nccl' if device.startswith('cuda') else 'gloo')
+    try:
+        best_val = train_process(config, device, rank, world)
+        # Shutdown order: train_process has returned, so its DDP wrapper (whose reducer holds the
+        # process group) is freed; then every rank waits until all are past their last
+        # collective (the checkpoint's rng gather), and only then do they close their
+        # connections. A rank that closes while a peer is still inside a collective pulls the
+        # peer's gloo connection from under it.
+        dist.barrier()
+    finally:
+        dist.destroy_process_group()
+    return best_val
+
+
+def train_process(config, device, rank, world):
     c = config
     ddp = int(os.environ.get('RANK', -1)) != -1
-    device = pick_device(c['device'])
-    rank, world = 0, 1
-    if ddp:
-        import torch.distributed as dist
-        rank, world = int(os.environ['RANK']), int(os.environ['WORLD_SIZE'])
-        local_rank = int(os.environ['LOCAL_RANK'])
-        if device.startswith('cuda'):
-            device = f'cuda:{local_rank}'
-            torch.cuda.set_device(device)
-        dist.init_process_group(backend='nccl' if device.startswith('cuda') else 'gloo')
-        if c['gradient_accumulation_steps'] % world:
-            raise UserError(f"gradient_accumulation_steps ({c['gradient_accumulation_steps']}) must be divisible "
-                            f"by the number of processes ({world})")
     master = rank == 0
     accum = c['gradient_accumulation_steps'] // world
     device_type = 'cuda' if device.startswith('cuda') else device
@@ -740,8 +755,6 @@ def train(config):
                 print(f"iter {iter_num - 1}: {stats}")
     if progress:
         progress.close()
-    if ddp:
-        torch.distributed.destroy_process_group()
     return best_val
 
 

@@ -27,6 +27,7 @@ bias = False
 batch_size = 16
 learning_rate = 1e-3
 decay_lr = False  # constant, as the paper; a fresh optimizer at every stage
+warmup_iters = 0
 weight_decay = 0.01
 beta2 = 0.99
 grad_clip = 1.0

@@ -22,3 +22,4 @@ gradient_accumulation_steps = 32
 max_iters = 20
 learning_rate = 3e-5
 decay_lr = False
+warmup_iters = 0  # constant, as nanoGPT's finetune_shakespeare

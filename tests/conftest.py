@@ -66,6 +66,21 @@ def tiny_args(data_dir, out_dir, *extra):
     return [f'--data_dir={data_dir}', f'--out_dir={out_dir}', *TINY, *extra]
 
 
+def assert_greedy(seq, n_prompt, next_logits, atol=1e-4):
+    """seq (B, T) or (T,), decoded greedily after n_prompt tokens by one code path: every new
+    token must be an argmax, within atol, of next_logits(seq[:, :t]) -> (B, V) computed by
+    another (a full recompute, say). Exact token equality would hang on near-ties, which float
+    sums in another order (another CPU's kernels, another thread count) can break either way."""
+    seq = torch.as_tensor(seq)
+    seq = seq[None] if seq.dim() == 1 else seq
+    assert seq.size(1) > n_prompt
+    for t in range(n_prompt, seq.size(1)):
+        with torch.no_grad():
+            logits = next_logits(seq[:, :t]).float()
+        gap = logits.max(-1).values - logits.gather(1, seq[:, t:t + 1]).squeeze(1)
+        assert (gap <= atol).all(), f"token {t} is not an argmax of the reference: short by {gap.max().item():.2e}"
+
+
 def run_script(*args, env=None, timeout=300):
     """Run a project script in a subprocess from the repository root."""
     return subprocess.run([sys.executable, *map(str, args)], cwd=ROOT, capture_output=True, text=True,

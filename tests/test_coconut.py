@@ -9,7 +9,7 @@ import torch
 import coconut
 import think
 import train as T
-from conftest import TINY, load_script
+from conftest import TINY, assert_greedy, load_script
 
 V = 20
 BOT, LATENT, EOT = 17, 18, 19
@@ -121,10 +121,7 @@ def test_complete_equals_greedy_recompute():
     prompts = [[3, 5, 7, BOT, LATENT, LATENT, LATENT, EOT], [1, 2, 3, 4, 5, 6, BOT, LATENT, EOT], [4, 4]]
     new = model.complete(prompts, 6, temperature=0).tolist()
     for p, got in zip(prompts, new):
-        ids = list(p)
-        for _ in range(6):
-            ids.append(int(model(torch.tensor([ids]))[0][0, -1].argmax()))
-        assert got == ids[len(p):]
+        assert_greedy(p + got, len(p), lambda prefix: model(prefix)[0][:, -1])
     out = model.generate(torch.tensor([prompts[0], prompts[0]]), 3, temperature=0)
     assert out.shape == (2, 11) and out[0].tolist() == prompts[0] + new[0][:3]
 
@@ -193,6 +190,40 @@ def test_read_answer():
     tok = T.Tokenizer(meta)
     assert coconut.read_answer(tok.encode('ab\n#### b\naa'), tok) == ('b', 10, 7)
     assert coconut.read_answer(tok.encode('abab'), tok) == (None, 4, 0)
+
+
+
+class BigramModel:
+    """A stand-in model whose next-token logits depend only on the last token (a table)."""
+
+    def __init__(self, table):
+        self.table, self.config = table, type('Config', (), {'block_size': 64})
+
+    def __call__(self, idx):
+        return self.table[idx], None
+
+
+def test_forced_choice_scores_the_whole_option():
+    meta = {'vocab_size': 5, 'tokenizer': 'char', 'stoi': {c: i for i, c in enumerate('#ab \n')},
+            'itos': dict(enumerate('#ab \n'))}
+    tok = T.Tokenizer(meta)
+    table = torch.zeros(5, 5)
+    table[tok.encode(' ')[0], tok.encode('a')[0]] = 5.0  # after '#### ', both options start with 'a'
+    table[tok.encode('a')[0], tok.encode('b')[0]] = 1.0  # 'ab' only somewhat likely after 'a'
+    table[tok.encode('b')[0], tok.encode('\n')[0]] = 3.0
+    table[tok.encode('a')[0], tok.encode('\n')[0]] = 2.0
+    model = BigramModel(table)
+    prompt, generated = tok.encode('b\n'), tok.encode('a####')
+    # 'ab\n': log p(a) + log p(b|a) + log p(\n|b); 'a\n': log p(a) + log p(\n|a), with p(\n|a) > p(b|a)
+    lp = torch.log_softmax(table, -1)
+    a, b, nl = (tok.encode(c)[0] for c in 'ab\n')
+    ab = lp[a, b] + lp[b, nl]
+    assert ab < lp[a, nl]
+    for options in (['ab', 'a'], ['a', 'ab']):  # the same choice whichever option is listed first
+        assert coconut.forced_choice(model, tok, prompt, generated, 5, options) == 'a'
+    table[a, b] = 4.0  # now 'ab' is the likelier whole answer, though the first tokens still tie
+    for options in (['ab', 'a'], ['a', 'ab']):
+        assert coconut.forced_choice(model, tok, prompt, generated, 5, options) == 'ab'
 
 
 @pytest.fixture(scope='module')

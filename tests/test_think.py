@@ -312,7 +312,7 @@ def test_pause_model_eval_and_zero_fraction_are_the_gpt():
     for model in (pause_model(0.25).eval(), pause_model(0.0).train()):
         logits, loss = model(idx, targets)
         ref_logits = GPT.forward(model, idx)[0]
-        assert torch.equal(logits, ref_logits)  # aligned with every text position
+        assert torch.equal(logits, ref_logits)  # no pauses: the GPT's own forward, bitwise the same
         assert torch.allclose(loss, lm_loss(ref_logits, masked))
     # the state dicts are the GPT's: a pause checkpoint loads into a GPT
     gpt = GPT(GPTConfig(block_size=16, vocab_size=12, n_layer=2, n_head=2, n_embd=16))
