@@ -292,11 +292,16 @@ def sample(model, prompts, max_new_tokens, temperature=1.0, top_k=0, end_id=None
     return seq, valid, mask
 
 
-def completion_logprobs(model, seq, valid, n_prompt):
-    """Log-probabilities (N, M) of the completion tokens seq[:, n_prompt:] under model: one
-    forward over the padded rows (with gradient, when enabled)."""
+def completion_logprobs(model, seq, valid, n_prompt, temperature=1.0):
+    """Log-probabilities (N, M) of the completion tokens seq[:, n_prompt:] under model at the
+    sampling temperature, log_softmax(logits / temperature) as sample() draws them: the ratio
+    and the KL must be those of the policy that wrote the rollouts (TRL's GRPOTrainer divides
+    the logits by its temperature likewise, for the old, reference and new log-probs alike).
+    One forward over the padded rows (with gradient, when enabled)."""
+    if not temperature > 0:
+        raise ValueError(f"log-probabilities need a sampling temperature > 0 (0 is greedy), got {temperature}")
     x = model.blocks(model.embed(seq, positions(valid)), attention_mask(valid))
-    logits = model.head(x[:, n_prompt - 1:-1]).float()
+    logits = model.head(x[:, n_prompt - 1:-1]).float() / temperature
     return torch.log_softmax(logits, dim=-1).gather(-1, seq[:, n_prompt:, None])[..., 0]
 
 
@@ -371,9 +376,12 @@ def load_records(data_dir, split, tok, dataset):
 
 def grpo_step(policy, reference, optimizer, records, tok, c, end_id, weights):
     """One batch of rollouts, then mu updates. Returns the log row's numbers."""
-    G = c['group_size']
+    G, temperature = c['group_size'], c['temperature']
+    if not temperature > 0:
+        raise UserError(f"GRPO samples its rollouts: temperature must be > 0, got {temperature} (0 is greedy, "
+                        f"every completion of a group the same)")
     seq, valid, mask = sample(policy, [r['ids'] for r in records for _ in range(G)], c['max_new_tokens'],
-                              c['temperature'], c['top_k'], end_id)
+                              temperature, c['top_k'], end_id)
     n_prompt = seq.size(1) - mask.size(1)
     texts = completion_texts(tok, seq[:, n_prompt:], mask, end_id)
     group_records = [r for r in records for _ in range(G)]
@@ -381,11 +389,12 @@ def grpo_step(policy, reference, optimizer, records, tok, c, end_id, weights):
     advantages = group_advantages(rewards, G, c['advantage_scale']).to(seq.device)
     # completions padded to max_new_tokens: dr_grpo divides by N * max_new_tokens, a constant
     pad = lambda t: F.pad(t, (0, c['max_new_tokens'] - t.size(1)))
+    # every log-prob at the sampling temperature: the policy that wrote the rollouts
     with torch.no_grad():
-        old_logp = pad(completion_logprobs(policy, seq, valid, n_prompt))
-        ref_logp = pad(completion_logprobs(reference, seq, valid, n_prompt)) if c['beta'] > 0 else None
+        old_logp = pad(completion_logprobs(policy, seq, valid, n_prompt, temperature))
+        ref_logp = pad(completion_logprobs(reference, seq, valid, n_prompt, temperature)) if c['beta'] > 0 else None
     for _ in range(c['mu']):
-        logp = pad(completion_logprobs(policy, seq, valid, n_prompt))
+        logp = pad(completion_logprobs(policy, seq, valid, n_prompt, temperature))
         loss, stats = grpo_loss(logp, old_logp, ref_logp, advantages, pad(mask), c['epsilon_low'],
                                 c['epsilon_high'], c['beta'], c['loss_type'])
         if not math.isfinite(loss.item()):

@@ -583,7 +583,11 @@ def policy_terms(model, tokens, kinds, forced_text, temperature=1.0):
     (kinds THINK or TEXT), aligned with tokens[:, 1:]: 'action', its log-probability under the
     distribution it was sampled from (budget applied; with forced text the choice at a TEXT
     token is 'stop thinking', log P(any text token)); 'entropy' of that distribution; and at
-    TEXT tokens 'text', the log-probability of the token under the text softmax. Zero elsewhere."""
+    TEXT tokens 'text', the log-probability of the token under the text softmax. Zero elsewhere.
+    'action' and 'entropy' are those of the sampling distribution, softmax(logits / temperature):
+    temperature must be rollout()'s. 'text' is the model's own likelihood (temperature 1)."""
+    if not temperature > 0:
+        raise ValueError(f"the policy's log-probabilities need a temperature > 0 (0 is greedy), got {temperature}")
     logits = model(tokens)[0][:, :-1]
     nxt, kind = tokens[:, 1:], kinds[:, 1:]
     logp = F.log_softmax(model.budget(logits, think_runs(kinds)[:, :-1]) / temperature, dim=-1)
@@ -705,12 +709,60 @@ def evaluate_thinking(model, prefixes, c, temperature):
     return {k: v / n for k, v in sums.items()}
 
 
+def rl_loss(model, prompts, truth, c, teacher=None):
+    """The RL part of one step, on prefixes (B, P) and their true continuations (B, K):
+    group_size rollouts of each prefix at rollout_temperature (the rollouts of one prefix in
+    consecutive rows: advantages compare each rollout with its own group), their rewards
+    (reward - think_penalty * think tokens per text token) and advantages, and
+        loss = REINFORCE - entropy_weight * entropy + lm_weight * (NLL of the true text)
+    with gradient (the NLL term only with reward='next_text', the text being forced). Returns
+    (loss, info): info holds the rollouts' tokens and kinds, policy_terms' terms, and per
+    rollout the score, think rate, reward and advantage, and the loss's terms."""
+    G, forced, temp = c['group_size'], c['reward'] == 'next_text', c['rollout_temperature']
+    prompts, truth = prompts.repeat_interleave(G, 0), truth.repeat_interleave(G, 0)
+    K = truth.size(1)
+    tokens, kinds = rollout(model, prompts, K, truth, 'forced' if forced else 'sample', True, temp)
+    terms = policy_terms(model, tokens, kinds, forced, temp)
+    think_rate = (kinds == THINK).sum(1) / K
+    score = next_text_reward(terms['text'], K) if forced else teacher_reward(teacher, tokens, kinds, prompts.size(1))
+    reward = score - c['think_penalty'] * think_rate
+    adv = advantages(reward, G, c['baseline'])
+    pg = policy_loss(terms['action'], adv)
+    chose = ((kinds[:, 1:] == THINK) | (kinds[:, 1:] == TEXT)).sum()
+    entropy = terms['entropy'].sum() / chose
+    lm = -terms['text'].sum() / (K * len(prompts)) if forced else torch.zeros((), device=prompts.device)
+    loss = pg - c['entropy_weight'] * entropy + c['lm_weight'] * lm
+    info = {'tokens': tokens, 'kinds': kinds, 'terms': terms, 'score': score, 'think_rate': think_rate,
+            'reward': reward, 'adv': adv, 'policy_loss': pg, 'entropy': entropy, 'lm_nll': lm}
+    return loss, info
+
+
+def rl_step(model, optimizer, prompts, truth, c, teacher=None, sft_batch=None):
+    """One update of train_rl: rl_loss on the prefixes, plus sft_weight * the plain next-token
+    loss on sft_batch (x, y) when given; gradient clipped to grad_clip (0: not). Returns the log
+    row's numbers."""
+    loss, info = rl_loss(model, prompts, truth, c, teacher)
+    sft = model(*sft_batch)[1] if sft_batch is not None else torch.zeros((), device=prompts.device)
+    loss = loss + c['sft_weight'] * sft
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if c['grad_clip'] > 0:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), c['grad_clip'])
+    optimizer.step()
+    return {'think_per_text': info['think_rate'].mean().item(), 'reward': info['reward'].mean().item(),
+            'adv_std': info['adv'].std().item(), 'policy_loss': info['policy_loss'].item(),
+            'entropy': info['entropy'].item(), 'lm_nll': info['lm_nll'].item(), 'sft_loss': sft.item()}
+
+
 def train_rl(c):
     """python think.py rl CONFIG: REINFORCE with a group baseline on think tokens, from a
     train.py run (init_from=OUT_DIR, its vocabulary grown by the think tokens) or from scratch."""
     from tqdm import tqdm
     if c['model'] != 'think':
         raise UserError(f"the config must say model = 'think', not {c['model']!r}")
+    temp = c['rollout_temperature']
+    if not temp > 0:
+        raise UserError(f"REINFORCE learns from sampled rollouts: rollout_temperature must be > 0, got {temp}")
     device = pick_device(c['device'])
     torch.manual_seed(c['seed'])
     data_dir = c['data_dir'] or os.path.join(ROOT, 'data', c['dataset'])
@@ -729,7 +781,6 @@ def train_rl(c):
     optimizer = model.configure_optimizers(c['weight_decay'], c['learning_rate'], (c['beta1'], c['beta2']), device.split(':')[0])
     check_writable(c['out_dir'])
     log = RunLog(os.path.join(c['out_dir'], 'log.jsonl'))
-    G, forced, temp = c['group_size'], c['reward'] == 'next_text', c['rollout_temperature']
     t0 = time.time()
     progress = tqdm(range(c['max_iters'] + 1), desc='rl', dynamic_ncols=True, disable=c['progress'] != 'tqdm')
     for it in progress:
@@ -744,30 +795,11 @@ def train_rl(c):
             break
         lr = set_lr(optimizer, it, c)
         prompts, truth = prefixes.batch('train', c['batch_size'], batch_seed(c['seed'], it, 0))
-        prompts, truth = prompts.to(device).repeat_interleave(G, 0), truth.to(device).repeat_interleave(G, 0)
-        K = truth.size(1)
-        tokens, kinds = rollout(model, prompts, K, truth, 'forced' if forced else 'sample', True, temp)
-        terms = policy_terms(model, tokens, kinds, forced, temp)
-        think_rate = (kinds == THINK).sum(1) / K
-        score = next_text_reward(terms['text'], K) if forced else teacher_reward(teacher, tokens, kinds, prompts.size(1))
-        reward = score - c['think_penalty'] * think_rate
-        adv = advantages(reward, G, c['baseline'])
-        pg = policy_loss(terms['action'], adv)
-        chose = ((kinds[:, 1:] == THINK) | (kinds[:, 1:] == TEXT)).sum()
-        entropy = terms['entropy'].sum() / chose
-        lm = -terms['text'].sum() / (K * len(prompts)) if forced else torch.zeros(())
         x, y = data.batch('train', c['batch_size'], batch_seed(c['seed'], it, 1))
-        sft = model(x.to(device), y.to(device))[1]
-        loss = pg - c['entropy_weight'] * entropy + c['lm_weight'] * lm + c['sft_weight'] * sft
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if c['grad_clip'] > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), c['grad_clip'])
-        optimizer.step()
+        numbers = rl_step(model, optimizer, prompts.to(device), truth.to(device), c, teacher,
+                          (x.to(device), y.to(device)))
         if it % c['log_interval'] == 0:
-            row = {'iter': it, 'time': round(time.time() - t0, 2), 'lr': lr, 'think_per_text': think_rate.mean().item(),
-                   'reward': reward.mean().item(), 'adv_std': adv.std().item(), 'policy_loss': pg.item(),
-                   'entropy': entropy.item(), 'lm_nll': lm.item(), 'sft_loss': sft.item()}
+            row = {'iter': it, 'time': round(time.time() - t0, 2), 'lr': lr, **numbers}
             log.write(row)
             stats = f"think/text {row['think_per_text']:.3f}, reward {row['reward']:.3f}, sft {row['sft_loss']:.3f}"
             if c['progress'] == 'tqdm':

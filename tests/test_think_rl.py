@@ -1,6 +1,8 @@
 """think.py's <think_i> tokens trained by RL: the group baseline on hand-made rewards, the
-policy-gradient loss by hand, the teacher never seeing a think token, the budget, positions
-that count text only, and the whole loop from a train.py run through sample.py. Tiny and fast."""
+policy-gradient terms by hand at the rollout temperature, one step's loss by hand (groups,
+penalty, entropy bonus, text NLL), toy tasks its step learns (and unlearns with the advantage
+negated), the teacher never seeing a think token, the budget, positions that count text only,
+and the whole loop from a train.py run through sample.py. Tiny and fast."""
 
 import math
 
@@ -67,36 +69,66 @@ def test_next_text_reward_is_the_mean_text_log_probability():
 P, K, H = think.PROMPT, think.THINK, think.TEXT
 
 
-def test_policy_loss_equals_a_hand_computed_value():
+def hand_terms(model, tokens, kinds, forced_text, temperature):
+    """policy_terms by hand, per row: the log-probability of each choice under softmax(logits / T)
+    with the budget (forced text: log P(any text token) at TEXT), that distribution's entropy,
+    and log p(text token) under the text softmax at T = 1; 0 on PROMPT and PAD."""
+    logits = model(tokens)[0].detach().double()
+    V, max_think = model.config.vocab_size, model.config.max_think
+    rows = []
+    for b in range(tokens.size(0)):
+        action, entropy, text, run = [], [], [], 0
+        for t in range(1, tokens.size(1)):
+            kind, token, l = kinds[b, t].item(), tokens[b, t].item(), logits[b, t - 1].tolist()
+            allowed = range(V) if run < max_think else range(TEXT_VOCAB)
+            log_z = math.log(sum(math.exp(l[i] / temperature) for i in allowed))
+            a = e = x = 0.0
+            if kind in (K, H):
+                if kind == H and forced_text:  # the choice was to stop thinking
+                    a = math.log(sum(math.exp(l[i] / temperature) for i in range(TEXT_VOCAB))) - log_z
+                else:
+                    a = l[token] / temperature - log_z
+                e = -sum(math.exp(l[i] / temperature - log_z) * (l[i] / temperature - log_z) for i in allowed)
+            if kind == H:
+                x = l[token] - math.log(sum(math.exp(l[i]) for i in range(TEXT_VOCAB)))
+            action.append(a)
+            entropy.append(e)
+            text.append(x)
+            run = run + 1 if kind == K else 0
+        rows.append((action, entropy, text))
+    return rows
+
+
+@pytest.mark.parametrize('forced_text', [True, False])
+@pytest.mark.parametrize('temperature', [1.0, 0.5, 2.0])
+def test_policy_loss_equals_a_hand_computed_value(temperature, forced_text):
+    """The rollouts were sampled from softmax(logits / T): the choices' log-probabilities and
+    entropy are those of that distribution (the text term stays the model's, at T = 1)."""
     model = tiny_think(max_think=1)
     tokens = torch.tensor([[0, 1, 3, 2, 4, 0], [1, 1, 2, 4, 0, 0]])
     kinds = torch.tensor([[P, P, K, H, K, H], [P, P, H, K, H, think.PAD]])
-    terms = think.policy_terms(model, tokens, kinds, forced_text=True)
+    terms = think.policy_terms(model, tokens, kinds, forced_text=forced_text, temperature=temperature)
     adv = torch.tensor([0.5, -2.0])
     loss = think.policy_loss(terms['action'], adv)
 
-    logits = model(tokens)[0].detach()
-    expected = 0.0
-    for b in range(2):
-        total, run = 0.0, 0
-        for t in range(1, 6):
-            kind = kinds[b, t].item()
-            if kind in (K, H):
-                l = logits[b, t - 1].tolist()
-                allowed = range(5) if run < 1 else range(TEXT_VOCAB)  # the budget: one think in a row
-                z = math.log(sum(math.exp(l[i]) for i in allowed))
-                if kind == K:
-                    total += l[tokens[b, t].item()] - z
-                else:  # forced text: the choice was to stop thinking
-                    total += math.log(sum(math.exp(l[i]) for i in range(TEXT_VOCAB))) - z
-            run = run + 1 if kind == K else 0
-        expected += -adv[b].item() * total / 2
+    hand = hand_terms(model, tokens, kinds, forced_text, temperature)
+    expected = sum(-adv[b].item() * sum(hand[b][0]) / 2 for b in range(2))
     assert loss.item() == pytest.approx(expected, abs=1e-5)
-    # after a think token the budget of one is used up: speaking is certain, log p = 0
-    assert terms['action'][0, 2].item() == pytest.approx(0.0, abs=1e-6)
+    for b, (action, entropy, text) in enumerate(hand):
+        assert terms['action'][b].tolist() == pytest.approx(action, abs=1e-5)
+        assert terms['entropy'][b].tolist() == pytest.approx(entropy, abs=1e-5)
+        assert terms['text'][b].tolist() == pytest.approx(text, abs=1e-5)
+    if forced_text:  # after a think token the budget of one is used up: speaking is certain, log p = 0
+        assert terms['action'][0, 2].item() == pytest.approx(0.0, abs=1e-6)
     # and the text term is the text softmax at the text tokens only
+    logits = model(tokens)[0].detach()
     text = F.log_softmax(logits[0, 2, :TEXT_VOCAB], -1)[2].item()
     assert terms['text'][0, 2].item() == pytest.approx(text, abs=1e-5) and terms['text'][0, 1].item() == 0
+    if temperature != 1.0:  # the temperature changes the answer: T = 1 is another policy
+        plain = think.policy_terms(model, tokens, kinds, forced_text=forced_text)
+        assert not torch.allclose(plain['action'], terms['action'], atol=1e-3)
+    with pytest.raises(ValueError, match='temperature'):
+        think.policy_terms(model, tokens, kinds, forced_text, temperature=0.0)
 
 
 def test_policy_loss_gradient_reaches_the_think_rows():
@@ -106,6 +138,92 @@ def test_policy_loss_gradient_reaches_the_think_rows():
     terms = think.policy_terms(model, tokens, kinds, forced_text=True)
     think.policy_loss(terms['action'], torch.tensor([1.0])).backward()
     assert model.lm_head.weight.grad[3].abs().sum() > 0
+
+
+# -----------------------------------------------------------------------------
+# one RL step: the loss by hand, and learning on a toy task
+
+RL = dict(group_size=3, reward='next_text', rollout_temperature=1.0, think_penalty=0.0, baseline='mean',
+          entropy_weight=0.0, lm_weight=0.0, sft_weight=0.0, grad_clip=1.0)
+
+
+def test_rl_loss_by_hand():
+    """rl_loss at temperature 0.7 with a think penalty, an entropy bonus and the text NLL: the
+    group_size rollouts of a prefix are consecutive rows (so the baseline is their own group's
+    mean), and reward, advantage and loss equal the formulas computed here by hand."""
+    model = tiny_think(max_think=2, seed=3)
+    prompts, truth = torch.tensor([[0, 1], [2, 2]]), torch.tensor([[1, 2, 0], [0, 0, 1]])
+    G, N, n_text, T_ = 3, 6, 3, 0.7
+    c = {**RL, 'group_size': G, 'rollout_temperature': T_, 'think_penalty': 0.3, 'entropy_weight': 0.05,
+         'lm_weight': 0.5}
+    torch.manual_seed(0)
+    loss, info = think.rl_loss(model, prompts, truth, c)
+    tokens, kinds = info['tokens'], info['kinds']
+    for i in range(N):  # row i: a rollout of prefix i // G, its text forced to that prefix's truth
+        assert tokens[i, :2].tolist() == prompts[i // G].tolist()
+        assert tokens[i][kinds[i] == H].tolist() == truth[i // G].tolist()
+    n_think = (kinds == K).sum(1).tolist()
+    assert len(set(n_think[:G])) > 1 or len(set(n_think[G:])) > 1  # the penalty changes the advantages
+
+    hand = hand_terms(model, tokens, kinds, True, T_)
+    reward = [sum(text) / n_text - 0.3 * n_think[i] / n_text for i, (_, _, text) in enumerate(hand)]
+    adv = [r - sum(reward[g // G * G:g // G * G + G]) / G for g, r in enumerate(reward)]
+    pg = -sum(a * sum(action) for a, (action, _, _) in zip(adv, hand)) / N
+    chose = ((kinds[:, 1:] == K) | (kinds[:, 1:] == H)).sum().item()
+    entropy = sum(sum(e) for _, e, _ in hand) / chose
+    lm = -sum(sum(text) for _, _, text in hand) / (n_text * N)
+    assert abs(pg) > 1e-3 and entropy > 0.1 and lm > 0.1  # every term matters
+    assert info['reward'].tolist() == pytest.approx(reward, abs=1e-5)
+    assert info['adv'].tolist() == pytest.approx(adv, abs=1e-5)
+    assert info['policy_loss'].item() == pytest.approx(pg, abs=1e-5)
+    assert loss.item() == pytest.approx(pg - 0.05 * entropy + 0.5 * lm, abs=1e-5)
+
+
+PREFIXES = torch.tensor([[0, 1], [1, 2], [2, 0], [1, 1]])
+CONTINUATIONS = torch.tensor([[2, 0, 1], [0, 0, 2], [1, 2, 2], [2, 1, 0]])
+
+
+def rl_learning(monkeypatch, steps=30, lr=1e-2, advantage=None, boost=0.0, **kw):
+    """rl_step on 4 fixed prefixes, 8 rollouts each: {key: its values at each step} of the log rows.
+    advantage: a function of think.advantages' result that replaces it (the sign flipped, ...)."""
+    model = tiny_think(max_think=2, seed=0)
+    if boost:
+        thinks_first(model, boost)
+    if advantage is not None:
+        advantages = think.advantages
+        monkeypatch.setattr(think, 'advantages', lambda *a: advantage(advantages(*a)))
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    c = {**RL, 'group_size': 8, **kw}
+    torch.manual_seed(0)
+    rows = [think.rl_step(model, optimizer, PREFIXES, CONTINUATIONS, c) for _ in range(steps)]
+    monkeypatch.undo()
+    return {key: [r[key] for r in rows] for key in rows[0]}
+
+
+def test_rl_step_learns_to_think_less_under_a_think_penalty(monkeypatch):
+    """The only pressure is a penalty of 1 per think token per text token: REINFORCE learns to stop
+    thinking (from ~0.35 think tokens per text token to ~0) and the reward rises; with the
+    advantage negated the policy thinks more instead."""
+    rows = rl_learning(monkeypatch, think_penalty=1.0)
+    rate, reward = rows['think_per_text'], rows['reward']
+    assert rate[0] > 0.2 and sum(rate[-5:]) / 5 < 0.05
+    assert sum(reward[-5:]) / 5 > reward[0] + 0.2
+    negated = rl_learning(monkeypatch, think_penalty=1.0, advantage=lambda a: -a)['think_per_text']
+    assert negated[0] == pytest.approx(rate[0]) and sum(negated[-5:]) / 5 > rate[0] + 0.3
+
+
+def test_rl_step_text_loss_raises_the_likelihood_of_the_text(monkeypatch):
+    """next_text with lm_weight 1: the reward, the mean log-probability of the true text after
+    the thinking, rises on these prefixes (from about -1.1)."""
+    reward = rl_learning(monkeypatch, lr=3e-2, lm_weight=1.0)['reward']
+    assert sum(reward[-5:]) / 5 > reward[0] + 0.2
+
+
+def test_rl_step_entropy_bonus_raises_the_entropy(monkeypatch):
+    """No policy gradient (advantages 0), only the entropy bonus, on a model that wants to
+    think: the entropy of its choices rises towards log 5."""
+    entropy = rl_learning(monkeypatch, steps=20, advantage=lambda a: 0 * a, boost=3.0, entropy_weight=1.0)['entropy']
+    assert sum(entropy[-5:]) / 5 > entropy[0] + 0.2
 
 
 # -----------------------------------------------------------------------------
@@ -250,6 +368,11 @@ def test_rl_runs_from_a_train_run_and_samples(addition, tmp_path, reward):
                    env={'NO_COLOR': '1'})
     assert r.returncode == 0, r.stderr
     assert all(s.startswith('12+34=') for s in r.stdout.split('---------------\n')[:2]) and '<unk' not in r.stdout
+
+
+def test_rl_refuses_greedy_rollouts(addition, tmp_path):
+    with pytest.raises(T.UserError, match='rollout_temperature must be > 0'):
+        think.train_rl(rl_config(addition, tmp_path, '--rollout_temperature=0'))
 
 
 def test_rl_refuses_a_wrong_think_count_and_a_teacher_with_think_tokens(addition, tmp_path):
