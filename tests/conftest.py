@@ -18,8 +18,9 @@ if 'TIKTOKEN_CACHE_DIR' not in os.environ and (SHARED / 'tiktoken').is_dir():
     os.environ['TIKTOKEN_CACHE_DIR'] = str(SHARED / 'tiktoken')
 
 # the tests' models are tiny: extra threads only add overhead, and much more when other jobs
-# share the cores (subprocesses choose their own)
-torch.set_num_threads(1)
+# share the cores (subprocesses choose their own). TEST_THREADS=2 runs the suite at two threads,
+# where reductions split otherwise: every comparison across code paths has a tolerance.
+torch.set_num_threads(int(os.environ.get('TEST_THREADS', '1')))
 
 FALLBACK_TEXT = """First Citizen:
 Before we proceed any further, hear me speak.

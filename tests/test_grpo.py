@@ -30,7 +30,7 @@ def test_group_advantages_by_hand():
     # group 1: mean 0.25, unbiased std 0.5; group 2: all equal
     a = grpo.group_advantages(r, 4, 'group')
     assert torch.allclose(a[:4], torch.tensor([0.75, -0.25, -0.25, -0.25]) / (0.5 + 1e-4))
-    assert torch.equal(a[4:], torch.zeros(4))
+    assert torch.equal(a[4:], torch.zeros(4))  # exactly: 2.0 - mean(2.0, 2.0, 2.0, 2.0) is 0 in floats
     assert torch.allclose(grpo.group_advantages(r, 4, 'none'), torch.tensor([0.75, -0.25, -0.25, -0.25, 0, 0, 0, 0]))
     b = grpo.group_advantages(r, 4, 'batch')
     assert torch.allclose(b, grpo.group_advantages(r, 4, 'none') / (r.std() + 1e-4))
@@ -39,7 +39,7 @@ def test_group_advantages_by_hand():
 def test_all_equal_group_has_zero_advantage_and_no_nan():
     for scale in grpo.SCALES:
         a = grpo.group_advantages(torch.ones(6), 3, scale)
-        assert torch.equal(a, torch.zeros(6)), scale
+        assert torch.equal(a, torch.zeros(6)), scale  # exactly: 1 - mean of ones is 0 in floats
     with pytest.raises(ValueError):
         grpo.group_advantages(torch.ones(4), 2, 'std')
 
@@ -66,7 +66,7 @@ def test_loss_by_hand_with_clipping(loss_type):
     logp = (old + RATIOS.log()).requires_grad_()
     loss, stats = grpo.grpo_loss(logp, old, None, ADV, MASK, 0.2, 0.2, 0.0, loss_type)
     assert loss.item() == pytest.approx(BY_HAND[loss_type], abs=1e-6)
-    assert stats['clip_frac'] == pytest.approx(2 / 5) and stats['kl'] == 0
+    assert stats['clip_frac'] == pytest.approx(2 / 5) and stats['kl'] == 0  # beta = 0: no KL computed
     loss.backward()
     # clipped tokens and padding give no gradient; the others do
     assert logp.grad[0, 0] == 0 and logp.grad[1, 0] == 0 and logp.grad[0, 2] == 0
@@ -151,6 +151,7 @@ def test_kl_is_zero_when_policy_is_reference():
     logp = grpo.completion_logprobs(model, seq, valid, 3)
     ref = grpo.completion_logprobs(reference, seq, valid, 3)
     loss, stats = grpo.grpo_loss(logp, logp.detach(), ref, torch.zeros(2), mask, beta=0.5)
+    # exactly: the same weights through the same code path give bitwise the same log-probs
     assert stats['kl'] == 0 and loss.item() == 0
 
 
