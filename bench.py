@@ -11,12 +11,15 @@ timings are noisy.
 
 import argparse
 import importlib.util
+import os
 import statistics
+import sys
 import time
 
 import torch
 
-from model import GPT, GPTConfig, build_model
+from model import GPT, GPTConfig, build_model, idea_class
+from train import UserError, cli_errors
 
 
 def peak_matmul_flops(n=2048, repeats=5):
@@ -63,8 +66,11 @@ def load_reference(path, config):
     """nanoGPT's GPT from its model.py (kept outside this repository)."""
     spec = importlib.util.spec_from_file_location('reference_model', path)
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.GPT(module.GPTConfig(**config))
+    try:
+        spec.loader.exec_module(module)
+        return module.GPT(module.GPTConfig(**config))
+    except Exception as e:  # someone else's file: any fault is theirs, said in one line
+        raise UserError(f"--reference={path} does not give a nanoGPT GPT: {type(e).__name__}: {e}")
 
 
 @torch.no_grad()
@@ -76,7 +82,36 @@ def generate_recompute(model, idx, max_new_tokens):
     return idx
 
 
-def main():
+def check_args(args):
+    """The arguments, before the minutes of timing: the shape builds, the counts are in range."""
+    if args.steps < 1 or args.warmup < 0 or args.gen_tokens < 0:
+        raise UserError(f"need --steps >= 1, --warmup >= 0 and --gen_tokens >= 0, got {args.steps}, {args.warmup}, "
+                        f"{args.gen_tokens}")
+    if min(args.batch_size, args.vocab_size) < 1:
+        raise UserError(f"--batch_size and --vocab_size must be >= 1, got {args.batch_size}, {args.vocab_size}")
+    if args.reference and not (os.path.isfile(args.reference) and args.reference.endswith('.py')):
+        raise UserError(f"--reference={args.reference} must be a Python file (nanoGPT's model.py)")
+    try:
+        ks = [int(v) for v in args.reasoning.split(',') if v]
+    except ValueError:
+        raise UserError(f"--reasoning={args.reasoning} must be comma-separated integers, e.g. 0,1,3")
+    shape = dict(n_layer=args.n_layer, n_head=args.n_head, n_embd=args.n_embd, block_size=args.block_size,
+                 vocab_size=args.vocab_size)
+    try:
+        GPTConfig(**shape)
+        for k in ks:
+            idea_class('reasoning_tokens').config_class(**shape, n_reasoning=k)
+    except (ValueError, TypeError) as e:
+        raise UserError(f"bad shape: {e}")
+    return ks
+
+
+def main(argv=None):
+    with cli_errors():
+        run(argv)
+
+
+def run(argv):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--n_layer', type=int, default=6)
     p.add_argument('--n_head', type=int, default=6)
@@ -90,7 +125,8 @@ def main():
     p.add_argument('--reasoning', default='', help='comma-separated K values, e.g. 0,1,3')
     p.add_argument('--gen_tokens', type=int, default=256)
     p.add_argument('--seed', type=int, default=1337)
-    args = p.parse_args()
+    args = p.parse_args(argv)
+    reasoning = check_args(args)
     torch.manual_seed(args.seed)
     shape = dict(n_layer=args.n_layer, n_head=args.n_head, n_embd=args.n_embd, block_size=args.block_size,
                  vocab_size=args.vocab_size, dropout=0.0, bias=False)
@@ -105,7 +141,7 @@ def main():
     if args.reference:
         ref = load_reference(args.reference, shape)
         arms['nanoGPT'] = (ref, ours.flops_per_token())  # same shape, same FLOPs per token
-    for k in [int(v) for v in args.reasoning.split(',') if v]:
+    for k in reasoning:
         m = build_model('reasoning_tokens', dict(shape, n_reasoning=k))
         arms[f'reasoning K={k}'] = (m, m.flops_per_token())
     fns = {name: train_step_fn(m, args.batch_size, args.block_size, args.vocab_size) for name, (m, _) in arms.items()}
@@ -131,4 +167,4 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    main(sys.argv[1:])

@@ -52,8 +52,8 @@ import torch
 import think
 from model import GPT, GPTConfig, lm_loss, sample_token
 from quietstar import ListCache
-from train import (UserError, cli_errors, Tokenizer, check_type, load_checkpoint, load_config, load_meta,
-                   model_from_checkpoint, parse_value, read_jsonl, train)
+from train import (UserError, cli_errors, Tokenizer, check_type, check_writable, load_checkpoint, load_config,
+                   load_meta, log_rows, model_from_checkpoint, parse_value, pick_device, read_jsonl, train)
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 
@@ -261,6 +261,8 @@ def evaluate(run_dir, split_path, limit=0, batch_size=64):
     """Greedy answers of run_dir/ckpt.pt on a jsonl split (prompt, completion, answer):
     accuracy, thought tokens per prompt (latents or pauses) and tokens decoded per answer;
     with records that name their options (ProsQA), the forced-choice accuracy too."""
+    if limit < 0 or batch_size <= 0:
+        raise UserError(f"need --limit >= 0 and batch_size > 0, got {limit}, {batch_size}")
     ckpt = load_checkpoint(os.path.join(run_dir, 'ckpt.pt'))
     if ckpt['idea'] != 'coconut':
         raise UserError(f"{run_dir} holds a {ckpt['idea']!r} model; coconut.py eval needs model='coconut'")
@@ -271,6 +273,10 @@ def evaluate(run_dir, split_path, limit=0, batch_size=64):
     records = read_jsonl(split_path)[:limit or None]
     if not records:
         raise UserError(f"{split_path} holds no records")
+    for n, r in enumerate(records, 1):
+        if not (isinstance(r, dict) and isinstance(r.get('prompt'), str) and isinstance(r.get('completion'), str)
+                and 'answer' in r):
+            raise UserError(f"{split_path} record {n} needs string fields prompt and completion, and an answer")
     thought_ids = {think.special_id(ckpt['meta'], think.LATENT), think.special_id(ckpt['meta'], think.PAUSE)}
     prompts = [tok.encode(r['prompt']) for r in records]
     if max(map(len, prompts)) >= model.config.block_size:
@@ -342,6 +348,7 @@ def curriculum(argv):
     config = load_config(rest)
     if config['model'] != 'coconut':
         raise UserError(f"the curriculum trains model='coconut', the config has {config['model']!r}")
+    pick_device(config['device'])  # a device this machine lacks is said before any stage is written
     src = config['data_dir'] or os.path.join(ROOT, 'data', config['dataset'])
     meta = coconut_meta(load_meta(src, config['dataset']))
     splits = {}
@@ -350,15 +357,20 @@ def curriculum(argv):
         if not os.path.exists(path):
             raise UserError(f"no {path}: run python data/{config['dataset']}/prepare.py")
         splits[split] = read_jsonl(path)
-    bad = next((r for r in splits['train'] if not isinstance(r.get(cur['steps_key']), list)), None)
-    if bad is not None:
-        raise UserError(f"{src}/train.jsonl records need a list of steps in field {cur['steps_key']!r}")
+    def ok(r):
+        return isinstance(r, dict) and isinstance(r.get('prompt'), str) and 'answer' in r and \
+            isinstance(r.get(cur['steps_key']), list)
+    for split, records in splits.items():
+        bad = next((n for n, r in enumerate(records, 1) if not ok(r)), None)
+        if bad is not None:
+            raise UserError(f"{src}/{split}.jsonl record {bad} needs a string prompt, an answer and a list of steps "
+                            f"in field {cur['steps_key']!r}")
     if cur['stage_epochs']:
         per_iter = config['batch_size'] * config['gradient_accumulation_steps']
         cur['stage_iters'] = max(1, round(cur['stage_epochs'] * len(splits['train']) / per_iter))
     stages = [0] if cur['arm'] in ('cot', 'nocot') else list(range(cur['first_stage'], cur['max_stage'] + 1))
     root = config['out_dir']
-    os.makedirs(root, exist_ok=True)
+    check_writable(root)
     log_path = os.path.join(root, 'stages.jsonl')
     open(log_path, 'w').close()
     prev, run_iters, total_iters, total_time = None, 0, 0, 0.0
@@ -389,10 +401,10 @@ def curriculum(argv):
 # reporting
 
 def read_stages(path):
-    rows = read_jsonl(path) if os.path.exists(path) else []
-    if not rows:
+    if not os.path.exists(path):
         raise UserError(f"no stage rows in {path}: run python coconut.py curriculum first")
-    return rows
+    return log_rows(path, 'stage', ('arm', 'iters', 'accuracy', 'correct', 'n', 'thought_tokens', 'decoded_tokens',
+                                    'train_time', 'split'), 'a stages.jsonl of coconut.py curriculum')
 
 
 def run_label(path):

@@ -39,7 +39,8 @@ from torch.nn import functional as F
 import think
 from model import sample_token
 from train import (UserError, cli_errors, RunLog, Tokenizer, apply_config, check_writable, checkpoint, set_lr,
-                   load_checkpoint, model_from_checkpoint, pick_device, read_args, read_jsonl, save_checkpoint)
+                   load_checkpoint, log_rows, model_from_checkpoint, pick_device, read_args, read_jsonl,
+                   save_checkpoint)
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 
@@ -100,6 +101,9 @@ def load_config(args):
     if c['group_size'] < 2:
         raise UserError(f"config key group_size must be >= 2 (advantages compare completions of one prompt), "
                         f"got {c['group_size']}")
+    for key in ('beta1', 'beta2'):
+        if not 0 <= c[key] < 1:
+            raise UserError(f"config key {key} must be in [0, 1), got {c[key]}")
     if not (0 <= c['epsilon_low'] < 1 and c['epsilon_high'] >= 0):
         raise UserError(f"config keys epsilon_low must be in [0, 1) and epsilon_high >= 0, got "
                         f"{c['epsilon_low']}, {c['epsilon_high']}")
@@ -489,9 +493,9 @@ def plot(paths, labels, out, window=10):
     import matplotlib.pyplot as plt
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
     for i, (path, label) in enumerate(zip(paths, labels)):
-        rows = read_jsonl(path)
-        evals = [r for r in rows if 'eval_greedy' in r]
-        steps = [r for r in rows if 'loss' in r]
+        what = 'the log.jsonl of a grpo.py run'
+        evals = log_rows(path, 'eval_greedy', ('iter', 'eval_majority'), what)
+        steps = log_rows(path, 'loss', ('iter', 'format', 'accuracy', 'kl'), what, required=False)
         x = [r['iter'] for r in evals]
         axes[0].plot(x, [r['eval_greedy'] for r in evals], f'C{i}-o', label=f'{label}: greedy (pass@1)')
         axes[0].plot(x, [r['eval_majority'] for r in evals], f'C{i}--s', label=f'{label}: majority vote')
@@ -521,7 +525,8 @@ def main(argv):
         labels = args.labels.split(',') if args.labels else [os.path.splitext(os.path.basename(x))[0] for x in args.logs]
         if len(labels) != len(args.logs):
             p.error(f"{len(args.logs)} logs but {len(labels)} labels")
-        plot(args.logs, labels, args.out)
+        with cli_errors():
+            plot(args.logs, labels, args.out)
         return
     with cli_errors():
         run(load_config(argv))

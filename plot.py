@@ -19,14 +19,19 @@ import json
 import os
 import sys
 
+from train import UserError, cli_errors, log_rows
+
 X_AXES = {'iter': 'iteration', 'tokens': 'text tokens seen', 'time': 'wall time (s)', 'flops': 'training FLOPs'}
 
 
 def save_figure(fig, out):
     """Lay the figure out and write it (the directory too); every script's plots end here."""
     fig.tight_layout()
-    os.makedirs(os.path.dirname(out) or '.', exist_ok=True)
-    fig.savefig(out, dpi=120)
+    try:
+        os.makedirs(os.path.dirname(out) or '.', exist_ok=True)
+        fig.savefig(out, dpi=120)
+    except (OSError, ValueError) as e:  # ValueError: an extension matplotlib cannot write
+        raise UserError(f"cannot write the figure {out}: {getattr(e, 'strerror', None) or e}")
     print(f"wrote {out}")
 
 
@@ -35,9 +40,7 @@ def read_eval_rows(path):
         path = os.path.join(path, 'log.jsonl')
     if not os.path.exists(path):
         raise SystemExit(f"error: no log at {path}")
-    with open(path) as f:
-        rows = [json.loads(line) for line in f if line.strip()]
-    return [r for r in rows if 'val_loss' in r]
+    return log_rows(path, 'val_loss', ('iter', 'train_loss'), 'a train.py log.jsonl (its eval rows)')
 
 
 def table(runs, labels):
@@ -47,10 +50,11 @@ def table(runs, labels):
     for run, label in zip(runs, labels):
         rows = read_eval_rows(run)
         last, best = rows[-1], min(rows, key=lambda r: r['val_loss'])
-        per_token = last['flops'] / last['tokens'] if last.get('tokens') else float('nan')
+        flops, time = last.get('flops', float('nan')), last.get('time', float('nan'))
+        per_token = flops / last['tokens'] if last.get('tokens') else float('nan')
         lines.append(f"| {label} | {last['iter']} | {last['train_loss']:.4f} | {last['val_loss']:.4f} | "
-                     f"{best['val_loss']:.4f} ({best['iter']}) | {per_token / 1e6:.1f}M | {last['flops']:.2e} | "
-                     f"{last['time'] / 60:.1f} min |")
+                     f"{best['val_loss']:.4f} ({best['iter']}) | {per_token / 1e6:.1f}M | {flops:.2e} | "
+                     f"{time / 60:.1f} min |")
     return '\n'.join(lines)
 
 
@@ -66,16 +70,27 @@ def draw_curves(ax, runs, labels, x, ylim):
     ax.set_xlabel(X_AXES[x])
     ax.set_ylabel('loss (nats per text token)')
     if ylim:
-        ax.set_ylim(*map(float, ylim.split(',')))
+        ax.set_ylim(*parse_ylim(ylim))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
 
 
+def parse_ylim(text):
+    try:
+        low, high = map(float, text.split(','))
+    except ValueError:
+        raise UserError(f"--ylim={text} must be two numbers, low,high (e.g. --ylim=1.0,2.5)")
+    return low, high
+
+
 def read_accuracy(path):
-    if not os.path.exists(path):
+    if not os.path.isfile(path):
         raise SystemExit(f"error: no result at {path}")
-    with open(path) as f:
-        result = json.load(f)
+    try:
+        with open(path) as f:
+            result = json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise UserError(f"{path} is not JSON (expected the output of think.py accuracy --json)")
     if not isinstance(result, dict) or 'accuracy' not in result:
         raise SystemExit(f"error: {path} has no 'accuracy' (expected the output of think.py accuracy --json)")
     return result['accuracy']
@@ -105,24 +120,27 @@ def main(argv):
     p.add_argument('--bars', action='store_true', help='bars of accuracy .json results instead of curves')
     p.add_argument('--chance', type=float, default=0.5, help='with --bars: a line at this accuracy (0: none)')
     args = p.parse_args(argv)
-    labels = args.labels.split(',') if args.labels else args.runs
-    if len(labels) != len(args.runs):
-        raise SystemExit(f"error: {len(labels)} labels for {len(args.runs)} runs")
-    if args.table:
-        print(table(args.runs, labels))
-        return
+    with cli_errors():
+        if args.ylim:
+            parse_ylim(args.ylim)  # before any work
+        labels = args.labels.split(',') if args.labels else args.runs
+        if len(labels) != len(args.runs):
+            raise SystemExit(f"error: {len(labels)} labels for {len(args.runs)} runs")
+        if args.table:
+            print(table(args.runs, labels))
+            return
 
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(8, 5))
-    if args.bars:
-        draw_bars(ax, args.runs, labels, args.chance)
-    else:
-        draw_curves(ax, args.runs, labels, args.x, args.ylim)
-    if args.title:
-        ax.set_title(args.title)
-    save_figure(fig, args.out)
+        import matplotlib
+        matplotlib.use('Agg')
+        import matplotlib.pyplot as plt
+        fig, ax = plt.subplots(figsize=(8, 5))
+        if args.bars:
+            draw_bars(ax, args.runs, labels, args.chance)
+        else:
+            draw_curves(ax, args.runs, labels, args.x, args.ylim)
+        if args.title:
+            ax.set_title(args.title)
+        save_figure(fig, args.out)
 
 
 if __name__ == '__main__':

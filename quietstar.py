@@ -40,8 +40,8 @@ from torch.nn import functional as F
 
 import think
 from model import GPT, GPTConfig, sample_token
-from train import (UserError, cli_errors, Dataset, Tokenizer, checkpoint, init_from_run, load_checkpoint, load_config,
-                   load_meta, model_from_checkpoint, pick_device, save_checkpoint)
+from train import (UserError, cli_errors, Dataset, Tokenizer, check_writable, checkpoint, init_from_run, load_checkpoint,
+                   load_config, load_meta, log_rows, model_from_checkpoint, pick_device, save_checkpoint)
 
 
 @dataclass
@@ -273,7 +273,7 @@ class QuietSTaRGPT(GPT):
 def write_data(src_dir, out_dir):
     """out_dir: src_dir's data (linked, not copied) with a meta.pkl that has the thought markers."""
     meta = think.add_special_tokens(load_meta(src_dir, os.path.basename(src_dir)), [think.START_THOUGHT, think.END_THOUGHT])
-    os.makedirs(out_dir, exist_ok=True)
+    check_writable(out_dir)
     for name in ('train.bin', 'val.bin', 'train.jsonl', 'val.jsonl', 'test.jsonl'):
         src, dst = os.path.join(src_dir, name), os.path.join(out_dir, name)
         if os.path.exists(src) and not os.path.lexists(dst):
@@ -291,6 +291,7 @@ def init_finetune(source, config, init_text='-', force=False):
     c = dict(config, init_from=source)
     if c['model'] != 'quietstar':
         raise UserError(f"the config must say model = 'quietstar', not {c['model']!r}")
+    device_type = pick_device(c['device']).split(':')[0]
     out = os.path.join(c['out_dir'], 'ckpt.pt')
     if os.path.exists(out) and not force:
         raise UserError(f"{out} exists; pass --force to replace it")
@@ -302,7 +303,6 @@ def init_finetune(source, config, init_text='-', force=False):
     with torch.no_grad():
         wte = model.transformer.wte.weight  # tied: the rows are the markers' logits too (masked for text)
         wte[[model.config.start_id, model.config.end_id]] = wte[init_ids[0]].clone()
-    device_type = pick_device(c['device']).split(':')[0]
     optimizer = model.configure_optimizers(c['weight_decay'], c['learning_rate'], (c['beta1'], c['beta2']), device_type)
     os.makedirs(c['out_dir'], exist_ok=True)
     rng = [torch.Generator().manual_seed(c['seed']).get_state()]  # as a fresh run's torch.manual_seed(seed)
@@ -315,6 +315,8 @@ def evaluate(out_dir, n_batches=20, batch_size=12, seed=0):
     """Mean base and mixed NLL of the next token over fixed val batches (train.py's own val
     batches at one batch size, so every run sees the same tokens). A 'gpt' checkpoint gives its
     NLL as both."""
+    if n_batches <= 0 or batch_size <= 0:
+        raise UserError(f"--batches and --batch_size must be > 0, got {n_batches}, {batch_size}")
     ckpt = load_checkpoint(os.path.join(out_dir, 'ckpt.pt'))
     c = ckpt['config']
     model = model_from_checkpoint(ckpt).eval()
@@ -371,7 +373,11 @@ def bench(T=128, n_thought=8, repeats=5):
     """Thoughts at all T positions (T * (n_thought + 2) thought tokens): the parallel passes vs
     generate's way, one position at a time through the KV cache. Interleaved, medians."""
     from bench import time_interleaved
+    if T < 1 or n_thought < 0 or repeats < 1:
+        raise UserError(f"need --T >= 1, --n_thought >= 0 and --repeats >= 1, got {T}, {n_thought}, {repeats}")
     model, idx = bench_model(T, n_thought)
+    if T > model.config.block_size:
+        raise UserError(f"--T={T} is longer than the bench model's block_size {model.config.block_size}")
     fns = {'parallel': lambda: torch.no_grad()(model.think)(idx, 1), 'serial': lambda: think_serial(model, idx)}
     mem = {name: peak_memory_mb(fn) for name, fn in fns.items()}  # first, before freed memory is reused
     assert torch.allclose(fns['parallel']()[1][:, :, 0], fns['serial'](), atol=1e-4), 'the two paths disagree'
@@ -394,7 +400,7 @@ def plot(paths, out, window=10):
     import matplotlib.pyplot as plt
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
     for path in paths:
-        rows = [r for r in map(json.loads, open(path)) if 'mixed_nll' in r]  # the train rows
+        rows = log_rows(path, 'mixed_nll', ('iter', 'base_nll', 'mix_weight'), 'the log.jsonl of a quietstar run')
         it = [r['iter'] for r in rows]
         gap = torch.tensor([r['mixed_nll'] - r['base_nll'] for r in rows])
         smooth = [gap[max(0, j - window + 1):j + 1].mean().item() for j in range(len(gap))]  # one batch is noisy

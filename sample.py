@@ -38,10 +38,13 @@ def load_model(args):
 def read_start(start):
     if start.startswith('FILE:'):
         path = start[5:]
-        if not os.path.exists(path):
-            raise UserError(f"start file {path} not found")
-        with open(path, encoding='utf-8') as f:
-            return f.read()
+        if not os.path.isfile(path):
+            raise UserError(f"start file {path} {'is a directory' if os.path.isdir(path) else 'not found'}")
+        try:
+            with open(path, encoding='utf-8') as f:
+                return f.read()
+        except UnicodeDecodeError as e:
+            raise UserError(f"start file {path} is not UTF-8 text ({e.reason} at byte {e.start})")
     return start
 
 
@@ -82,6 +85,16 @@ def sample(args):
         print('---------------')
 
 
+def check_args(args):
+    """The numbers, before any work: one line naming the first that is out of range."""
+    limits = [('num_samples', args.num_samples > 0, '> 0'), ('max_new_tokens', args.max_new_tokens >= 0, '>= 0'),
+              ('temperature', 0 <= args.temperature < float('inf'), '>= 0 and finite (0 is greedy)'),
+              ('top_k', args.top_k >= 0, '>= 0 (0 keeps all tokens)'), ('n_pause', (args.n_pause or 0) >= 0, '>= 0')]
+    for name, ok, need in limits:
+        if not ok:
+            raise UserError(f"--{name} must be {need}, got {getattr(args, name)}")
+
+
 def main(argv):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--init_from', default='resume', help="'resume' (a checkpoint in out_dir), a GPT-2 name or a local HF dir")
@@ -96,9 +109,8 @@ def main(argv):
     p.add_argument('--show_thoughts', action='store_true', help="print every hidden thought (quietstar) in color between the text tokens")
     p.add_argument('--n_pause', type=int, default=None, help="pauses after the start text (default: the checkpoint's n_pause, if any)")
     args = p.parse_args(argv)
-    if args.num_samples <= 0 or args.max_new_tokens < 0 or args.temperature < 0 or (args.n_pause or 0) < 0:
-        p.error('num_samples must be > 0, max_new_tokens >= 0, temperature >= 0, n_pause >= 0')
     with cli_errors():
+        check_args(args)
         sample(args)
 
 

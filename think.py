@@ -60,7 +60,7 @@ from torch.nn import functional as F
 from model import GPT, GPTConfig, build_model, lm_loss, sample_token
 from train import (UserError, cli_errors, Dataset, RunLog, Tokenizer, batch_seed, check_writable, checkpoint, set_lr,
                    init_from_run, is_run, load_checkpoint, load_config, load_meta, model_args, model_from_checkpoint,
-                   pick_device, read_jsonl, save_checkpoint)
+                   log_rows, pick_device, read_jsonl, save_checkpoint)
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 
@@ -253,10 +253,17 @@ def pause_records(src_dir, out_dir, n_pause):
     splits = [s for s in ('train', 'val', 'test') if os.path.exists(os.path.join(src_dir, f'{s}.jsonl'))]
     if 'train' not in splits:
         raise UserError(f"{src_dir} has no train.jsonl (pause fine-tuning needs task records)")
-    os.makedirs(out_dir, exist_ok=True)
+    rows = {}
+    for split in splits:  # every split read and checked before anything is written
+        path = os.path.join(src_dir, f'{split}.jsonl')
+        records = read_jsonl(path)
+        bad = next((n for n, r in enumerate(records, 1) if not (isinstance(r, dict) and isinstance(r.get('prompt'), str))), None)
+        if bad:
+            raise UserError(f"{path} record {bad} needs a string field prompt")
+        rows[split] = [{**r, 'prompt': r['prompt'] + pause_text(n_pause)} for r in records]
+    check_writable(out_dir)
     for split in splits:
-        rows = [{**r, 'prompt': r['prompt'] + pause_text(n_pause)} for r in read_jsonl(os.path.join(src_dir, f'{split}.jsonl'))]
-        write_atomic(os.path.join(out_dir, f'{split}.jsonl'), ''.join(json.dumps(r) + '\n' for r in rows).encode())
+        write_atomic(os.path.join(out_dir, f'{split}.jsonl'), ''.join(json.dumps(r) + '\n' for r in rows[split]).encode())
     write_atomic(os.path.join(out_dir, 'meta.pkl'), pickle.dumps(meta))
     return meta
 
@@ -396,6 +403,9 @@ def answer_accuracy(out_dir, split_path, marker='=', limit=0, batch_size=64, dev
     answer parsed from it (parse_answer) must equal the record's 'answer' field. For 3SUM test
     splits the prompt runs up to '=' (filler and pauses given, as Pfau et al. evaluate), so the
     first generated word is the final True/False."""
+    if batch_size <= 0 or limit < 0 or not marker:
+        raise UserError(f"need --batch_size > 0, --limit >= 0 and a non-empty --marker, got {batch_size}, {limit}, {marker!r}")
+    device = pick_device(device)
     ckpt = load_checkpoint(os.path.join(out_dir, 'ckpt.pt'))
     model = model_from_checkpoint(ckpt).eval().to(device)
     tok = Tokenizer(ckpt['meta'])
@@ -820,9 +830,11 @@ def plot_rl(paths, out):
     print('| run | iter | think/text | val NLL thinking | val NLL no thinking | exact thinking | exact no thinking |')
     print('|---|---|---|---|---|---|---|')
     for path in paths:
-        rows = read_jsonl(path)
+        what = 'the log.jsonl of a think.py rl run'
+        train = log_rows(path, 'think_per_text', ('iter',), what, required=False)
+        evals = log_rows(path, 'val_nll_think', ('iter', 'val_nll_plain', 'val_think_rate', 'val_acc_think',
+                                                 'val_acc_plain'), what)
         label = os.path.splitext(os.path.basename(path))[0]
-        train, evals = [r for r in rows if 'think_per_text' in r], [r for r in rows if 'val_nll_think' in r]
         a.plot([r['iter'] for r in train], [r['think_per_text'] for r in train], label=label)
         line, = b.plot([r['iter'] for r in evals], [r['val_nll_think'] for r in evals], label=f'{label} thinking')
         b.plot([r['iter'] for r in evals], [r['val_nll_plain'] for r in evals], ls='--', color=line.get_color(),
@@ -868,6 +880,8 @@ def main(argv):
         p.error(f"unrecognized arguments: {' '.join(rest)}")
     with cli_errors():
         if args.command == 'add_tokens':
+            if args.n_think < 0:
+                raise UserError(f"--n_think must be >= 0, got {args.n_think}")
             meta = load_meta(args.data_dir, os.path.basename(args.data_dir))
             try:
                 meta = add_special_tokens(meta, args.names + think_token_names(args.n_think))

@@ -100,7 +100,7 @@ def parse_value(text):
 def read_config_file(path):
     """A config file is Python assignments; returns its public names."""
     if not os.path.isfile(path):
-        raise UserError(f"config file {path} not found")
+        raise UserError(f"config file {path} {'is a directory' if os.path.isdir(path) else 'not found'}")
     ns = {}
     try:
         with open(path) as f:
@@ -193,6 +193,9 @@ def check_values(c):
                 'weight_decay', 'grad_clip', 'peak_flops']:
         if c[key] < 0:
             raise UserError(f"config key {key} must be >= 0, got {c[key]}")
+    for key in ['beta1', 'beta2']:
+        if not 0 <= c[key] < 1:
+            raise UserError(f"config key {key} must be in [0, 1), got {c[key]}")
     if c['progress'] not in ('tqdm', 'lines'):
         raise UserError(f"config key progress must be 'tqdm' or 'lines', got {c['progress']!r}")
     if c['dtype'] not in ('auto', 'float32', 'bfloat16', 'float16'):
@@ -286,16 +289,36 @@ def load_meta(data_dir, dataset):
 
 
 def read_jsonl(path):
+    """The objects of a .jsonl file, one a line (blank lines skipped); a file that is missing,
+    unreadable or not JSON lines is a UserError naming it (and the line)."""
     records = []
-    with open(path) as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError as e:
-                raise UserError(f"{path} line {n} is not valid JSON: {e.msg}")
+    try:
+        with open(path, encoding='utf-8') as f:
+            for n, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                try:
+                    records.append(json.loads(line))
+                except json.JSONDecodeError as e:
+                    raise UserError(f"{path} line {n} is not valid JSON: {e.msg}")
+    except OSError as e:
+        raise UserError(f"cannot read {path}: {e.strerror}")
+    except UnicodeDecodeError as e:
+        raise UserError(f"{path} is not UTF-8 text ({e.reason} at byte {e.start}); expected JSON lines")
     return records
+
+
+def log_rows(path, marker, keys=(), what='a log.jsonl', required=True):
+    """The rows of a log (read_jsonl) that hold the key `marker`, each checked for `keys`: a
+    plot of another script's log, or of no log at all, is a UserError that says so."""
+    rows = [r for r in read_jsonl(path) if isinstance(r, dict) and marker in r]
+    if required and not rows:
+        raise UserError(f"{path} has no rows with {marker!r}: is it {what}?")
+    for r in rows:
+        missing = [k for k in keys if k not in r]
+        if missing:
+            raise UserError(f"{path}: a row with {marker!r} lacks {', '.join(missing)}: is it {what}?")
+    return rows
 
 
 class Dataset:
@@ -318,8 +341,9 @@ class Dataset:
                 self.splits[split] = self.encode_records(path, tokenizer)
 
     def load_stream(self, path, dataset):
-        if not os.path.exists(path):
-            raise UserError(f"{path} missing: run python data/{dataset}/prepare.py")
+        if not os.path.isfile(path):
+            raise UserError(f"{path} {'is a directory' if os.path.isdir(path) else 'missing'}: "
+                            f"run python data/{dataset}/prepare.py")
         size = os.path.getsize(path)
         if size % 2:
             raise UserError(f"{path} has {size} bytes, not whole uint16 tokens; rerun python data/{dataset}/prepare.py")
@@ -514,13 +538,31 @@ def set_lr(optimizer, it, c):
 
 
 def pick_device(name):
-    if name != 'auto':
+    """'auto': cuda > mps > cpu; any other name is checked against this machine first, so a
+    device it lacks is one line, not a traceback from deep inside torch."""
+    if name == 'auto':
+        if torch.cuda.is_available():
+            return 'cuda'
+        if torch.backends.mps.is_available():
+            return 'mps'
+        return 'cpu'
+    usage = "use auto, cpu, cuda, cuda:N or mps"
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError):
+        raise UserError(f"device {name!r} is not a device name: {usage}")
+    if device.type == 'cuda':
+        if not torch.cuda.is_available():
+            raise UserError(f"device {name!r}: CUDA is not available here (torch {torch.__version__}); use --device=cpu or auto")
+        n = torch.cuda.device_count()
+        if device.index is not None and device.index >= n:
+            raise UserError(f"device {name!r}: this machine has {n} CUDA device(s), cuda:0 to cuda:{n - 1}")
         return name
-    if torch.cuda.is_available():
-        return 'cuda'
-    if torch.backends.mps.is_available():
-        return 'mps'
-    return 'cpu'
+    if device.type == 'mps' and not torch.backends.mps.is_available():
+        raise UserError(f"device {name!r}: MPS (Apple GPU) is not available here; use --device=cpu or auto")
+    if device.type not in ('cpu', 'mps'):
+        raise UserError(f"device {name!r} is not supported: {usage}")
+    return device.type  # 'cpu:0' is the cpu
 
 
 def pick_dtype(name, device_type):
@@ -551,7 +593,11 @@ class RunLog:
         if resume_iter is None:
             open(path, 'w').close()
         elif os.path.exists(path):
-            kept = [row for row in read_jsonl(path)
+            rows = read_jsonl(path)
+            if not all(isinstance(row, dict) and isinstance(row.get('iter'), int) for row in rows):
+                raise UserError(f"{path} holds a row that is not train.py's (an object with an int iter); "
+                                f"move the file away to resume")
+            kept = [row for row in rows
                     if row['iter'] < resume_iter or (row['iter'] == resume_iter and 'val_loss' in row)]
             with open(path + '.tmp', 'w') as f:
                 f.writelines(json.dumps(row) + '\n' for row in kept)

@@ -1,10 +1,12 @@
 """Bad input gets one clear line before any work; faults lose nothing."""
 
+import importlib
 import json
 import os
 import pickle
 import shutil
 import string
+from pathlib import Path
 
 import pytest
 import torch
@@ -53,6 +55,8 @@ def test_vocab_size_comes_from_the_dataset():
     ('--model=telepathy', 'unknown model'),
     ('--n_reasoning=-1', 'unknown config key n_reasoning'),  # a key of another idea
     ('--max_iters', 'needs a value'),
+    ('--beta1=2', 'beta1 must be in [0, 1)'),  # AdamW's own ValueError, later, was a traceback
+    ('--beta2=1.0', 'beta2 must be in [0, 1)'),
 ])
 def test_bad_values_are_named(arg, words):
     assert words in config_error(arg)
@@ -68,6 +72,7 @@ def test_broken_or_missing_config_file(tmp_path):
     (tmp_path / 'bad.py').write_text("batch_size = = 3\n")
     assert 'does not run' in config_error(str(tmp_path / 'bad.py'))
     assert 'not found' in config_error(str(tmp_path / 'nope.py'))
+    assert 'is a directory' in config_error(str(tmp_path))
 
 
 def test_cli_errors_are_one_line_without_traceback():
@@ -243,3 +248,187 @@ def test_fuzz_gsm8k_answer_never_crashes(text):
 def test_special_token_ids_come_from_the_dataset():
     msg = config_error('--model=pause', '--pause_id=3')
     assert "unknown config key pause_id; it comes from the dataset's meta.pkl" in msg
+
+
+# --- bad input to every script: one line, exit code 1 --------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+PREPARE = ('shakespeare_char', 'shakespeare', 'gsm8k', 'openwebtext', 'addition', 'arith', 'prosqa', '3sum')
+
+
+def script_main(name):
+    """A script's main(argv), as `python NAME.py ARGV` calls it (data/X/prepare.py: 'prepare/X')."""
+    if name.startswith('prepare/'):
+        return load_script(f'data/{name[8:]}/prepare.py', f'prepare_{name[8:]}').main
+    return importlib.import_module(name).main
+
+
+def cli_error(main, argv, capsys):
+    """main(argv) must end as bad input does: exit code 1 and one line `error: ...` on stderr."""
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    code, err = e.value.code, capsys.readouterr().err
+    if isinstance(code, str):  # SystemExit('error: ...'): the interpreter prints it and exits 1
+        code, err = 1, err + code + '\n'
+    assert code == 1 and 'Traceback' not in err, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith('error: '), err
+    return lines[0]
+
+
+@pytest.fixture(scope='module')
+def files(char_data, trained, tmp_path_factory):
+    """Bad inputs on disk, and good ones beside them, by name: argv templates say {name}."""
+    d = tmp_path_factory.mktemp('bad')
+    (d / 'adir').mkdir()
+    (d / 'afile').write_text('a file where a directory goes\n')
+    (d / 'binary.txt').write_bytes(b'\xff\xfe\x00 not text')
+    (d / 'notjson.json').write_text('accuracy: 0.5\n')
+    eval_row = {'iter': 0, 'train_loss': 1.0, 'val_loss': 1.0}
+    (d / 'badlog.jsonl').write_text(json.dumps(eval_row) + '\n\n{"iter": 1, "val_loss": \n')
+    (d / 'trainonly.jsonl').write_text(json.dumps({'iter': 0, 'loss': 1.0}) + '\n')
+    (d / 'two.txt').write_text('First Citizen:\nSpeak.\n')
+    (d / 'gsm.jsonl').write_text(json.dumps({'question': 'How many?', 'answer': 'Two. #### 2'}) + '\n')
+    for name, rows in (('rec', [{'prompt': 'ROMEO:', 'completion': ' Ay', 'answer': 'Ay'}]), ('listrec', [[1, 2]])):
+        (d / name).mkdir()
+        shutil.copy(char_data / 'meta.pkl', d / name / 'meta.pkl')
+        for split in ('train', 'val', 'test'):
+            (d / name / f'{split}.jsonl').write_text(''.join(json.dumps(r) + '\n' for r in rows))
+    return {'root': str(ROOT), 'data': str(char_data), 'trained': str(trained), 'tmp': str(d),
+            **{p.name.split('.')[0]: str(p) for p in d.iterdir()}}
+
+
+BAD_INPUT = [
+    # --device: checked by train.pick_device before any work, in every script that takes it
+    ('train', ['{root}/config/cpu.py', '--device=nonsense'], "device 'nonsense' is not a device name"),
+    ('train', ['{root}/config/cpu.py', '--device=mps'], 'MPS (Apple GPU) is not available'),
+    ('train', ['{root}/config/cpu.py', '--device=cuda:7'], 'CUDA is not available'),
+    ('train', ['{root}/config/cpu.py', '--device=meta'], "device 'meta' is not supported"),
+    ('sample', ['--out_dir={trained}', '--device=cuda'], 'CUDA is not available'),
+    ('grpo', ['--init_from={trained}', '--device=cuda'], 'CUDA is not available'),
+    ('think', ['accuracy', '{trained}', '{tmp}/rec/test.jsonl', '--device=cuda'], 'CUDA is not available'),
+    ('think', ['rl', '--model=think', '--device=cuda'], 'CUDA is not available'),
+    ('quietstar', ['init', '{trained}', '--model=quietstar', '--device=cuda'], 'CUDA is not available'),
+    ('coconut', ['curriculum', '--model=coconut', '--device=cuda'], 'CUDA is not available'),
+    # sample.py's numbers (top_k -3 was torch's "selected index k out of range")
+    ('sample', ['--out_dir={trained}', '--top_k=-3'], '--top_k must be >= 0'),
+    ('sample', ['--out_dir={trained}', '--temperature=-1'], '--temperature must be >= 0'),
+    ('sample', ['--out_dir={trained}', '--temperature=nan'], '--temperature must be >= 0 and finite'),
+    ('sample', ['--out_dir={trained}', '--num_samples=0'], '--num_samples must be > 0'),
+    ('sample', ['--out_dir={trained}', '--max_new_tokens=-1'], '--max_new_tokens must be >= 0'),
+    ('sample', ['--out_dir={trained}', '--n_pause=-1'], '--n_pause must be >= 0'),
+    ('sample', ['--out_dir={trained}', '--start=FILE:{adir}'], 'start file {adir} is a directory'),
+    ('sample', ['--out_dir={trained}', '--start=FILE:{binary}'], 'is not UTF-8 text'),
+    # plot.py: logs and results that are not what it reads, figures it cannot write
+    ('plot', ['{badlog}', '--table'], '{badlog} line 3 is not valid JSON'),
+    ('plot', ['{trainonly}', '--table'], "no rows with 'val_loss'"),
+    ('plot', ['{tmp}/missing.jsonl', '--table'], 'no log at'),
+    ('plot', ['{trained}', '--ylim=abc'], '--ylim=abc must be two numbers'),
+    ('plot', ['{notjson}', '--bars'], 'is not JSON'),
+    ('plot', ['{trained}', '--out={afile}/curves.png'], 'cannot write the figure'),
+    ('plot', ['{trained}', '--out={tmp}/curves.xyz'], 'cannot write the figure {tmp}/curves.xyz'),  # no such format
+    # think.py's subcommands
+    ('think', ['accuracy', '{trained}', '{adir}'], 'cannot read {adir}: Is a directory'),
+    ('think', ['accuracy', '{trained}', '{tmp}/rec/test.jsonl', '--batch_size=0'], 'need --batch_size > 0'),
+    ('think', ['accuracy', '{trained}', '{tmp}/rec/test.jsonl', '--limit=-1'], '--limit >= 0'),
+    ('think', ['accuracy', '{trained}', '{tmp}/rec/test.jsonl', '--marker='], 'non-empty --marker'),
+    ('think', ['add_tokens', '{rec}', '--n_think=-2'], '--n_think must be >= 0'),
+    ('think', ['pause_records', '{listrec}', '{tmp}/paused', '--n_pause=1'], 'record 1 needs a string field prompt'),
+    ('think', ['pause_records', '{rec}', '{afile}', '--n_pause=1'], 'is not writable'),
+    ('think', ['plot_rl', '{trainonly}'], "no rows with 'val_nll_think'"),
+    ('think', ['plot_rl', '{tmp}/missing.jsonl'], 'cannot read'),
+    # coconut.py's
+    ('coconut', ['table', '{trainonly}'], "no rows with 'stage'"),
+    ('coconut', ['plot', '{adir}'], 'Is a directory'),
+    ('coconut', ['curriculum', '--model=coconut', '--data_dir={listrec}'], 'train.jsonl record 1 needs a string prompt'),
+    ('coconut', ['eval', '{trained}', '{tmp}/rec/test.jsonl', '--limit=-1'], '--limit >= 0'),
+    # quietstar.py's
+    ('quietstar', ['eval', '{trained}', '--batch_size=0'], '--batches and --batch_size must be > 0'),
+    ('quietstar', ['bench', '--T=0'], 'need --T >= 1'),
+    ('quietstar', ['bench', '--T=1000'], "longer than the bench model's block_size"),
+    ('quietstar', ['bench', '--n_thought=-1'], '--n_thought >= 0'),
+    ('quietstar', ['plot', '{badlog}'], 'line 3 is not valid JSON'),
+    ('quietstar', ['data', '{data}', '{afile}'], 'is not writable'),
+    # grpo.py's
+    ('grpo', ['plot', '{trainonly}'], "no rows with 'eval_greedy'"),
+    ('grpo', ['plot', '{badlog}'], 'line 3 is not valid JSON'),
+    ('grpo', ['--init_from={trained}', '--beta1=1'], 'beta1 must be in [0, 1)'),
+    # bench.py's, before its minutes of timing
+    ('bench', ['--steps=0'], 'need --steps >= 1'),
+    ('bench', ['--n_head=5'], 'must be divisible by n_head'),
+    ('bench', ['--reasoning=a'], '--reasoning=a must be comma-separated integers'),
+    ('bench', ['--reference={binary}'], 'must be a Python file'),
+    ('bench', ['--block_size=0'], 'block_size must be positive'),
+    # data/*/prepare.py: an out_dir that cannot be made (a file of that name)
+    ('prepare/shakespeare_char', ['--input={two}', '--out_dir={afile}'], 'out_dir {afile} cannot be made'),
+    ('prepare/shakespeare', ['--input={two}', '--out_dir={afile}'], 'out_dir {afile} cannot be made'),
+    ('prepare/gsm8k', ['--train={gsm}', '--val_size=0', '--out_dir={afile}'], 'out_dir {afile} cannot be made'),
+    ('prepare/openwebtext', ['--input', '{two}', '--out_dir={afile}'], 'out_dir {afile} cannot be made'),
+    ('prepare/addition', ['--digits=2', '--train_size=8', '--val_size=2', '--test_size=2', '--out_dir={afile}'],
+     'is not writable'),
+    ('prepare/arith', ['--train_size=2', '--val_size=2', '--out_dir={afile}'], 'is not writable'),
+    ('prepare/prosqa', ['--train_size=2', '--val_size=2', '--test_size=2', '--out_dir={afile}'], 'is not writable'),
+    ('prepare/3sum', ['--train_size=2', '--val_size=2', '--test_size=2', '--out_dir={afile}'], 'is not writable'),
+]
+
+
+@pytest.mark.parametrize('script,argv,words', BAD_INPUT, ids=[f"{s}-{' '.join(a)}" for s, a, _ in BAD_INPUT])
+def test_bad_input_to_a_script_is_one_line(script, argv, words, files, capsys, monkeypatch):
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)  # a machine without CUDA, even on one with
+    monkeypatch.setattr(torch.backends.mps, 'is_available', lambda: False)
+    line = cli_error(script_main(script), [a.format(**files) for a in argv], capsys)
+    assert words.format(**files) in line
+
+
+@pytest.mark.parametrize('script,argv,words', [
+    ('train.py', ['config/cpu.py', '--device=cuda'], 'CUDA is not available'),
+    ('sample.py', ['--out_dir={trained}', '--top_k=-3'], '--top_k must be >= 0'),
+    ('plot.py', ['{badlog}', '--table'], '{badlog} line 3 is not valid JSON'),
+])
+def test_bad_input_on_the_command_line(script, argv, words, files):
+    r = run_script(script, *[a.format(**files) for a in argv], env={'CUDA_VISIBLE_DEVICES': ''})
+    assert r.returncode == 1 and 'Traceback' not in r.stderr, r.stderr
+    assert r.stderr.strip().count('\n') == 0 and r.stderr.startswith('error: ')
+    assert words.format(**files) in r.stderr
+
+
+def test_device_names_are_checked_against_the_machine(monkeypatch):
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
+    monkeypatch.setattr(torch.cuda, 'device_count', lambda: 1)
+    with pytest.raises(T.UserError, match=r"'cuda:7': this machine has 1 CUDA device\(s\), cuda:0 to cuda:0"):
+        T.pick_device('cuda:7')
+    assert T.pick_device('cuda:0') == 'cuda:0' and T.pick_device('cpu:0') == 'cpu' and T.pick_device('cpu') == 'cpu'
+    with pytest.raises(T.UserError, match='not a device name'):
+        T.pick_device('')
+
+
+def test_top_k_beyond_the_vocabulary_keeps_every_token(files, capsys):
+    script_main('sample')(['--out_dir={trained}'.format(**files), '--top_k=100000', '--max_new_tokens=3',
+                           '--num_samples=1', '--start=F', '--device=cpu'])
+    assert capsys.readouterr().out.startswith('F')
+
+
+def test_unreadable_jsonl_data_and_logs(char_data, trained, tmp_path):
+    (tmp_path / 'binary.jsonl').write_bytes(b'\xff\xfe{}\n')
+    with pytest.raises(T.UserError, match='is not UTF-8 text'):
+        T.read_jsonl(str(tmp_path / 'binary.jsonl'))
+    d = copy_data(char_data, tmp_path / 'd')
+    (d / 'train.bin').unlink()
+    (d / 'train.bin').mkdir()
+    assert 'train.bin is a directory' in data_error(d, tmp_path)
+    out = copy_data(trained, tmp_path / 'o')
+    (out / 'log.jsonl').write_text('{"iter": 0}\n[1, 2]\n')  # resuming rewrites the log: not one train.py never wrote
+    assert 'not train.py' in resume_error(char_data, out)
+
+
+def test_argparse_usage_errors_name_the_problem_without_a_traceback(files, capsys):
+    """Missing or unknown subcommands and options stay argparse's: usage, then one error line, exit code 2."""
+    for script, argv, words in [('think', [], 'required: command'), ('coconut', ['bogus'], "invalid choice: 'bogus'"),
+                                ('quietstar', ['eval'], 'required: out_dirs'), ('sample', ['--bogus'], '--bogus'),
+                                ('plot', [], 'required: runs'), ('grpo', ['plot'], 'required: logs'),
+                                ('think', ['accuracy', '{trained}', '{tmp}/rec/test.jsonl', '--extra'], '--extra')]:
+        with pytest.raises(SystemExit) as e:
+            script_main(script)([a.format(**files) for a in argv])
+        err = capsys.readouterr().err
+        assert e.value.code == 2 and 'Traceback' not in err and words in err.strip().splitlines()[-1]

@@ -55,7 +55,7 @@ from itertools import combinations
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, '..', '..'))  # think.py, for the special tokens
 import think  # noqa: E402
-from train import Tokenizer  # noqa: E402
+from train import Tokenizer, check_writable, cli_errors  # noqa: E402
 
 MOD = 10
 ALPHABET = sorted(set('0123456789 :+-.=TrueFalse\n'))  # every character of every format
@@ -193,7 +193,7 @@ def make_meta(args):
 
 
 def prepare(args):
-    os.makedirs(args.out_dir, exist_ok=True)
+    check_writable(args.out_dir)
     meta = make_meta(args)
     tok = Tokenizer(meta)  # train.py's: characters, and '<pause>' as the pause id
     sizes = {'train': args.train_size, 'val': args.val_size, 'test': args.test_size}
@@ -237,7 +237,8 @@ def main(argv=None):
         raise SystemExit(f"error: --n must be at least 3 and --d at least 1 (got n={args.n}, d={args.d})")
     if args.n_pause < 0 or min(args.train_size, args.val_size) < 1 or args.test_size < 0:
         raise SystemExit("error: --n_pause must be >= 0, --train_size and --val_size >= 1, --test_size >= 0")
-    prepare(args)
+    with cli_errors():
+        prepare(args)
 
 
 if __name__ == '__main__':

@@ -33,6 +33,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, '..', '..'))  # think.py, for the special tokens
 import think  # noqa: E402
+from train import check_writable, cli_errors  # noqa: E402
 
 ALPHABET = '0123456789+*=\n'
 OPS = {'add': '+', 'mul': '*'}
@@ -76,7 +77,7 @@ def make_meta(n_think):
 
 
 def prepare(args):
-    os.makedirs(args.out_dir, exist_ok=True)
+    check_writable(args.out_dir)
     sizes = {'train': args.train_size, 'val': args.val_size, 'test': args.test_size}
     meta = make_meta(args.n_think)
     for split, rows in make_splits(sizes, args.digits, args.op, args.reverse, args.seed).items():
@@ -106,7 +107,8 @@ def main(argv=None):
     args = p.parse_args(argv)
     if args.digits < 1 or args.n_think < 0 or min(args.train_size, args.val_size) < 1 or args.test_size < 0:
         raise SystemExit("error: --digits must be >= 1, --n_think >= 0, --train_size and --val_size >= 1, --test_size >= 0")
-    prepare(args)
+    with cli_errors():
+        prepare(args)
 
 
 if __name__ == '__main__':

@@ -27,6 +27,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.join(HERE, '..', '..')
 sys.path.insert(0, ROOT)
 import think  # noqa: E402
+from train import check_writable, cli_errors  # noqa: E402
 
 # GSM8K's renderer, loaded by path (data/ is not a package)
 _spec = importlib.util.spec_from_file_location('gsm8k_prepare', os.path.join(ROOT, 'data', 'gsm8k', 'prepare.py'))
@@ -96,7 +97,7 @@ def make_meta(splits, style):
 
 def prepare(out_dir, style='think', train_size=20_000, val_size=500, seed=1337):
     splits = make_splits(train_size, val_size, seed)
-    os.makedirs(out_dir, exist_ok=True)
+    check_writable(out_dir)
     for name, rows in splits.items():
         think.write_split(out_dir, name, [with_text(p, style) for p in rows], encode=None, stream=False)
     meta = make_meta(splits, style)
@@ -114,7 +115,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.train_size < 1 or args.val_size < 1:
         raise SystemExit("error: --train_size and --val_size must be >= 1")
-    meta = prepare(args.out_dir, args.style, args.train_size, args.val_size, args.seed)
+    with cli_errors():
+        meta = prepare(args.out_dir, args.style, args.train_size, args.val_size, args.seed)
     print(f"{args.out_dir}: train {args.train_size:,}, val {args.val_size:,} records; style {args.style}, "
           f"vocab size {meta['vocab_size']} ({len(meta['special_tokens'])} special tokens)")
 

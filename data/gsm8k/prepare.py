@@ -216,7 +216,10 @@ def main(argv=None):
         parts['test'] = sources['test']
     splits = {name: [with_text(r, args.style) for r in records] for name, records in parts.items()}
 
-    os.makedirs(args.out_dir, exist_ok=True)
+    try:
+        os.makedirs(args.out_dir, exist_ok=True)
+    except OSError as e:
+        raise SystemExit(f"error: out_dir {args.out_dir} cannot be made: {e.strerror}")
     for name, rows in splits.items():
         write_jsonl(os.path.join(args.out_dir, f'{name}.jsonl'), rows)
     stale = os.path.join(args.out_dir, 'test.jsonl')

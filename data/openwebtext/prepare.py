@@ -184,10 +184,13 @@ def main(argv=None):
 
     paths = expand_inputs(args.input) if args.input else None  # check the cheap things first,
     enc = get_encoding()  # and the tokenizer before loading the documents
+    try:
+        os.makedirs(args.out_dir, exist_ok=True)
+    except OSError as e:
+        raise SystemExit(f"error: out_dir {args.out_dir} cannot be made: {e.strerror}")
     dset = load_documents(paths, args.dataset, args.max_docs, args.num_proc)
     splits = split_documents(dset, args.val_fraction, args.seed)
     tokenized = tokenize(splits, enc, args.num_proc)
-    os.makedirs(args.out_dir, exist_ok=True)
     for name, dset in tokenized.items():
         total = write_split(dset, os.path.join(args.out_dir, f'{name}.bin'))
         print(f"{name} has {len(dset):,} documents, {total:,} tokens")

@@ -40,6 +40,7 @@ from collections import deque
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, '..', '..'))  # think.py, for the special tokens
 import think  # noqa: E402
+from train import check_writable, cli_errors  # noqa: E402
 
 CONSONANTS = 'bcdfghjklmnpqrstvwxz'
 VOWELS = 'eiouy'
@@ -160,7 +161,8 @@ def main(argv=None):
         p.error('sizes and --name_len must be >= 1, --n_extra >= 0')
     sizes = {'train': args.train_size, 'val': args.val_size, 'test': args.test_size}
     splits = make_splits(sizes, args.min_depth, args.max_depth, args.n_nodes, args.n_extra, args.name_len, args.seed)
-    os.makedirs(args.out_dir, exist_ok=True)
+    with cli_errors():
+        check_writable(args.out_dir)
     for split, rows in splits.items():
         think.write_atomic(os.path.join(args.out_dir, f'{split}.jsonl'),
                            ''.join(json.dumps(r) + '\n' for r in rows).encode())

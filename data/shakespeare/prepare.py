@@ -48,7 +48,7 @@ def prepare(text, out_dir):
     val_ids = enc.encode_ordinary(val_text)
     print(f"train has {len(train_ids):,} tokens")
     print(f"val has {len(val_ids):,} tokens")
-    os.makedirs(out_dir, exist_ok=True)
+    char.make_out_dir(out_dir)
     char.write_tokens(os.path.join(out_dir, 'train.bin'), train_ids)
     char.write_tokens(os.path.join(out_dir, 'val.bin'), val_ids)
     char.write_meta(os.path.join(out_dir, 'meta.pkl'),

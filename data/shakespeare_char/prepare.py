@@ -38,6 +38,14 @@ def write_atomic(path, write):
         raise
 
 
+def make_out_dir(out_dir):
+    """os.makedirs, or one line saying why not (a file of that name, no permission)."""
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+    except OSError as e:
+        raise SystemExit(f"error: out_dir {out_dir} cannot be made: {e.strerror}")
+
+
 def download(url, path):
     try:
         with urllib.request.urlopen(url, timeout=30) as r:
@@ -45,7 +53,7 @@ def download(url, path):
     except OSError as e:
         raise SystemExit(f"error: could not download {url} ({e}); put a local copy at {path}, "
                          f"e.g. cp {os.path.relpath(SHARED_COPY)} {os.path.relpath(path)}")
-    os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
+    make_out_dir(os.path.dirname(path) or '.')
     write_atomic(path, lambda f: f.write(data))
 
 
@@ -99,7 +107,7 @@ def prepare(text, out_dir):
     val_ids = [stoi[c] for c in val_text]
     print(f"train has {len(train_ids):,} tokens")
     print(f"val has {len(val_ids):,} tokens")
-    os.makedirs(out_dir, exist_ok=True)
+    make_out_dir(out_dir)
     write_tokens(os.path.join(out_dir, 'train.bin'), train_ids)
     write_tokens(os.path.join(out_dir, 'val.bin'), val_ids)
     write_meta(os.path.join(out_dir, 'meta.pkl'), {
