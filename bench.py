@@ -19,7 +19,7 @@ import time
 import torch
 
 from model import GPT, GPTConfig, build_model, idea_class
-from train import UserError, cli_errors
+from vocab import cli_errors, UserError
 
 
 def peak_matmul_flops(n=2048, repeats=5):

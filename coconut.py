@@ -49,11 +49,11 @@ from dataclasses import dataclass, field
 
 import torch
 
-import think
+import vocab
 from model import GPT, GPTConfig, lm_loss, sample_token
 from quietstar import ListCache
-from train import (UserError, cli_errors, Tokenizer, check_type, check_writable, load_checkpoint, load_config,
-                   load_meta, log_rows, model_from_checkpoint, parse_value, pick_device, read_jsonl, train)
+from train import check_type, load_checkpoint, load_config, model_from_checkpoint, parse_value, pick_device, train
+from vocab import Tokenizer, UserError, check_writable, cli_errors, load_meta, log_rows, read_jsonl
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 
@@ -61,9 +61,9 @@ ROOT = os.path.dirname(os.path.abspath(__file__))
 @dataclass
 class CoconutConfig(GPTConfig):
     # the markers' ids: train.py fills them from the dataset's meta.pkl
-    bot_id: int = field(default=-1, metadata={'special_token': think.BOT})
-    latent_id: int = field(default=-1, metadata={'special_token': think.LATENT})
-    eot_id: int = field(default=-1, metadata={'special_token': think.EOT})
+    bot_id: int = field(default=-1, metadata={'special_token': vocab.BOT})
+    latent_id: int = field(default=-1, metadata={'special_token': vocab.LATENT})
+    eot_id: int = field(default=-1, metadata={'special_token': vocab.EOT})
 
     def __post_init__(self):
         super().__post_init__()
@@ -193,15 +193,15 @@ def stage_record(record, stage, c, max_stage, arm='coconut', steps_key='steps'):
         return record['prompt'], answer
     if arm == 'cot':
         return record['prompt'], ''.join(s + '\n' for s in steps) + answer
-    thought = think.LATENT if arm == 'coconut' else think.PAUSE
+    thought = vocab.LATENT if arm == 'coconut' else vocab.PAUSE
     skip = len(steps) if stage >= max_stage else stage
-    prompt = record['prompt'] + think.BOT + thought * (c * stage) + think.EOT
+    prompt = record['prompt'] + vocab.BOT + thought * (c * stage) + vocab.EOT
     return prompt, ''.join(s + '\n' for s in steps[skip:]) + answer
 
 
 def coconut_meta(meta):
     """The task data's meta with the markers and <pause>; ids it has already are kept."""
-    return think.add_special_tokens(meta, [think.BOT, think.LATENT, think.EOT, think.PAUSE])
+    return vocab.add_special_tokens(meta, [vocab.BOT, vocab.LATENT, vocab.EOT, vocab.PAUSE])
 
 
 def write_stage_data(out_dir, splits, meta, stage, cur, seed):
@@ -218,8 +218,8 @@ def write_stage_data(out_dir, splits, meta, stage, cur, seed):
             prompt, completion = stage_record(r, k, cur['c'], cur['max_stage'], cur['arm'], cur['steps_key'])
             options = {'options': r['options']} if 'options' in r else {}  # ProsQA: scored as a forced choice too
             rows.append({'prompt': prompt, 'completion': completion, 'answer': str(r['answer']), 'stage': k, **options})
-        think.write_atomic(os.path.join(out_dir, f'{split}.jsonl'), ''.join(json.dumps(r) + '\n' for r in rows).encode())
-    think.write_atomic(os.path.join(out_dir, 'meta.pkl'), pickle.dumps(meta))
+        vocab.write_atomic(os.path.join(out_dir, f'{split}.jsonl'), ''.join(json.dumps(r) + '\n' for r in rows).encode())
+    vocab.write_atomic(os.path.join(out_dir, 'meta.pkl'), pickle.dumps(meta))
 
 
 # -----------------------------------------------------------------------------
@@ -231,7 +231,7 @@ def read_answer(ids, tok):
     was written."""
     text, marked = '', 0
     for n, i in enumerate(ids, 1):
-        text += think.render([i], tok, mode='plain')
+        text += vocab.render([i], tok, mode='plain')
         marked = marked or (n if text.endswith('####') else 0)
         tail = text.rsplit('####', 1)[1] if '####' in text else None
         if tail is not None and tail.endswith('\n'):
@@ -277,7 +277,7 @@ def evaluate(run_dir, split_path, limit=0, batch_size=64):
         if not (isinstance(r, dict) and isinstance(r.get('prompt'), str) and isinstance(r.get('completion'), str)
                 and 'answer' in r):
             raise UserError(f"{split_path} record {n} needs string fields prompt and completion, and an answer")
-    thought_ids = {think.special_id(ckpt['meta'], think.LATENT), think.special_id(ckpt['meta'], think.PAUSE)}
+    thought_ids = {vocab.special_id(ckpt['meta'], vocab.LATENT), vocab.special_id(ckpt['meta'], vocab.PAUSE)}
     prompts = [tok.encode(r['prompt']) for r in records]
     if max(map(len, prompts)) >= model.config.block_size:
         raise UserError(f"a prompt of {split_path} has {max(map(len, prompts))} tokens: it and its answer do not fit "

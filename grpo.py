@@ -11,7 +11,7 @@ by train.py on task records) and keeps a frozen copy of it as the reference. Eac
   1. batch_size prompts from the dataset's train.jsonl, group_size completions of each, all
      sampled in one batch with the KV cache (prompts left-padded; a mask hides the padding
      and positions start at each row's first token, so a row gets what it would alone). A
-     completion ends at <|endoftext|> (think.END_OF_TEXT) or after max_new_tokens; the
+     completion ends at <|endoftext|> (vocab.END_OF_TEXT) or after max_new_tokens; the
      tokens after its end are masked out.
   2. rewards: a weighted sum of plain functions (prompt, completion, record) -> float, in
      REWARDS: accuracy (the final answer equals the record's answer) and format (one
@@ -36,11 +36,11 @@ from collections import Counter
 import torch
 from torch.nn import functional as F
 
-import think
+import vocab
 from model import sample_token
-from train import (UserError, cli_errors, RunLog, Tokenizer, apply_config, check_writable, checkpoint, set_lr,
-                   load_checkpoint, log_rows, model_from_checkpoint, pick_device, read_args, read_jsonl,
-                   save_checkpoint)
+from train import (RunLog, apply_config, checkpoint, load_checkpoint, model_from_checkpoint, pick_device, read_args,
+                   save_checkpoint, set_lr)
+from vocab import Tokenizer, UserError, check_writable, cli_errors, log_rows, read_jsonl
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 
@@ -144,8 +144,8 @@ def final_answer(completion):
         return first_number(tagged[-1])
     if '####' in completion:
         return gsm8k.parse_answer(completion)
-    if think.THINK_CLOSE in completion:
-        return first_number(completion.rsplit(think.THINK_CLOSE, 1)[1])
+    if vocab.THINK_CLOSE in completion:
+        return first_number(completion.rsplit(vocab.THINK_CLOSE, 1)[1])
     return None
 
 
@@ -158,10 +158,10 @@ def accuracy_reward(prompt, completion, record):
 def format_reward(prompt, completion, record):
     """1 when the completion is exactly one <think>...</think> block, first, then an answer."""
     text = completion.strip()
-    one_block = text.count(think.THINK_OPEN) == 1 and text.count(think.THINK_CLOSE) == 1
-    if not (one_block and text.startswith(think.THINK_OPEN)):
+    one_block = text.count(vocab.THINK_OPEN) == 1 and text.count(vocab.THINK_CLOSE) == 1
+    if not (one_block and text.startswith(vocab.THINK_OPEN)):
         return 0.0
-    after = text[text.index(think.THINK_CLOSE):]  # the answer must come after the block
+    after = text[text.index(vocab.THINK_CLOSE):]  # the answer must come after the block
     return float(final_answer(after) is not None)
 
 
@@ -314,14 +314,14 @@ def completion_texts(tok, tokens, mask, end_id):
     texts = []
     for row, m in zip(tokens.tolist(), mask.tolist()):
         row = row[:int(sum(m))]
-        texts.append(think.render(row[:-1] if row and row[-1] == end_id else row, tok, mode='plain'))
+        texts.append(vocab.render(row[:-1] if row and row[-1] == end_id else row, tok, mode='plain'))
     return texts
 
 
 def end_of_text_id(tok):
-    end_id = think.end_of_text_id(tok)
+    end_id = vocab.end_of_text_id(tok)
     if end_id is None:
-        raise UserError(f"the vocabulary has no {think.END_OF_TEXT}, so completions cannot end: task records "
+        raise UserError(f"the vocabulary has no {vocab.END_OF_TEXT}, so completions cannot end: task records "
                         f"must end with it (data/arith/prepare.py writes them so)")
     return end_id
 

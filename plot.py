@@ -19,7 +19,7 @@ import json
 import os
 import sys
 
-from train import UserError, cli_errors, log_rows
+from vocab import cli_errors, log_rows, UserError
 
 X_AXES = {'iter': 'iteration', 'tokens': 'text tokens seen', 'time': 'wall time (s)', 'flops': 'training FLOPs'}
 

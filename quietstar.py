@@ -38,10 +38,11 @@ import torch
 import torch.nn as nn
 from torch.nn import functional as F
 
-import think
+import vocab
 from model import GPT, GPTConfig, sample_token
-from train import (UserError, cli_errors, Dataset, Tokenizer, check_writable, checkpoint, init_from_run, load_checkpoint,
-                   load_config, load_meta, log_rows, model_from_checkpoint, pick_device, save_checkpoint)
+from train import (Dataset, checkpoint, init_from_run, load_checkpoint, load_config, model_from_checkpoint, pick_device,
+                   save_checkpoint)
+from vocab import Tokenizer, UserError, check_writable, cli_errors, load_meta, log_rows
 
 
 @dataclass
@@ -53,8 +54,8 @@ class QuietSTaRConfig(GPTConfig):
     policy_weight: float = 1.0  # weight of the REINFORCE loss
     clamp_rewards: bool = True  # negative advantages -> 0: only better-than-average thoughts are reinforced
     # the markers' ids: train.py fills them from the dataset's meta.pkl (quietstar.py data adds them)
-    start_id: int = field(default=-1, metadata={'special_token': think.START_THOUGHT})
-    end_id: int = field(default=-1, metadata={'special_token': think.END_THOUGHT})
+    start_id: int = field(default=-1, metadata={'special_token': vocab.START_THOUGHT})
+    end_id: int = field(default=-1, metadata={'special_token': vocab.END_THOUGHT})
 
     def __post_init__(self):
         super().__post_init__()
@@ -272,13 +273,13 @@ class QuietSTaRGPT(GPT):
 
 def write_data(src_dir, out_dir):
     """out_dir: src_dir's data (linked, not copied) with a meta.pkl that has the thought markers."""
-    meta = think.add_special_tokens(load_meta(src_dir, os.path.basename(src_dir)), [think.START_THOUGHT, think.END_THOUGHT])
+    meta = vocab.add_special_tokens(load_meta(src_dir, os.path.basename(src_dir)), [vocab.START_THOUGHT, vocab.END_THOUGHT])
     check_writable(out_dir)
     for name in ('train.bin', 'val.bin', 'train.jsonl', 'val.jsonl', 'test.jsonl'):
         src, dst = os.path.join(src_dir, name), os.path.join(out_dir, name)
         if os.path.exists(src) and not os.path.lexists(dst):
             os.symlink(os.path.relpath(src, out_dir), dst)
-    think.write_atomic(os.path.join(out_dir, 'meta.pkl'), pickle.dumps(meta))
+    vocab.write_atomic(os.path.join(out_dir, 'meta.pkl'), pickle.dumps(meta))
     return meta
 
 
@@ -295,7 +296,7 @@ def init_finetune(source, config, init_text='-', force=False):
     out = os.path.join(c['out_dir'], 'ckpt.pt')
     if os.path.exists(out) and not force:
         raise UserError(f"{out} exists; pass --force to replace it")
-    meta = think.dataset_meta(c['dataset'], c['data_dir'])
+    meta = vocab.dataset_meta(c['dataset'], c['data_dir'])
     model, _ = init_from_run(c, meta)
     init_ids = Tokenizer(meta).encode(init_text)
     if len(init_ids) != 1:

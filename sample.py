@@ -5,7 +5,7 @@ Generate text from a trained checkpoint or from GPT-2 weights.
     python sample.py --init_from=gpt2 --start=FILE:prompt.txt      # GPT-2 by name or local HF dir
 
 Special tokens (think tokens, pauses, ...) are shown by name, in color on a terminal
-(plain when NO_COLOR is set or output is not a terminal): think.render. A start text may
+(plain when NO_COLOR is set or output is not a terminal): vocab.render. A start text may
 name them ('<pause>'). A pause-fine-tuned checkpoint records n_pause in its meta; that many
 pauses go after the start text, as in its fine-tuning data (--n_pause overrides).
 --show_thoughts prints a Quiet-STaR model's thought before every token it generates.
@@ -18,8 +18,9 @@ import sys
 
 import torch
 
-import think
-from train import UserError, Tokenizer, cli_errors, load_checkpoint, model_from_checkpoint, pick_device
+import vocab
+from train import load_checkpoint, model_from_checkpoint, pick_device
+from vocab import cli_errors, Tokenizer, UserError
 
 
 def load_model(args):
@@ -65,7 +66,7 @@ def sample(args):
     ids = tokenizer.encode(read_start(args.start))
     if not ids:
         raise UserError("the start text is empty; give --start=TEXT (e.g. a newline)")
-    ids += think.pause_ids(meta, args.n_pause)
+    ids += vocab.pause_ids(meta, args.n_pause)
     block_size = model.config.block_size
     if len(ids) > block_size:
         print(f"note: the start is {len(ids)} tokens, longer than the context ({block_size}); "
@@ -79,9 +80,9 @@ def sample(args):
         extra['show_thoughts'] = True
     with torch.no_grad():
         y = model.generate(x, args.max_new_tokens, temperature=args.temperature, top_k=args.top_k or None, **extra)
-    end_id = think.end_of_text_id(tokenizer)
+    end_id = vocab.end_of_text_id(tokenizer)
     for row in y.tolist():
-        print(think.render(cut_at_end(row, len(ids), end_id), tokenizer))
+        print(vocab.render(cut_at_end(row, len(ids), end_id), tokenizer))
         print('---------------')
 
 

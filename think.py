@@ -43,206 +43,32 @@ Tools (python think.py -h):
 """
 
 import argparse
-import html
 import json
 import os
 import pickle
-import re
 import sys
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-import numpy as np
 import torch
 from torch.nn import functional as F
 
 from model import GPT, GPTConfig, build_model, lm_loss, sample_token
-from train import (UserError, cli_errors, Dataset, RunLog, Tokenizer, batch_seed, check_writable, checkpoint, set_lr,
-                   init_from_run, is_run, load_checkpoint, load_config, load_meta, model_args, model_from_checkpoint,
-                   log_rows, pick_device, read_jsonl, save_checkpoint)
-
-ROOT = os.path.dirname(os.path.abspath(__file__))
-
-# -----------------------------------------------------------------------------
-# the registry: names and kinds of special tokens
-
-PAUSE = '<pause>'  # pause / filler token (Goyal et al.)
-START_THOUGHT, END_THOUGHT = '<startofthought>', '<endofthought>'  # Quiet-STaR
-BOT, LATENT, EOT = '<bot>', '<latent>', '<eot>'  # Coconut
-THINK_OPEN, THINK_CLOSE = '<think>', '</think>'  # the answer format GRPO rewards
-END_OF_TEXT = '<|endoftext|>'  # ends a record; GPT-2's BPE has it as a base token, a char vocabulary adds it
-KINDS = {PAUSE: 'pause', START_THOUGHT: 'thought', END_THOUGHT: 'thought',
-         BOT: 'latent', LATENT: 'latent', EOT: 'latent', THINK_OPEN: 'tags', THINK_CLOSE: 'tags'}
-NUMBERED_THINK = re.compile(r'<think(\d+)>')  # <think0> .. <think2047>, chosen by the model
-# text between an opening and its closing token is shown in the color of the pair
-REGIONS = {START_THOUGHT: END_THOUGHT, THINK_OPEN: THINK_CLOSE, BOT: EOT}
-
-
-def think_token_names(n_think):
-    """Names of the n_think numbered think tokens, in id order."""
-    return [f'<think{i}>' for i in range(n_think)]
-
-
-def token_kind(name):
-    if NUMBERED_THINK.fullmatch(name):
-        return 'think'
-    return KINDS.get(name, 'special')
-
-
-def add_special_tokens(meta, names):
-    """A new meta with `names` appended after the vocabulary, in order. Names it already has
-    keep their ids, so adding twice changes nothing; the input meta is not modified. A name
-    looks like '<...>' (no '<' or '>' inside), so that no name is part of another or of text
-    the base vocabulary writes by accident."""
-    special = dict(meta.get('special_tokens', {}))
-    vocab_size = meta['vocab_size']
-    for name in names:
-        if not (isinstance(name, str) and re.fullmatch(r'<[^<>]+>', name)):
-            raise ValueError(f"special token names look like '<name>', got {name!r}")
-        if name not in special:
-            special[name] = vocab_size
-            vocab_size += 1
-    return {**meta, 'special_tokens': special, 'vocab_size': vocab_size}
-
-
-def special_id(meta, name):
-    special = meta.get('special_tokens', {})
-    if name not in special:
-        known = ', '.join(special) or 'none'
-        raise UserError(f"special token {name} is not in this vocabulary (it has: {known}); "
-                        f"add it with think.add_special_tokens")
-    return special[name]
-
-
-def end_of_text_id(tok):
-    """The id of <|endoftext|> in train.Tokenizer tok (GPT-2's BPE has it as a base token; a
-    character vocabulary only as a special token), or None if the vocabulary has none."""
-    if tok.kind == 'char' and END_OF_TEXT not in tok.special:
-        return None
-    return tok.encode(END_OF_TEXT)[0]
-
-
-def think_ids(meta):
-    """Ids of the numbered think tokens, in number order."""
-    found = [(int(m.group(1)), i) for name, i in meta.get('special_tokens', {}).items()
-             if (m := NUMBERED_THINK.fullmatch(name))]
-    return [i for _, i in sorted(found)]
-
-
-def dataset_meta(dataset, data_dir=''):
-    """The meta.pkl of a dataset, found as train.py finds it."""
-    return load_meta(data_dir or os.path.join(ROOT, 'data', dataset), dataset)
-
-
-def base_vocab_size(meta):
-    return meta['vocab_size'] - len(meta.get('special_tokens', {}))
-
-
-def check_extends(old, new):
-    """new's vocabulary must be old's with (maybe) more special tokens appended: then a model
-    of old's vocabulary grows into new's with resize_vocab and keeps the meaning of its rows."""
-    same_base = old['tokenizer'] == new['tokenizer'] and base_vocab_size(old) == base_vocab_size(new)
-    if same_base and old['tokenizer'] == 'char':
-        same_base = old['stoi'] == new['stoi']
-    if not same_base:
-        raise UserError(f"the vocabularies differ ({old['tokenizer']}, {base_vocab_size(old)} base tokens vs "
-                        f"{new['tokenizer']}, {base_vocab_size(new)}): prepare both datasets with the same tokenizer")
-    for name, i in old.get('special_tokens', {}).items():
-        if new.get('special_tokens', {}).get(name) != i:
-            raise UserError(f"special token {name} is id {i} in the checkpoint but "
-                            f"{new.get('special_tokens', {}).get(name)} in the dataset")
-    if new['vocab_size'] < old['vocab_size']:
-        raise UserError(f"the dataset's vocabulary ({new['vocab_size']}) is smaller than the checkpoint's "
-                        f"({old['vocab_size']})")
-
-
-# -----------------------------------------------------------------------------
-# rendering
-
-ANSI = {'think': '\033[36m', 'pause': '\033[2m', 'thought': '\033[35m', 'latent': '\033[32m',
-        'tags': '\033[33m', 'special': '\033[34m', 'unknown': '\033[1;31m'}
-ANSI_RESET = '\033[0m'
-CSS = {'think': 'color:#0a9ba8', 'pause': 'color:#888;opacity:0.6', 'thought': 'color:#a626a4',
-       'latent': 'color:#2e8b3a', 'tags': 'color:#b58900', 'special': 'color:#2855d6',
-       'unknown': 'color:#d11;font-weight:bold'}
-
-
-def use_color(stream=None):
-    """ANSI colors on a terminal, unless NO_COLOR is set (https://no-color.org)."""
-    stream = stream or sys.stdout
-    return not os.environ.get('NO_COLOR') and hasattr(stream, 'isatty') and stream.isatty()
-
-
-def is_base(tok, i):
-    if tok.kind == 'char':
-        return i in tok.itos
-    return 0 <= i < tok.enc.n_vocab
-
-
-def render(ids, vocab, mode='auto', stream=None):
-    """Ids as text: text tokens as text, special tokens by name, ids that are neither as
-    <unk:ID>. mode: 'auto' (ANSI when `stream`, default stdout, is a terminal and NO_COLOR is
-    unset, else plain), 'ansi', 'plain' or 'html' (escaped text with colored <span>s).
-    Colors by kind: numbered think tokens cyan, pauses dim, Quiet-STaR thoughts magenta,
-    Coconut latents green, <think>..</think> yellow; the text inside a thought is colored
-    like its markers. vocab: a train.Tokenizer or a meta dict."""
-    tok = vocab if isinstance(vocab, Tokenizer) else Tokenizer(vocab)
-    if mode == 'auto':
-        mode = 'ansi' if use_color(stream) else 'plain'
-    if mode not in ('ansi', 'plain', 'html'):
-        raise ValueError(f"render mode must be auto, ansi, plain or html, got {mode!r}")
-    pieces, run, region = [], [], []  # region: the stack of open markers
-
-    def flush():
-        if run:
-            pieces.append((token_kind(region[-1]) if region else None, tok.decode_text(run)))
-            run.clear()
-
-    for i in map(int, ids):
-        name = tok.special_names.get(i)
-        if name is None and is_base(tok, i):
-            run.append(i)
-            continue
-        flush()
-        if name is None:
-            pieces.append(('unknown', f'<unk:{i}>'))
-            continue
-        pieces.append((token_kind(name), name))
-        if name in REGIONS:
-            region.append(name)
-        elif region and name == REGIONS[region[-1]]:
-            region.pop()
-    flush()
-    return ''.join(paint(kind, text, mode) for kind, text in pieces)
-
-
-def paint(kind, text, mode):
-    if mode == 'html':
-        text = html.escape(text)
-        return f'<span class="think-{kind}" style="{CSS[kind]}">{text}</span>' if kind else text
-    if mode == 'ansi' and kind:
-        return f'{ANSI[kind]}{text}{ANSI_RESET}'
-    return text
+from train import (Dataset, RunLog, batch_seed, checkpoint, set_lr, init_from_run, is_run, load_checkpoint, load_config,
+                   model_args, model_from_checkpoint, pick_device, save_checkpoint)
+from vocab import (PAUSE, ROOT, pause_text, with_pauses, Tokenizer, UserError, add_special_tokens, check_extends, check_writable, cli_errors,
+                   load_meta, log_rows, parse_answer, read_jsonl, render, special_id, think_ids, think_token_names,
+                   write_atomic)
 
 
 # -----------------------------------------------------------------------------
 # pause fine-tuning: data only
 
-def pause_text(n_pause):
-    """The M pauses that go after a prompt, as text (Tokenizer.encode reads the names)."""
-    return PAUSE * n_pause
 
 
-def with_pauses(meta, n_pause):
-    """meta with <pause> in the vocabulary and n_pause recorded (sample.py appends that many)."""
-    return {**add_special_tokens(meta, [PAUSE]), 'n_pause': n_pause}
 
 
-def pause_ids(meta, n_pause=None):
-    """The ids to append after a prompt: n_pause pauses, by default the meta's own n_pause."""
-    n = meta.get('n_pause', 0) if n_pause is None else n_pause
-    return [special_id(meta, PAUSE)] * n if n else []
 
 
 def pause_records(src_dir, out_dir, n_pause):
@@ -266,34 +92,6 @@ def pause_records(src_dir, out_dir, n_pause):
         write_atomic(os.path.join(out_dir, f'{split}.jsonl'), ''.join(json.dumps(r) + '\n' for r in rows[split]).encode())
     write_atomic(os.path.join(out_dir, 'meta.pkl'), pickle.dumps(meta))
     return meta
-
-
-def write_atomic(path, data):
-    """Write bytes to a temporary file beside path, then rename it: an interrupted run never
-    leaves a half-written file under the real name."""
-    tmp = path + '.tmp'
-    try:
-        with open(tmp, 'wb') as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
-def write_split(out_dir, split, rows, encode, stream):
-    """Task records as split.jsonl or, with stream (pre-training data), their texts one after
-    another as split.bin token ids (encode: text -> ids). An earlier run's file of the other
-    kind goes: train.py would read a .bin first."""
-    if stream:
-        ids = [i for r in rows for i in encode(r['prompt'] + r['completion'])]
-        write_atomic(os.path.join(out_dir, f'{split}.bin'), np.array(ids, dtype=np.uint16).tobytes())
-    else:
-        write_atomic(os.path.join(out_dir, f'{split}.jsonl'), ''.join(json.dumps(r) + '\n' for r in rows).encode())
-    stale = os.path.join(out_dir, f"{split}.{'jsonl' if stream else 'bin'}")
-    if os.path.exists(stale):
-        os.remove(stale)
 
 
 # -----------------------------------------------------------------------------
@@ -385,13 +183,6 @@ def greedy_completions(model, prompts, max_new_tokens, batch_size=64, device='cp
             for k, row in zip(chunk, y):
                 out[k] = row
     return out
-
-
-def parse_answer(text, marker='='):
-    """The answer in a generated completion: its first line, after the last marker if it
-    has one (a chain of thought before '=True'), stripped."""
-    line = text.split('\n', 1)[0]
-    return line.rsplit(marker, 1)[-1].strip()
 
 
 MAX_ANSWER_CLASSES = 10  # more distinct answers than this (sums, numbers) are not a choice among classes

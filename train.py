@@ -16,18 +16,18 @@ import difflib
 import json
 import math
 import os
-import pickle
 import random
-import re
 import sys
 import time
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from dataclasses import fields
 
 import numpy as np
 import torch
 
 from model import build_model, config_fields, idea_class
+from vocab import (UserError, Tokenizer, check_extends, check_writable, cli_errors, default_data_dir, load_meta,
+                   read_jsonl)
 
 DEFAULTS = dict(
     # I/O
@@ -67,24 +67,6 @@ DEFAULTS = dict(
     progress='tqdm',  # 'tqdm' bar or 'lines' (nanoGPT-style lines)
 )
 MODEL_ONLY = {'vocab_size'}  # comes from the dataset's meta.pkl, never from the config
-
-
-class UserError(Exception):
-    """Bad input or a fault the user can fix: printed as one line, no traceback."""
-
-
-@contextmanager
-def cli_errors():
-    """How every script ends on bad input: a UserError is one line on stderr and exit code 1,
-    never a traceback; Ctrl-C says the last checkpoint is kept (checkpoints are atomic)."""
-    try:
-        yield
-    except UserError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(1)
-    except KeyboardInterrupt:
-        print("interrupted; the last checkpoint is kept", file=sys.stderr)
-        sys.exit(130)
 
 
 # -----------------------------------------------------------------------------
@@ -224,101 +206,7 @@ def model_args(config, meta):
 
 
 # -----------------------------------------------------------------------------
-# tokenizer and data
-
-class Tokenizer:
-    """Text <-> ids as meta.pkl describes: characters or tiktoken's r50k_base (GPT-2), plus
-    special tokens appended after the base vocabulary (name -> id). encode() reads a special
-    token's name inside text as its id: a prompt ending in '<pause><pause>' ends in two pauses."""
-
-    def __init__(self, meta):
-        self.kind = meta['tokenizer']
-        self.vocab_size = meta['vocab_size']
-        self.special = dict(meta.get('special_tokens', {}))
-        self.special_names = {i: name for name, i in self.special.items()}
-        # longest name first, so a name is never matched as a piece of a longer one
-        names = sorted(self.special, key=len, reverse=True)
-        self.special_re = re.compile('(' + '|'.join(map(re.escape, names)) + ')') if names else None
-        if self.kind == 'char':
-            self.stoi, self.itos = meta['stoi'], meta['itos']
-        else:
-            import tiktoken
-            self.enc = tiktoken.get_encoding(self.kind)
-
-    def encode(self, text):
-        # split() with a capturing group: text, name, text, name, ..., text
-        parts = self.special_re.split(text) if self.special_re else [text]
-        texts = parts[0::2]
-        if self.kind == 'char':
-            missing = sorted(set(''.join(texts)) - self.stoi.keys())
-            if missing:
-                raise UserError(f"characters not in the vocabulary: {''.join(missing)!r}")
-        ids = []
-        for k, part in enumerate(parts):
-            if k % 2:
-                ids.append(self.special[part])
-            elif self.kind == 'char':
-                ids.extend(self.stoi[ch] for ch in part)
-            elif part:
-                ids.extend(self.enc.encode(part, allowed_special={'<|endoftext|>'}))
-        return ids
-
-    def decode_text(self, ids):
-        """Base-vocabulary ids to text (think.render shows special tokens too)."""
-        if self.kind == 'char':
-            return ''.join(self.itos[i] for i in ids)
-        return self.enc.decode(ids)
-
-
-def load_meta(data_dir, dataset):
-    path = os.path.join(data_dir, 'meta.pkl')
-    if not os.path.exists(path):
-        raise UserError(f"no dataset at {data_dir} (meta.pkl missing): run python data/{dataset}/prepare.py")
-    try:
-        with open(path, 'rb') as f:
-            meta = pickle.load(f)
-    except Exception as e:
-        raise UserError(f"{path} is unreadable ({type(e).__name__}); rerun python data/{dataset}/prepare.py")
-    ok = isinstance(meta, dict) and isinstance(meta.get('vocab_size'), int) and meta.get('tokenizer') in ('char', 'r50k_base')
-    if ok and meta['tokenizer'] == 'char':
-        ok = isinstance(meta.get('stoi'), dict) and isinstance(meta.get('itos'), dict)
-    if not ok:
-        raise UserError(f"{path} is malformed (needs vocab_size, tokenizer 'char' with stoi/itos, or "
-                        f"'r50k_base'); rerun python data/{dataset}/prepare.py")
-    return meta
-
-
-def read_jsonl(path):
-    """The objects of a .jsonl file, one a line (blank lines skipped); a file that is missing,
-    unreadable or not JSON lines is a UserError naming it (and the line)."""
-    records = []
-    try:
-        with open(path, encoding='utf-8') as f:
-            for n, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    records.append(json.loads(line))
-                except json.JSONDecodeError as e:
-                    raise UserError(f"{path} line {n} is not valid JSON: {e.msg}")
-    except OSError as e:
-        raise UserError(f"cannot read {path}: {e.strerror}")
-    except UnicodeDecodeError as e:
-        raise UserError(f"{path} is not UTF-8 text ({e.reason} at byte {e.start}); expected JSON lines")
-    return records
-
-
-def log_rows(path, marker, keys=(), what='a log.jsonl', required=True):
-    """The rows of a log (read_jsonl) that hold the key `marker`, each checked for `keys`: a
-    plot of another script's log, or of no log at all, is a UserError that says so."""
-    rows = [r for r in read_jsonl(path) if isinstance(r, dict) and marker in r]
-    if required and not rows:
-        raise UserError(f"{path} has no rows with {marker!r}: is it {what}?")
-    for r in rows:
-        missing = [k for k in keys if k not in r]
-        if missing:
-            raise UserError(f"{path}: a row with {marker!r} lacks {', '.join(missing)}: is it {what}?")
-    return rows
+# data
 
 
 class Dataset:
@@ -464,7 +352,6 @@ def init_from_run(config, meta):
     """Fine-tune another run's weights in this config's idea: a 'gpt' run can start a
     'quietstar' one (the idea's own new parameters keep their initialisation), grown to this
     dataset's vocabulary (special tokens appended); iteration 0, a fresh optimizer."""
-    from think import check_extends
     path = config['init_from']
     src = load_checkpoint(os.path.join(path, 'ckpt.pt') if os.path.isdir(path) else path)
     check_extends(src['meta'], meta)
@@ -573,17 +460,6 @@ def pick_dtype(name, device_type):
     return 'float32'
 
 
-def check_writable(out_dir):
-    try:
-        os.makedirs(out_dir, exist_ok=True)
-        probe = os.path.join(out_dir, '.write_test')
-        with open(probe, 'w') as f:
-            f.write('ok')
-        os.remove(probe)
-    except OSError as e:
-        raise UserError(f"out_dir {out_dir} is not writable: {e.strerror}")
-
-
 class RunLog:
     """out_dir/log.jsonl, one JSON object per line: train rows (loss) and eval rows
     (train_loss, val_loss). A resumed run first drops the rows after its checkpoint."""
@@ -666,7 +542,7 @@ def train_process(config, device, rank, world):
     ckpt_path = os.path.join(out_dir, 'ckpt.pt')
     if master:
         check_writable(out_dir)
-    data_dir = c['data_dir'] or os.path.join(os.path.dirname(os.path.abspath(__file__)), 'data', c['dataset'])
+    data_dir = c['data_dir'] or default_data_dir(c['dataset'])
     meta = load_meta(data_dir, c['dataset'])
     data = Dataset(data_dir, c['dataset'], c['block_size'], Tokenizer(meta), c['train_tokens'])
     if c['train_tokens'] and (data.kind != 'stream' or c['train_tokens'] <= c['block_size'] + 1):

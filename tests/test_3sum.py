@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import think
+import vocab
 import train as T
 from conftest import ROOT, load_script, tiny_args
 
@@ -156,11 +157,11 @@ def test_nofiller_arm_is_the_filler_arm_without_dots(tmp_path):
 
 def test_pauses_after_the_input(tmp_path):
     rows, meta = prepare(tmp_path / 'p', '--n=4', '--mix=immediate', '--n_pause=3')
-    assert meta['n_pause'] == 3 and think.pause_ids(meta) == [meta['special_tokens']['<pause>']] * 3
+    assert meta['n_pause'] == 3 and vocab.pause_ids(meta) == [meta['special_tokens']['<pause>']] * 3
     assert all(r['prompt'].endswith(':<pause><pause><pause>') and r['completion'][0] == '=' for r in rows['train'])
     assert all(r['prompt'].endswith('<pause><pause><pause>=') for r in rows['test'])
     ids = T.Tokenizer(meta).encode(rows['train'][0]['prompt'])
-    assert ids[-3:] == think.pause_ids(meta) and len(ids) == 4 * 4 + 3
+    assert ids[-3:] == vocab.pause_ids(meta) and len(ids) == 4 * 4 + 3
 
 
 def test_stream_mode_writes_token_streams(tmp_path):
@@ -169,7 +170,7 @@ def test_stream_mode_writes_token_streams(tmp_path):
     rows, meta = prepare(out, '--n=4', '--mix=cot', '--stream', '--n_pause=1')
     assert sorted(p.name for p in out.iterdir()) == ['meta.pkl', 'test.jsonl', 'train.bin', 'val.bin']
     tok = T.Tokenizer(meta)
-    text = think.render(np.fromfile(out / 'train.bin', dtype=np.uint16).tolist(), tok, mode='plain')
+    text = vocab.render(np.fromfile(out / 'train.bin', dtype=np.uint16).tolist(), tok, mode='plain')
     lines = text.split('\n')
     assert lines[-1] == '' and len(lines) == 41
     assert [S.parse(line + '\n')[1:] for line in lines[:-1]] == [('cot', a) for a in ['True', 'False'] * 20]

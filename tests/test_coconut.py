@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import coconut
-import think
+import vocab
 import train as T
 from conftest import TINY, assert_greedy, load_script
 
@@ -253,7 +253,7 @@ def test_prosqa_answer_reachable_other_not(prosqa):
             keys.setdefault(prep.graph_key(r), set()).add(split)
     assert all(len(s) == 1 for s in keys.values())  # no graph in two splits
     meta = T.load_meta(str(prosqa), 'prosqa')
-    assert {think.BOT, think.LATENT, think.EOT, think.PAUSE} <= meta['special_tokens'].keys()
+    assert {vocab.BOT, vocab.LATENT, vocab.EOT, vocab.PAUSE} <= meta['special_tokens'].keys()
 
 
 def test_prosqa_depth_and_size_options(tmp_path):

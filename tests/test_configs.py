@@ -3,6 +3,7 @@
 import pytest
 
 import think
+import vocab
 import train as T
 from conftest import ROOT, load_script, shakespeare_text, write_char_dataset
 
@@ -47,7 +48,7 @@ def datasets(tmp_path_factory):
             load_script('data/addition/prepare.py', 'prepare_addition').main(
                 ['--digits=2', '--train_size=64', '--val_size=8', '--test_size=0', f'--out_dir={out}', *think_tokens, *stream])
             if name in ('addition_pt', 'addition_ft0'):  # <pause> in the vocabulary, as the real ones
-                think.main(['add_tokens', str(out), think.PAUSE])
+                think.main(['add_tokens', str(out), vocab.PAUSE])
         elif name == 'prosqa':  # coconut: task records whose meta has the markers
             load_script('data/prosqa/prepare.py', 'prepare_prosqa').main(
                 ['--train_size=32', '--val_size=8', '--test_size=8', f'--out_dir={out}'])

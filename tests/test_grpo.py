@@ -14,7 +14,7 @@ import pytest
 import torch
 
 import grpo
-import think
+import vocab
 import train as T
 from conftest import SHARED, load_script, run_script, tiny_args
 from model import GPT, GPTConfig
@@ -307,9 +307,9 @@ def test_sample_refuses_to_overflow_the_context():
 # a character vocabulary a, b, c, d and <|endoftext|>; a prompt is one character
 TOY_CHARS = 'abcd'
 TOY_META = {'tokenizer': 'char', 'vocab_size': 5, 'stoi': {ch: i for i, ch in enumerate(TOY_CHARS)},
-            'itos': dict(enumerate(TOY_CHARS)), 'special_tokens': {think.END_OF_TEXT: 4}}
+            'itos': dict(enumerate(TOY_CHARS)), 'special_tokens': {vocab.END_OF_TEXT: 4}}
 TOY_TOK = T.Tokenizer(TOY_META)
-TOY_END = think.end_of_text_id(TOY_TOK)
+TOY_END = vocab.end_of_text_id(TOY_TOK)
 # prompt 'a' is answered by writing c's, prompt 'b' by writing d's
 TOY_RECORDS = [{'prompt': 'a', 'answer': 'c', 'ids': TOY_TOK.encode('a')},
                {'prompt': 'b', 'answer': 'd', 'ids': TOY_TOK.encode('b')}]
@@ -498,17 +498,17 @@ def test_arith_records_are_right_and_rewarded(arith_data):
         (lhs1, x), (lhs2, y) = (eq.split('=') for eq in r['steps'])
         assert eval(lhs1) == int(x) and eval(lhs2) == int(y) == int(r['answer'])  # noqa: S307 (our own digits)
         assert lhs1.split('+')[0].split('-')[0].split('*')[0] in r['question'] and lhs2.startswith(x)
-        assert r['completion'].endswith(think.END_OF_TEXT) and a['prompt'] == r['prompt']
-        text = r['completion'][:-len(think.END_OF_TEXT)]
+        assert r['completion'].endswith(vocab.END_OF_TEXT) and a['prompt'] == r['prompt']
+        text = r['completion'][:-len(vocab.END_OF_TEXT)]
         assert grpo.accuracy_reward(r['prompt'], text, r) == 1 and grpo.format_reward(r['prompt'], text, r) == 1
-        text = a['completion'][:-len(think.END_OF_TEXT)]
+        text = a['completion'][:-len(vocab.END_OF_TEXT)]
         assert grpo.accuracy_reward(a['prompt'], text, a) == 1 and grpo.format_reward(a['prompt'], text, a) == 0
     val = {r['question'] for r in T.read_jsonl(str(arith_data / 'think' / 'val.jsonl'))}
     assert not val & {r['question'] for r in think_rows}
     metas = [T.load_meta(str(arith_data / s), 'arith') for s in ('think', 'answer')]
     assert {k: v for k, v in metas[0].items() if k != 'style'} == {k: v for k, v in metas[1].items() if k != 'style'}
     tok = T.Tokenizer(metas[0])
-    assert len(tok.encode(think.THINK_OPEN + think.END_OF_TEXT)) == 2
+    assert len(tok.encode(vocab.THINK_OPEN + vocab.END_OF_TEXT)) == 2
 
 
 def test_tiny_run_end_to_end(arith_data, tmp_path, monkeypatch):

@@ -16,7 +16,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import ROOT, SHARED, shakespeare_text
+from conftest import ROOT, SHARED, run_script, shakespeare_text
 
 
 
@@ -412,3 +412,11 @@ def test_hold_out_is_seeded_and_keeps_order():
     assert train == sorted(train) and val == sorted(val)
     assert gsm8k.hold_out(records, 10, seed=1) == (train, val)
     assert gsm8k.hold_out(records, 10, seed=2)[1] != val
+
+
+@pytest.mark.parametrize('script', sorted(str(p.relative_to(ROOT)) for p in (ROOT / 'data').glob('*/prepare.py')))
+def test_data_scripts_and_the_vocabulary_import_no_torch(script):
+    probe = ("import runpy, sys\nsys.argv = [sys.argv[1], '-h']\ntry:\n    runpy.run_path(sys.argv[0], run_name='__main__')\n"
+             "except SystemExit:\n    pass\nimport vocab\nprint('torch' in sys.modules)")
+    r = run_script('-c', probe, script)
+    assert r.returncode == 0 and r.stdout.strip().endswith('False'), r.stderr + r.stdout

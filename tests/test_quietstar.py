@@ -8,7 +8,7 @@ import torch
 from torch.nn import functional as F
 
 import quietstar as Q
-import think
+import vocab
 import train as T
 from conftest import assert_greedy, read_log, run_script, tiny_args
 from model import GPT, lm_loss
@@ -286,7 +286,7 @@ def qs_args(tmp, *extra):
 def test_finetune_starts_at_the_base_model_and_trains(base_run):
     tmp = base_run
     meta, src = T.load_meta(str(tmp / 'data_qs'), 'qs'), T.load_checkpoint(str(tmp / 'base' / 'ckpt.pt'))['meta']
-    s, e = think.special_id(meta, think.START_THOUGHT), think.special_id(meta, think.END_THOUGHT)
+    s, e = vocab.special_id(meta, vocab.START_THOUGHT), vocab.special_id(meta, vocab.END_THOUGHT)
     assert (s, e) == (src['vocab_size'], src['vocab_size'] + 1) and meta['vocab_size'] == src['vocab_size'] + 2
     Q.init_finetune(str(tmp / 'base'), T.load_config(qs_args(tmp)))
     with pytest.raises(T.UserError, match='exists'):

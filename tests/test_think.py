@@ -12,6 +12,7 @@ import torch
 from torch.nn import functional as F
 
 import think
+import vocab
 import train as T
 from conftest import run_script, tiny_args, write_char_dataset, shakespeare_text
 from model import GPT, GPTConfig, lm_loss
@@ -43,27 +44,27 @@ def write_records(data_dir, meta, rows):
 
 def test_add_special_tokens_appends_keeps_ids_and_is_idempotent():
     base = char_meta('abc')
-    m1 = think.add_special_tokens(base, ['<pause>', '<bot>'])
+    m1 = vocab.add_special_tokens(base, ['<pause>', '<bot>'])
     assert m1['special_tokens'] == {'<pause>': 3, '<bot>': 4} and m1['vocab_size'] == 5
     assert base['special_tokens'] == {} and base['vocab_size'] == 3  # the input is not changed
-    m2 = think.add_special_tokens(m1, ['<pause>', *think.think_token_names(2)])
+    m2 = vocab.add_special_tokens(m1, ['<pause>', *vocab.think_token_names(2)])
     assert m2['special_tokens'] == {'<pause>': 3, '<bot>': 4, '<think0>': 5, '<think1>': 6}
     assert m2['vocab_size'] == 7 and m2['stoi'] == base['stoi']
-    assert think.add_special_tokens(m2, ['<think1>', '<bot>']) == m2
-    assert think.special_id(m2, '<think1>') == 6
+    assert vocab.add_special_tokens(m2, ['<think1>', '<bot>']) == m2
+    assert vocab.special_id(m2, '<think1>') == 6
     for bad in ('pause', '<a<b>', '<>', 7):
         with pytest.raises(ValueError):
-            think.add_special_tokens(base, [bad])
+            vocab.add_special_tokens(base, [bad])
     with pytest.raises(T.UserError, match='<latent>'):
-        think.special_id(m2, '<latent>')
+        vocab.special_id(m2, '<latent>')
 
 
 def test_think_names_and_ids_in_number_order():
-    assert think.think_token_names(3) == ['<think0>', '<think1>', '<think2>']
+    assert vocab.think_token_names(3) == ['<think0>', '<think1>', '<think2>']
     names = ['<think10>', '<think2>', '<pause>', '<think0>']  # added out of number order
-    meta = think.add_special_tokens(char_meta('ab'), names)
-    assert think.think_ids(meta) == [meta['special_tokens'][n] for n in ('<think0>', '<think2>', '<think10>')]
-    assert [think.token_kind(n) for n in ('<think7>', '<pause>', '<startofthought>', '<latent>', '</think>', '<x>')] \
+    meta = vocab.add_special_tokens(char_meta('ab'), names)
+    assert vocab.think_ids(meta) == [meta['special_tokens'][n] for n in ('<think0>', '<think2>', '<think10>')]
+    assert [vocab.token_kind(n) for n in ('<think7>', '<pause>', '<startofthought>', '<latent>', '</think>', '<x>')] \
         == ['think', 'pause', 'thought', 'latent', 'tags', 'special']
 
 
@@ -72,7 +73,7 @@ def test_think_names_and_ids_in_number_order():
 
 
 def test_char_tokenizer_reads_special_names():
-    meta = think.add_special_tokens(char_meta('abc'), ['<pause>', '<think1>', '<think12>'])
+    meta = vocab.add_special_tokens(char_meta('abc'), ['<pause>', '<think1>', '<think12>'])
     tok = T.Tokenizer(meta)
     p, t1, t12 = (meta['special_tokens'][n] for n in ('<pause>', '<think1>', '<think12>'))
     assert tok.encode('ab<pause><pause>') == [0, 1, p, p]
@@ -84,7 +85,7 @@ def test_char_tokenizer_reads_special_names():
         tok.encode('<pause>x')
     assert tok.decode_text([0, 1, 2]) == 'abc'
     with pytest.raises(KeyError):
-        tok.decode_text([p])  # base tokens only; think.render shows names
+        tok.decode_text([p])  # base tokens only; vocab.render shows names
     # without special tokens nothing changes
     assert T.Tokenizer(char_meta('abc')).encode('cab') == [2, 0, 1]
 
@@ -92,7 +93,7 @@ def test_char_tokenizer_reads_special_names():
 def test_r50k_tokenizer_reads_special_names():
     pytest.importorskip('tiktoken')
     try:
-        tok = T.Tokenizer(think.add_special_tokens({'vocab_size': 50257, 'tokenizer': 'r50k_base'}, ['<pause>']))
+        tok = T.Tokenizer(vocab.add_special_tokens({'vocab_size': 50257, 'tokenizer': 'r50k_base'}, ['<pause>']))
     except Exception as e:
         pytest.skip(f'tiktoken cannot load r50k_base: {e}')
     plain = T.Tokenizer({'vocab_size': 50257, 'tokenizer': 'r50k_base'})
@@ -111,7 +112,7 @@ RENDER_NAMES = ['<pause>', '<think3>', '<startofthought>', '<endofthought>', '<t
 
 @pytest.fixture
 def render_meta():
-    return think.add_special_tokens(char_meta('ab&'), RENDER_NAMES)
+    return vocab.add_special_tokens(char_meta('ab&'), RENDER_NAMES)
 
 
 def render_ids(meta):
@@ -126,13 +127,13 @@ class Terminal(io.StringIO):
 
 
 def test_render_plain_shows_every_token(render_meta):
-    assert think.render(render_ids(render_meta), render_meta, mode='plain') == \
+    assert vocab.render(render_ids(render_meta), render_meta, mode='plain') == \
         'ab<think3><pause><startofthought>a<endofthought>b<unk:999><unk:-1><latent>&'
 
 
 def test_render_ansi_colors_by_kind(render_meta):
-    out = think.render(render_ids(render_meta), render_meta, mode='ansi')
-    R = think.ANSI_RESET
+    out = vocab.render(render_ids(render_meta), render_meta, mode='ansi')
+    R = vocab.ANSI_RESET
     assert out.startswith('ab')  # text outside a thought is not colored
     assert f'\033[36m<think3>{R}' in out  # numbered think tokens cyan
     assert f'\033[2m<pause>{R}' in out  # pauses dim
@@ -141,49 +142,49 @@ def test_render_ansi_colors_by_kind(render_meta):
     assert f'\033[32m<latent>{R}&' in out
     # without the color codes it is the plain text
     import re
-    assert re.sub(r'\033\[[0-9;]*m', '', out) == think.render(render_ids(render_meta), render_meta, mode='plain')
+    assert re.sub(r'\033\[[0-9;]*m', '', out) == vocab.render(render_ids(render_meta), render_meta, mode='plain')
 
 
 def test_render_auto_follows_terminal_and_no_color(render_meta, monkeypatch):
     ids = render_ids(render_meta)
-    ansi, plain = (think.render(ids, render_meta, mode=m) for m in ('ansi', 'plain'))
+    ansi, plain = (vocab.render(ids, render_meta, mode=m) for m in ('ansi', 'plain'))
     monkeypatch.delenv('NO_COLOR', raising=False)
-    assert think.render(ids, render_meta, stream=Terminal()) == ansi
-    assert think.render(ids, render_meta, stream=io.StringIO()) == plain  # not a terminal
+    assert vocab.render(ids, render_meta, stream=Terminal()) == ansi
+    assert vocab.render(ids, render_meta, stream=io.StringIO()) == plain  # not a terminal
     monkeypatch.setenv('NO_COLOR', '1')
-    assert think.render(ids, render_meta, stream=Terminal()) == plain
+    assert vocab.render(ids, render_meta, stream=Terminal()) == plain
     monkeypatch.setenv('NO_COLOR', '')  # empty counts as unset (no-color.org)
-    assert think.render(ids, render_meta, stream=Terminal()) == ansi
+    assert vocab.render(ids, render_meta, stream=Terminal()) == ansi
 
 
 def test_render_html_escapes_and_spans(render_meta):
     s = render_meta['special_tokens']
-    out = think.render([2, s['<think3>'], 0, s['<think>'], 1, s['</think>'], 999], render_meta, mode='html')
+    out = vocab.render([2, s['<think3>'], 0, s['<think>'], 1, s['</think>'], 999], render_meta, mode='html')
     assert out.startswith('&amp;<span class="think-think"')
     assert '>&lt;think3&gt;</span>a' in out
     assert 'class="think-tags"' in out and out.count('think-tags') == 3  # <think>, b inside, </think>
     assert 'class="think-unknown"' in out and '&lt;unk:999&gt;' in out
     with pytest.raises(ValueError):
-        think.render([0], render_meta, mode='rainbow')
+        vocab.render([0], render_meta, mode='rainbow')
 
 
 def test_render_accepts_a_tokenizer_and_tensors(render_meta):
     tok = T.Tokenizer(render_meta)
-    assert think.render(torch.tensor([0, render_meta['special_tokens']['<pause>'], 1]), tok, mode='plain') == 'a<pause>b'
+    assert vocab.render(torch.tensor([0, render_meta['special_tokens']['<pause>'], 1]), tok, mode='plain') == 'a<pause>b'
 
 
 # -----------------------------------------------------------------------------
 # the registry through a checkpoint, and sample.py
 
-NAMES = ['<pause>', *think.think_token_names(4), '<bot>', '<latent>', '<eot>']
+NAMES = ['<pause>', *vocab.think_token_names(4), '<bot>', '<latent>', '<eot>']
 
 
 @pytest.fixture(scope='module')
 def special_run(tmp_path_factory):
     """A tiny model trained on records whose vocabulary has special tokens and n_pause=3."""
     tmp = tmp_path_factory.mktemp('special')
-    meta = think.with_pauses(think.add_special_tokens(char_meta('abc=\n'), NAMES), 3)
-    rows = [{'prompt': 'ab' + think.pause_text(3), 'completion': f'={c}\n'} for c in 'abcab']
+    meta = vocab.with_pauses(vocab.add_special_tokens(char_meta('abc=\n'), NAMES), 3)
+    rows = [{'prompt': 'ab' + vocab.pause_text(3), 'completion': f'={c}\n'} for c in 'abcab']
     data = write_records(tmp / 'data', meta, rows)
     run(data, tmp / 'out', '--max_iters=2', '--eval_interval=2')
     return meta, tmp / 'out'
@@ -196,11 +197,11 @@ def test_registry_round_trips_through_a_checkpoint(special_run):
     assert ckpt['meta']['n_pause'] == 3
     model = T.model_from_checkpoint(ckpt)
     assert model.config.vocab_size == ckpt['meta']['vocab_size'] == 5 + len(NAMES)
-    assert think.think_ids(ckpt['meta']) == [6, 7, 8, 9]
-    assert think.pause_ids(ckpt['meta']) == [5, 5, 5] and think.pause_ids(ckpt['meta'], 1) == [5]
+    assert vocab.think_ids(ckpt['meta']) == [6, 7, 8, 9]
+    assert vocab.pause_ids(ckpt['meta']) == [5, 5, 5] and vocab.pause_ids(ckpt['meta'], 1) == [5]
     ids = T.Tokenizer(ckpt['meta']).encode('a<think2><bot><latent><eot>b')
     assert ids == [0, 8, 10, 11, 12, 1]
-    assert think.render(ids, ckpt['meta'], mode='plain') == 'a<think2><bot><latent><eot>b'
+    assert vocab.render(ids, ckpt['meta'], mode='plain') == 'a<think2><bot><latent><eot>b'
 
 
 def test_sample_appends_the_checkpoints_pauses(special_run):
@@ -220,10 +221,10 @@ def test_sample_appends_the_checkpoints_pauses(special_run):
 
 
 def test_pause_finetuning_has_no_loss_until_the_last_pause():
-    meta = think.with_pauses(char_meta('ab=T\n'), 3)
+    meta = vocab.with_pauses(char_meta('ab=T\n'), 3)
     tok = T.Tokenizer(meta)
-    P = think.special_id(meta, '<pause>')
-    prompt, completion = tok.encode('ab' + think.pause_text(3)), tok.encode('=T\n')
+    P = vocab.special_id(meta, '<pause>')
+    prompt, completion = tok.encode('ab' + vocab.pause_text(3)), tok.encode('=T\n')
     a, b, eq, t, nl = (meta['stoi'][c] for c in 'ab=T\n')
     assert prompt == [a, b, P, P, P]
     x, y = T.records_batch([(prompt + completion, len(prompt))], block_size=16)
@@ -354,8 +355,8 @@ def test_pause_pretraining_runs_in_train(pause_pretrained):
 def test_finetune_from_another_run_grows_the_vocabulary(pause_pretrained, tmp_path):
     meta, tmp = pause_pretrained
     chars = list(meta['stoi'])
-    ft_meta = think.with_pauses(think.add_special_tokens(meta, ['<think0>']), 2)
-    rows = [{'prompt': 'First' + think.pause_text(2), 'completion': ' Citizen:\n'}] * 4
+    ft_meta = vocab.with_pauses(vocab.add_special_tokens(meta, ['<think0>']), 2)
+    rows = [{'prompt': 'First' + vocab.pause_text(2), 'completion': ' Citizen:\n'}] * 4
     data = write_records(tmp_path / 'ft', ft_meta, rows)
     argv = tiny_args(data, tmp_path / 'out', '--max_iters=2', '--eval_interval=2', f'--init_from={tmp / "pt"}')
     src = T.load_checkpoint(str(tmp / 'pt' / 'ckpt.pt'))
@@ -368,10 +369,10 @@ def test_finetune_from_another_run_grows_the_vocabulary(pause_pretrained, tmp_pa
     done = T.load_checkpoint(str(tmp_path / 'out' / 'ckpt.pt'))
     assert done['idea'] == 'gpt' and done['iter_num'] == 2 and done['meta'] == ft_meta
     # refused: another base vocabulary, another shape, a path that is no run
-    other = write_records(tmp_path / 'other', think.add_special_tokens(char_meta(chars[:-1]), ['<pause>']), rows)
+    other = write_records(tmp_path / 'other', vocab.add_special_tokens(char_meta(chars[:-1]), ['<pause>']), rows)
     with pytest.raises(T.UserError, match='vocabularies differ'):
         T.init_from_run(T.load_config(tiny_args(other, tmp_path / 'o2', f'--init_from={tmp / "pt"}')),
-                        think.add_special_tokens(char_meta(chars[:-1]), ['<pause>']))
+                        vocab.add_special_tokens(char_meta(chars[:-1]), ['<pause>']))
     with pytest.raises(T.UserError, match='n_embd=32'):
         T.init_from_run(T.load_config(tiny_args(data, tmp_path / 'o3', '--n_embd=64', f'--init_from={tmp / "pt"}')), ft_meta)
     with pytest.raises(T.UserError, match='is no run'):
@@ -383,10 +384,10 @@ def test_finetune_from_another_run_grows_the_vocabulary(pause_pretrained, tmp_pa
 
 
 def test_parse_answer():
-    assert think.parse_answer('191-318+=True\n') == 'True'
-    assert think.parse_answer('False\n=True') == 'False'  # the first line only
-    assert think.parse_answer(' True') == 'True' and think.parse_answer('') == ''
-    assert think.parse_answer('x #### 72', marker='####') == '72'
+    assert vocab.parse_answer('191-318+=True\n') == 'True'
+    assert vocab.parse_answer('False\n=True') == 'False'  # the first line only
+    assert vocab.parse_answer(' True') == 'True' and vocab.parse_answer('') == ''
+    assert vocab.parse_answer('x #### 72', marker='####') == '72'
 
 
 def test_greedy_completions_batch_like_one_by_one():
@@ -427,10 +428,10 @@ def test_samples_stop_at_end_of_text():
     import sample
     meta = {'vocab_size': 3, 'tokenizer': 'char', 'stoi': {'a': 0, 'b': 1, '\n': 2}, 'itos': {0: 'a', 1: 'b', 2: '\n'},
             'special_tokens': {}}
-    assert think.end_of_text_id(T.Tokenizer(meta)) is None  # a character vocabulary without it
-    meta = think.add_special_tokens(meta, [think.END_OF_TEXT])
-    end = think.end_of_text_id(T.Tokenizer(meta))
-    assert end == 3 == think.special_id(meta, think.END_OF_TEXT)
+    assert vocab.end_of_text_id(T.Tokenizer(meta)) is None  # a character vocabulary without it
+    meta = vocab.add_special_tokens(meta, [vocab.END_OF_TEXT])
+    end = vocab.end_of_text_id(T.Tokenizer(meta))
+    assert end == 3 == vocab.special_id(meta, vocab.END_OF_TEXT)
     # the start may hold an end of text; the sample stops at the first one after the start
     assert sample.cut_at_end([0, end, 1, 0, end, 1, end], 2, end) == [0, end, 1, 0, end]
     assert sample.cut_at_end([0, 1, 1], 1, end) == [0, 1, 1]
@@ -439,4 +440,4 @@ def test_samples_stop_at_end_of_text():
         bpe = T.Tokenizer({'vocab_size': 50257, 'tokenizer': 'r50k_base', 'special_tokens': {}})
     except T.UserError:
         pytest.skip('no GPT-2 BPE here')
-    assert think.end_of_text_id(bpe) == 50256  # GPT-2's own end of text, a base token
+    assert vocab.end_of_text_id(bpe) == 50256  # GPT-2's own end of text, a base token

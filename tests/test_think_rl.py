@@ -11,6 +11,7 @@ import torch
 from torch.nn import functional as F
 
 import think
+import vocab
 import train as T
 from conftest import ROOT, assert_greedy, load_script, run_script
 from model import GPT, GPTConfig
@@ -355,11 +356,11 @@ def test_rl_runs_from_a_train_run_and_samples(addition, tmp_path, reward):
     assert [r['iter'] for r in rows if 'val_nll_think' in r] == [0, 3]
     ckpt = T.load_checkpoint(str(tmp_path / 'ckpt.pt'))
     assert ckpt['idea'] == 'think' and ckpt['model_args']['vocab_size'] == 14 + 4
-    assert think.think_ids(ckpt['meta']) == list(range(14, 18)) and model.config.think_id == 14
+    assert vocab.think_ids(ckpt['meta']) == list(range(14, 18)) and model.config.think_id == 14
     # a think model shows its think tokens by name; sample.py runs on its checkpoint
     thinks_first(model)
     out = model.generate(torch.tensor([T.Tokenizer(ckpt['meta']).encode('12+34=')]), 4)
-    assert think.render(out[0], ckpt['meta'], mode='plain').startswith('12+34=<think')
+    assert vocab.render(out[0], ckpt['meta'], mode='plain').startswith('12+34=<think')
     if reward == 'teacher':
         return
     r = run_script('sample.py', f'--out_dir={tmp_path}', '--start=12+34=', '--num_samples=2', '--max_new_tokens=6',

@@ -54,8 +54,8 @@ from itertools import combinations
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, '..', '..'))  # think.py, for the special tokens
-import think  # noqa: E402
-from train import Tokenizer, check_writable, cli_errors  # noqa: E402
+import vocab  # noqa: E402
+from vocab import check_writable, cli_errors, Tokenizer  # noqa: E402
 
 MOD = 10
 ALPHABET = sorted(set('0123456789 :+-.=TrueFalse\n'))  # every character of every format
@@ -137,7 +137,7 @@ def text_parts(tuples, fmt, n_pause=0):
     """(input, body, answer) of an instance; the full text is input + body + '=' + answer + '\\n',
     where input = the tuples, ':', then n_pause pauses."""
     answer = 'True' if zero_triples(tuples) else 'False'
-    return ' '.join(map(digits, tuples)) + ':' + think.pause_text(n_pause), body(tuples, fmt), answer
+    return ' '.join(map(digits, tuples)) + ':' + vocab.pause_text(n_pause), body(tuples, fmt), answer
 
 
 def layout(tuples, fmt, loss='input', n_pause=0, test=False):
@@ -151,7 +151,7 @@ def layout(tuples, fmt, loss='input', n_pause=0, test=False):
 def parse(text):
     """Full text of any format -> (tuples, format, answer); pauses are dropped. Raises
     ValueError on text that is no instance."""
-    text = text.replace(think.PAUSE, '')
+    text = text.replace(vocab.PAUSE, '')
     inp, sep, rest = text.partition(':')
     mid, sep2, answer = rest.partition('=')
     if not (sep and sep2 and answer.endswith('\n') and answer[:-1] in ('True', 'False')):
@@ -187,7 +187,7 @@ def make_meta(args):
     stoi = {ch: i for i, ch in enumerate(ALPHABET)}
     meta = {'vocab_size': len(ALPHABET), 'tokenizer': 'char', 'stoi': stoi, 'itos': {i: ch for ch, i in stoi.items()},
             'special_tokens': {}}
-    meta = think.with_pauses(meta, args.n_pause)
+    meta = vocab.with_pauses(meta, args.n_pause)
     meta.update(task='3sum', n=args.n, d=args.d, mix=args.mix, loss=args.loss)
     return meta
 
@@ -209,8 +209,8 @@ def prepare(args):
             fmts = formats_for(args.seed, split, size, args.mix)
         rows = [record(t, f, args.loss, args.n_pause, test=split == 'test') for t, f in zip(instances, fmts)]
         longest = max([longest] + [len(tok.encode(r['prompt'] + r['completion'])) for r in rows])
-        think.write_split(args.out_dir, split, rows, tok.encode, args.stream and split != 'test')
-    think.write_atomic(os.path.join(args.out_dir, 'meta.pkl'), pickle.dumps(meta))
+        vocab.write_split(args.out_dir, split, rows, tok.encode, args.stream and split != 'test')
+    vocab.write_atomic(os.path.join(args.out_dir, 'meta.pkl'), pickle.dumps(meta))
     kind = 'streams' if args.stream else 'records'
     print(f"3SUM n={args.n} d={args.d} mix={args.mix} loss={args.loss} n_pause={args.n_pause}: {kind} train "
           f"{args.train_size:,}, val {args.val_size:,}, test {args.test_size:,} in {args.out_dir}; vocab size "

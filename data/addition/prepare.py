@@ -32,8 +32,8 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, '..', '..'))  # think.py, for the special tokens
-import think  # noqa: E402
-from train import check_writable, cli_errors  # noqa: E402
+import vocab  # noqa: E402
+from vocab import check_writable, cli_errors  # noqa: E402
 
 ALPHABET = '0123456789+*=\n'
 OPS = {'add': '+', 'mul': '*'}
@@ -73,7 +73,7 @@ def make_meta(n_think):
     stoi = {ch: i for i, ch in enumerate(ALPHABET)}
     meta = {'vocab_size': len(ALPHABET), 'tokenizer': 'char', 'stoi': stoi, 'itos': dict(enumerate(ALPHABET)),
             'special_tokens': {}}
-    return think.add_special_tokens(meta, think.think_token_names(n_think))
+    return vocab.add_special_tokens(meta, vocab.think_token_names(n_think))
 
 
 def prepare(args):
@@ -81,10 +81,10 @@ def prepare(args):
     sizes = {'train': args.train_size, 'val': args.val_size, 'test': args.test_size}
     meta = make_meta(args.n_think)
     for split, rows in make_splits(sizes, args.digits, args.op, args.reverse, args.seed).items():
-        think.write_split(args.out_dir, split, rows, lambda text: [meta['stoi'][ch] for ch in text],
+        vocab.write_split(args.out_dir, split, rows, lambda text: [meta['stoi'][ch] for ch in text],
                           args.stream and split != 'test')
     meta.update(task='addition', digits=args.digits, op=args.op, reverse=args.reverse)
-    think.write_atomic(os.path.join(args.out_dir, 'meta.pkl'), pickle.dumps(meta))
+    vocab.write_atomic(os.path.join(args.out_dir, 'meta.pkl'), pickle.dumps(meta))
     print(f"{args.op} of {args.digits}-digit numbers{' (reversed answers)' if args.reverse else ''}: "
           f"{'streams' if args.stream else 'records'} train "
           f"{args.train_size:,}, val {args.val_size:,}, test {args.test_size:,} in {args.out_dir}; vocab size "

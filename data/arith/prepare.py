@@ -26,8 +26,8 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.join(HERE, '..', '..')
 sys.path.insert(0, ROOT)
-import think  # noqa: E402
-from train import check_writable, cli_errors  # noqa: E402
+import vocab  # noqa: E402
+from vocab import check_writable, cli_errors  # noqa: E402
 
 # GSM8K's renderer, loaded by path (data/ is not a package)
 _spec = importlib.util.spec_from_file_location('gsm8k_prepare', os.path.join(ROOT, 'data', 'gsm8k', 'prepare.py'))
@@ -37,7 +37,7 @@ _spec.loader.exec_module(gsm8k)
 STYLES = ('think', 'answer')
 NAMES = ['Ann', 'Ben', 'Cal', 'Dee', 'Eve', 'Fay', 'Gus', 'Hal', 'Ivy', 'Jo', 'Kim', 'Lou']
 ITEMS = ['pens', 'apples', 'cards', 'coins', 'books', 'eggs', 'shells', 'stamps']
-SPECIAL = [think.THINK_OPEN, think.THINK_CLOSE, think.END_OF_TEXT]
+SPECIAL = [vocab.THINK_OPEN, vocab.THINK_CLOSE, vocab.END_OF_TEXT]
 
 
 def step(rng, x):
@@ -81,7 +81,7 @@ def make_splits(train_size, val_size, seed):
 
 def with_text(record, style):
     prompt, completion = gsm8k.render(record, style)
-    return {**record, 'prompt': prompt, 'completion': completion + think.END_OF_TEXT}
+    return {**record, 'prompt': prompt, 'completion': completion + vocab.END_OF_TEXT}
 
 
 def make_meta(splits, style):
@@ -92,16 +92,16 @@ def make_meta(splits, style):
     chars = sorted(set(''.join(names.sub('', r['prompt'] + r['completion']) for r in texts)))
     meta = {'vocab_size': len(chars), 'tokenizer': 'char', 'stoi': {c: i for i, c in enumerate(chars)},
             'itos': dict(enumerate(chars)), 'special_tokens': {}}
-    return {**think.add_special_tokens(meta, SPECIAL), 'task': 'arith', 'style': style}
+    return {**vocab.add_special_tokens(meta, SPECIAL), 'task': 'arith', 'style': style}
 
 
 def prepare(out_dir, style='think', train_size=20_000, val_size=500, seed=1337):
     splits = make_splits(train_size, val_size, seed)
     check_writable(out_dir)
     for name, rows in splits.items():
-        think.write_split(out_dir, name, [with_text(p, style) for p in rows], encode=None, stream=False)
+        vocab.write_split(out_dir, name, [with_text(p, style) for p in rows], encode=None, stream=False)
     meta = make_meta(splits, style)
-    think.write_atomic(os.path.join(out_dir, 'meta.pkl'), pickle.dumps(meta))
+    vocab.write_atomic(os.path.join(out_dir, 'meta.pkl'), pickle.dumps(meta))
     return meta
 
 

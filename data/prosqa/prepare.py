@@ -39,8 +39,8 @@ from collections import deque
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, '..', '..'))  # think.py, for the special tokens
-import think  # noqa: E402
-from train import check_writable, cli_errors  # noqa: E402
+import vocab  # noqa: E402
+from vocab import check_writable, cli_errors  # noqa: E402
 
 CONSONANTS = 'bcdfghjklmnpqrstvwxz'
 VOWELS = 'eiouy'
@@ -141,7 +141,7 @@ def make_meta(splits):
     chars = sorted(set(''.join(r['prompt'] + r['completion'] for rows in splits.values() for r in rows)))
     meta = {'vocab_size': len(chars), 'tokenizer': 'char',
             'stoi': {c: i for i, c in enumerate(chars)}, 'itos': {i: c for i, c in enumerate(chars)}}
-    return think.add_special_tokens(meta, [think.BOT, think.LATENT, think.EOT, think.PAUSE])
+    return vocab.add_special_tokens(meta, [vocab.BOT, vocab.LATENT, vocab.EOT, vocab.PAUSE])
 
 
 def main(argv=None):
@@ -164,10 +164,10 @@ def main(argv=None):
     with cli_errors():
         check_writable(args.out_dir)
     for split, rows in splits.items():
-        think.write_atomic(os.path.join(args.out_dir, f'{split}.jsonl'),
+        vocab.write_atomic(os.path.join(args.out_dir, f'{split}.jsonl'),
                            ''.join(json.dumps(r) + '\n' for r in rows).encode())
     meta = make_meta(splits)
-    think.write_atomic(os.path.join(args.out_dir, 'meta.pkl'), pickle.dumps(meta))
+    vocab.write_atomic(os.path.join(args.out_dir, 'meta.pkl'), pickle.dumps(meta))
     longest = max(len(r['prompt']) + len(r['completion']) for rows in splits.values() for r in rows)
     print(f"{args.out_dir}: train {len(splits['train'])}, val {len(splits['val'])}, test {len(splits['test'])}; "
           f"vocab {meta['vocab_size']}; longest record {longest} characters")
