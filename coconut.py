@@ -30,8 +30,8 @@ curriculum) and Coconut without the curriculum (first_stage=max_stage).
     python coconut.py curriculum config/coconut_prosqa.py --dataset=gsm8k --steps_key=equations \
         --eval_split=val --block_size=1024 --c=2 --out_dir=out-coconut-gsm8k  # steps: the <<..>> equations
     python coconut.py eval out-coconut/stage3 out-coconut/data/stage3/test.jsonl
-    python coconut.py table out-coconut*/stages.jsonl
-    python coconut.py plot out-coconut*/stages.jsonl --out=assets/coconut_stages.png
+    python plot.py out-coconut*/stages.jsonl --figure=coconut
+    python plot.py out-coconut*/stages.jsonl --out=assets/coconut_stages.png --figure=coconut
     python sample.py --out_dir=out-coconut/stage3 --temperature=0 --start=FILE:q.txt   # question<bot><latent>x3<eot>
 
 The curriculum keys (CURRICULUM below) are given as --key=value; everything else goes to
@@ -53,7 +53,7 @@ import vocab
 from model import GPT, GPTConfig, lm_loss, sample_token
 from quietstar import ListCache
 from train import check_type, load_checkpoint, load_config, model_from_checkpoint, parse_value, pick_device, train
-from vocab import Tokenizer, UserError, check_writable, cli_errors, load_meta, log_rows, read_jsonl
+from vocab import Tokenizer, UserError, check_writable, cli_errors, load_meta, read_jsonl
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 
@@ -400,61 +400,12 @@ def curriculum(argv):
 # -----------------------------------------------------------------------------
 # reporting
 
-def read_stages(path):
-    if not os.path.exists(path):
-        raise UserError(f"no stage rows in {path}: run python coconut.py curriculum first")
-    return log_rows(path, 'stage', ('arm', 'iters', 'accuracy', 'correct', 'n', 'thought_tokens', 'decoded_tokens',
-                                    'train_time', 'split'), 'a stages.jsonl of coconut.py curriculum')
 
 
-def run_label(path):
-    return os.path.basename(os.path.dirname(os.path.abspath(path))) if path.endswith('stages.jsonl') else \
-        os.path.splitext(os.path.basename(path))[0]
 
 
-def table(paths):
-    """A Markdown table: the last stage of every run."""
-    lines = ['| run | arm | stages | iters | accuracy | forced choice | thought tokens | decoded tokens | train time (s) |',
-             '|---|---|---|---|---|---|---|---|---|']
-    for path in paths:
-        rows = read_stages(path)
-        r = rows[-1]
-        stages = f"{rows[0]['stage']}..{r['stage']}" if r['arm'] in ('coconut', 'pause') else '-'
-        choice = f"{r['choice_accuracy']:.3f}" if 'choice_accuracy' in r else '-'
-        lines.append(f"| {run_label(path)} | {r['arm']} | {stages} | {r['iters']} | {r['accuracy']:.3f} "
-                     f"({r['correct']}/{r['n']}) | {choice} | {r['thought_tokens']:.1f} | {r['decoded_tokens']:.1f} | "
-                     f"{r['train_time']:.0f} |")
-    return '\n'.join(lines)
 
 
-def plot(paths, out):
-    """Accuracy after each stage (and the forced choice, if scored); single-stage runs (cot,
-    nocot, no curriculum) as lines."""
-    import matplotlib
-    from plot import save_figure
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import MaxNLocator
-    runs = [(run_label(p), read_stages(p)) for p in paths]
-    metrics = {'accuracy': 'greedy answer accuracy'}
-    if all('choice_accuracy' in r for _, rows in runs for r in rows):
-        metrics['choice_accuracy'] = 'forced choice between the two options'
-    colors = plt.rcParams['axes.prop_cycle'].by_key()['color']
-    fig, axes = plt.subplots(1, len(metrics), figsize=(6 * len(metrics), 4), squeeze=False)
-    for ax, (metric, title) in zip(axes[0], metrics.items()):
-        for n, (label, rows) in enumerate(runs):
-            style = dict(color=colors[n % len(colors)], label=f"{label} ({rows[-1][metric]:.2f})")
-            if len(rows) > 1:
-                ax.plot([r['stage'] for r in rows], [r[metric] for r in rows], marker='o', **style)
-            else:  # dash patterns differ, so equal lines stay visible
-                ax.axhline(rows[0][metric], linestyle=(n * 2, (4, 4)), linewidth=1.5, **style)
-        if metric == 'choice_accuracy':
-            ax.axhline(0.5, color='black', linewidth=0.8, linestyle=':', label='chance')
-        ax.set(xlabel='stage k (first k steps replaced by k*c thoughts)', ylabel=f"{runs[-1][1][-1]['split']} accuracy",
-               title=title, ylim=(0, 1.02))
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.legend(fontsize=7)
-    save_figure(fig, out)
 
 
 def main(argv):
@@ -465,23 +416,15 @@ def main(argv):
     a.add_argument('run_dir')
     a.add_argument('split')
     a.add_argument('--limit', type=int, default=0)
-    a = sub.add_parser('table', help='Markdown table of stages.jsonl files')
-    a.add_argument('logs', nargs='+')
-    a = sub.add_parser('plot', help='accuracy over stages from stages.jsonl files')
-    a.add_argument('logs', nargs='+')
-    a.add_argument('--out', default='assets/coconut_stages.png')
     args, rest = p.parse_known_args(argv)
     if rest and args.command != 'curriculum':
         p.error(f"unrecognized arguments: {' '.join(rest)}")
     with cli_errors():
         if args.command == 'curriculum':
-            print(table([curriculum(rest)]))
-        elif args.command == 'eval':
-            print(json.dumps(evaluate(args.run_dir, args.split, args.limit)))
-        elif args.command == 'table':
-            print(table(args.logs))
+            stages = curriculum(rest)
+            print(f"every stage's score: {stages}; its table and figure: python plot.py {stages} --figure=coconut")
         else:
-            plot(args.logs, args.out)
+            print(json.dumps(evaluate(args.run_dir, args.split, args.limit)))
 
 
 if __name__ == '__main__':

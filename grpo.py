@@ -4,7 +4,7 @@ DeepSeek-R1, 2025), with the token averaging of DAPO (Yu et al. 2025) and Dr. GR
 al. 2025) as options.
 
     python grpo.py config/grpo_arith.py                 # a config file, then --key=value overrides
-    python grpo.py plot results/grpo/*.jsonl --labels=a,b --out=assets/grpo.png
+    python plot.py results/grpo/*.jsonl --labels=a,b --out=assets/grpo.png --figure=grpo
 
 It starts from a checkpoint (init_from: a run's out_dir or ckpt.pt, e.g. a model fine-tuned
 by train.py on task records) and keeps a frozen copy of it as the reference. Each step:
@@ -40,7 +40,7 @@ import vocab
 from model import sample_token
 from train import (RunLog, apply_config, checkpoint, load_checkpoint, model_from_checkpoint, pick_device, read_args,
                    save_checkpoint, set_lr)
-from vocab import Tokenizer, UserError, check_writable, cli_errors, log_rows, read_jsonl
+from vocab import Tokenizer, UserError, check_writable, cli_errors, read_jsonl
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 
@@ -478,56 +478,11 @@ def run(c):
         progress.close()
 
 
-def running_mean(values, window):
-    """Mean of the last `window` values at each step: one batch of rollouts is noisy."""
-    return [sum(values[max(0, j - window + 1):j + 1]) / len(values[max(0, j - window + 1):j + 1])
-            for j in range(len(values))]
 
 
-def plot(paths, labels, out, window=10):
-    """Held-out accuracy (greedy and majority vote), the format reward of the rollouts and the
-    KL to the reference over the steps, one color per run."""
-    import matplotlib
-    from plot import save_figure
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
-    for i, (path, label) in enumerate(zip(paths, labels)):
-        what = 'the log.jsonl of a grpo.py run'
-        evals = log_rows(path, 'eval_greedy', ('iter', 'eval_majority'), what)
-        steps = log_rows(path, 'loss', ('iter', 'format', 'accuracy', 'kl'), what, required=False)
-        x = [r['iter'] for r in evals]
-        axes[0].plot(x, [r['eval_greedy'] for r in evals], f'C{i}-o', label=f'{label}: greedy (pass@1)')
-        axes[0].plot(x, [r['eval_majority'] for r in evals], f'C{i}--s', label=f'{label}: majority vote')
-        x = [r['iter'] for r in steps]
-        axes[1].plot(x, running_mean([r['format'] for r in steps], window), f'C{i}', label=f'{label}: format')
-        axes[1].plot(x, running_mean([r['accuracy'] for r in steps], window), f'C{i}:', label=f'{label}: accuracy')
-        axes[2].plot(x, running_mean([r['kl'] for r in steps], window), f'C{i}', label=label)
-    axes[0].set(xlabel='GRPO step', ylabel='accuracy', title='held-out prompts', ylim=(0, 1))
-    axes[1].set(xlabel='GRPO step', ylabel=f'reward (mean of {window} steps)', title='rollouts: format and accuracy',
-                ylim=(-0.02, 1.02))
-    axes[2].set(xlabel='GRPO step', ylabel='k3 KL per token', title='KL to the reference')
-    axes[2].set_yscale('symlog', linthresh=1e-3)  # from 0 at the start to tens when the policy collapses
-    for ax in axes:
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    save_figure(fig, out)
 
 
 def main(argv):
-    if argv[:1] == ['plot']:
-        import argparse
-        p = argparse.ArgumentParser(prog='grpo.py plot', description='the figure of GRPO runs from their log.jsonl')
-        p.add_argument('logs', nargs='+')
-        p.add_argument('--labels', default='', help='comma-separated, one per log (default: the file names)')
-        p.add_argument('--out', default='assets/grpo.png')
-        args = p.parse_args(argv[1:])
-        labels = args.labels.split(',') if args.labels else [os.path.splitext(os.path.basename(x))[0] for x in args.logs]
-        if len(labels) != len(args.logs):
-            p.error(f"{len(args.logs)} logs but {len(labels)} labels")
-        with cli_errors():
-            plot(args.logs, labels, args.out)
-        return
     with cli_errors():
         run(load_config(argv))
 

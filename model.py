@@ -324,7 +324,7 @@ def sample_token(logits, temperature=1.0, top_k=None):
 IDEAS = {
     'gpt': 'model.GPT',
     'reasoning_tokens': 'reasoning_tokens.ReasoningTokensGPT',
-    'pause': 'think.PauseGPT',
+    'pause': 'pause.PauseGPT',
     'quietstar': 'quietstar.QuietSTaRGPT',
     'coconut': 'coconut.CoconutGPT',
     'think': 'think.ThinkGPT',

@@ -5,8 +5,10 @@ Loss curves from the runs' logs (out_dir/log.jsonl, or a copy of it).
     python plot.py results/reasoning/*.jsonl --x=flops --out=assets/by_flops.png
     python plot.py results/reasoning/*.jsonl --table      # a Markdown table instead
     python plot.py results/3sum/*.json --bars --labels=... --out=assets/3sum.png
+    python plot.py results/grpo/*.jsonl --figure=grpo --out=assets/grpo.png    # an idea's own figure
+    (--figure: grpo, think_rl, quietstar, coconut; coconut also prints its table of stages)
 
---bars draws the accuracies of .json results (think.py accuracy --json) as bars, one per
+--bars draws the accuracies of .json results (score.py --json) as bars, one per
 file, with chance (0.5 for True/False) as a line.
 
 Each run is a directory holding log.jsonl or a .jsonl file. Train loss (dashed) and val loss
@@ -90,9 +92,9 @@ def read_accuracy(path):
         with open(path) as f:
             result = json.load(f)
     except (json.JSONDecodeError, UnicodeDecodeError):
-        raise UserError(f"{path} is not JSON (expected the output of think.py accuracy --json)")
+        raise UserError(f"{path} is not JSON (expected the output of score.py --json)")
     if not isinstance(result, dict) or 'accuracy' not in result:
-        raise SystemExit(f"error: {path} has no 'accuracy' (expected the output of think.py accuracy --json)")
+        raise SystemExit(f"error: {path} has no 'accuracy' (expected the output of score.py --json)")
     return result['accuracy']
 
 
@@ -108,6 +110,152 @@ def draw_bars(ax, paths, labels, chance):
         ax.legend(fontsize=8)
 
 
+# -----------------------------------------------------------------------------
+# the ideas' own figures and tables
+
+def pyplot():
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def running_mean(values, window):
+    """Mean of the last `window` values at each step: one batch of rollouts is noisy."""
+    return [sum(values[max(0, j - window + 1):j + 1]) / len(values[max(0, j - window + 1):j + 1])
+            for j in range(len(values))]
+
+
+def grpo_figure(paths, labels, out, window=10):
+    """Held-out accuracy (greedy and majority vote), the format reward of the rollouts and the
+    KL to the reference over the steps, one color per run."""
+    plt = pyplot()
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    for i, (path, label) in enumerate(zip(paths, labels)):
+        what = 'the log.jsonl of a grpo.py run'
+        evals = log_rows(path, 'eval_greedy', ('iter', 'eval_majority'), what)
+        steps = log_rows(path, 'loss', ('iter', 'format', 'accuracy', 'kl'), what, required=False)
+        x = [r['iter'] for r in evals]
+        axes[0].plot(x, [r['eval_greedy'] for r in evals], f'C{i}-o', label=f'{label}: greedy (pass@1)')
+        axes[0].plot(x, [r['eval_majority'] for r in evals], f'C{i}--s', label=f'{label}: majority vote')
+        x = [r['iter'] for r in steps]
+        axes[1].plot(x, running_mean([r['format'] for r in steps], window), f'C{i}', label=f'{label}: format')
+        axes[1].plot(x, running_mean([r['accuracy'] for r in steps], window), f'C{i}:', label=f'{label}: accuracy')
+        axes[2].plot(x, running_mean([r['kl'] for r in steps], window), f'C{i}', label=label)
+    axes[0].set(xlabel='GRPO step', ylabel='accuracy', title='held-out prompts', ylim=(0, 1))
+    axes[1].set(xlabel='GRPO step', ylabel=f'reward (mean of {window} steps)', title='rollouts: format and accuracy',
+                ylim=(-0.02, 1.02))
+    axes[2].set(xlabel='GRPO step', ylabel='k3 KL per token', title='KL to the reference')
+    axes[2].set_yscale('symlog', linthresh=1e-3)  # from 0 at the start to tens when the policy collapses
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    save_figure(fig, out)
+
+
+def think_rl_figure(paths, labels, out, window=10):
+    """Think tokens per text token over training, and val NLL with and without thinking; prints
+    the first and last evaluation of each run as a markdown table."""
+    plt = pyplot()
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
+    print('| run | iter | think/text | val NLL thinking | val NLL no thinking | exact thinking | exact no thinking |')
+    print('|---|---|---|---|---|---|---|')
+    for path, label in zip(paths, labels):
+        what = 'the log.jsonl of a think.py run'
+        train = log_rows(path, 'think_per_text', ('iter',), what, required=False)
+        evals = log_rows(path, 'val_nll_think', ('iter', 'val_nll_plain', 'val_think_rate', 'val_acc_think',
+                                                 'val_acc_plain'), what)
+        a.plot([r['iter'] for r in train], [r['think_per_text'] for r in train], label=label)
+        line, = b.plot([r['iter'] for r in evals], [r['val_nll_think'] for r in evals], label=f'{label} thinking')
+        b.plot([r['iter'] for r in evals], [r['val_nll_plain'] for r in evals], ls='--', color=line.get_color(),
+               label=f'{label} no thinking')
+        for e in (evals[0], evals[-1]):  # the start (the supervised model with think rows added) and the end
+            print(f"| {label} | {e['iter']} | {e['val_think_rate']:.4f} | {e['val_nll_think']:.4f} | "
+                  f"{e['val_nll_plain']:.4f} | {e['val_acc_think']:.3f} | {e['val_acc_plain']:.3f} |")
+    a.set(xlabel='RL iteration', ylabel='think tokens per text token (rollouts)', title='how much the policy thinks')
+    b.set(xlabel='RL iteration', ylabel='val NLL per answer token', title='thinking (solid) vs masked out (dashed)')
+    a.legend(fontsize=7)
+    b.legend(fontsize=7)
+    save_figure(fig, out)
+
+
+def quietstar_figure(paths, labels, out, window=10):
+    """Mixed minus base next-token NLL (smoothed) and the mean mixing weight over training."""
+    plt = pyplot()
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
+    for path, label in zip(paths, labels):
+        rows = log_rows(path, 'mixed_nll', ('iter', 'base_nll', 'mix_weight'), 'the log.jsonl of a quietstar run')
+        it = [r['iter'] for r in rows]
+        smooth = running_mean([r['mixed_nll'] - r['base_nll'] for r in rows], window)  # one batch is noisy
+        a.plot(it, smooth, label=label)
+        b.plot(it, [r['mix_weight'] for r in rows], label=label)
+    a.axhline(0, color='k', lw=0.5)
+    a.set(xlabel='iteration', ylabel=f'mixed - base NLL (train batches, mean of {window} logs)',
+          title='next-token NLL: < 0 means the thought helps')
+    b.set(xlabel='iteration', ylabel='mean mixing weight w', title='how much the mixed logits use the thought')
+    a.legend()
+    save_figure(fig, out)
+
+
+def coconut_stages(path):
+    if not os.path.exists(path):
+        raise UserError(f"no stage rows in {path}: run python coconut.py curriculum first")
+    return log_rows(path, 'stage', ('arm', 'iters', 'accuracy', 'correct', 'n', 'thought_tokens', 'decoded_tokens',
+                                    'train_time', 'split'), 'a stages.jsonl of coconut.py curriculum')
+
+
+def run_label(path):
+    """A run's name: its directory for out_dir/log.jsonl or stages.jsonl, else the file's stem."""
+    return os.path.basename(os.path.dirname(os.path.abspath(path))) if path.endswith(('stages.jsonl', 'log.jsonl')) else \
+        os.path.splitext(os.path.basename(path))[0]
+
+
+def coconut_table(paths, labels):
+    """A Markdown table: the last stage of every run."""
+    lines = ['| run | arm | stages | iters | accuracy | forced choice | thought tokens | decoded tokens | train time (s) |',
+             '|---|---|---|---|---|---|---|---|---|']
+    for path, label in zip(paths, labels):
+        rows = coconut_stages(path)
+        r = rows[-1]
+        stages = f"{rows[0]['stage']}..{r['stage']}" if r['arm'] in ('coconut', 'pause') else '-'
+        choice = f"{r['choice_accuracy']:.3f}" if 'choice_accuracy' in r else '-'
+        lines.append(f"| {label} | {r['arm']} | {stages} | {r['iters']} | {r['accuracy']:.3f} "
+                     f"({r['correct']}/{r['n']}) | {choice} | {r['thought_tokens']:.1f} | {r['decoded_tokens']:.1f} | "
+                     f"{r['train_time']:.0f} |")
+    return '\n'.join(lines)
+
+
+def coconut_figure(paths, labels, out, window=10):
+    """Accuracy after each stage (and the forced choice, if scored); single-stage runs (cot,
+    nocot, no curriculum) as lines."""
+    plt = pyplot()
+    from matplotlib.ticker import MaxNLocator
+    runs = [(label, coconut_stages(p)) for p, label in zip(paths, labels)]
+    metrics = {'accuracy': 'greedy answer accuracy'}
+    if all('choice_accuracy' in r for _, rows in runs for r in rows):
+        metrics['choice_accuracy'] = 'forced choice between the two options'
+    colors = plt.rcParams['axes.prop_cycle'].by_key()['color']
+    fig, axes = plt.subplots(1, len(metrics), figsize=(6 * len(metrics), 4), squeeze=False)
+    for ax, (metric, title) in zip(axes[0], metrics.items()):
+        for n, (label, rows) in enumerate(runs):
+            style = dict(color=colors[n % len(colors)], label=f"{label} ({rows[-1][metric]:.2f})")
+            if len(rows) > 1:
+                ax.plot([r['stage'] for r in rows], [r[metric] for r in rows], marker='o', **style)
+            else:  # dash patterns differ, so equal lines stay visible
+                ax.axhline(rows[0][metric], linestyle=(n * 2, (4, 4)), linewidth=1.5, **style)
+        if metric == 'choice_accuracy':
+            ax.axhline(0.5, color='black', linewidth=0.8, linestyle=':', label='chance')
+        ax.set(xlabel='stage k (first k steps replaced by k*c thoughts)', ylabel=f"{runs[-1][1][-1]['split']} accuracy",
+               title=title, ylim=(0, 1.02))
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.legend(fontsize=7)
+    save_figure(fig, out)
+
+
+IDEA_FIGURES = {'grpo': grpo_figure, 'think_rl': think_rl_figure, 'quietstar': quietstar_figure,
+                'coconut': coconut_figure}  # name -> draw(paths, labels, out, window)
+
+
 def main(argv):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('runs', nargs='+', help='out_dirs or log .jsonl files')
@@ -115,32 +263,41 @@ def main(argv):
     p.add_argument('--x', default='iter', choices=list(X_AXES))
     p.add_argument('--title', default='')
     p.add_argument('--ylim', default='', help='low,high')
-    p.add_argument('--out', default='curves.png')
+    p.add_argument('--out', default='', help='the figure (default: curves.png, or FIGURE.png with --figure)')
     p.add_argument('--table', action='store_true', help='print a Markdown table instead of plotting')
     p.add_argument('--bars', action='store_true', help='bars of accuracy .json results instead of curves')
     p.add_argument('--chance', type=float, default=0.5, help='with --bars: a line at this accuracy (0: none)')
+    p.add_argument('--figure', default='curves', choices=['curves', *IDEA_FIGURES],
+                   help="an idea's own figure (and table) from its logs instead of loss curves")
+    p.add_argument('--window', type=int, default=10, help='grpo, quietstar: steps in the running mean')
     args = p.parse_args(argv)
     with cli_errors():
         if args.ylim:
             parse_ylim(args.ylim)  # before any work
-        labels = args.labels.split(',') if args.labels else args.runs
+        out = args.out or ('curves.png' if args.figure == 'curves' else f'{args.figure}.png')
+        if args.window < 1:
+            raise UserError(f"--window must be >= 1, got {args.window}")
+        default = args.runs if args.figure == 'curves' else [run_label(p) for p in args.runs]
+        labels = args.labels.split(',') if args.labels else default
         if len(labels) != len(args.runs):
             raise SystemExit(f"error: {len(labels)} labels for {len(args.runs)} runs")
+        if args.figure == 'coconut':
+            print(coconut_table(args.runs, labels))
+        if args.figure != 'curves':
+            IDEA_FIGURES[args.figure](args.runs, labels, out, args.window)
+            return
         if args.table:
             print(table(args.runs, labels))
             return
 
-        import matplotlib
-        matplotlib.use('Agg')
-        import matplotlib.pyplot as plt
-        fig, ax = plt.subplots(figsize=(8, 5))
+        fig, ax = pyplot().subplots(figsize=(8, 5))
         if args.bars:
             draw_bars(ax, args.runs, labels, args.chance)
         else:
             draw_curves(ax, args.runs, labels, args.x, args.ylim)
         if args.title:
             ax.set_title(args.title)
-        save_figure(fig, args.out)
+        save_figure(fig, out)
 
 
 if __name__ == '__main__':

@@ -23,8 +23,8 @@ Tools:
     python quietstar.py init out-cpu config/quietstar.py --n_thought=4        # ckpt to fine-tune
     python train.py config/quietstar.py --n_thought=4                         # (init_from='resume')
     python quietstar.py eval out-qs-t4          # base vs mixed val NLL on fixed batches
-    python quietstar.py bench                   # parallel vs one-position-at-a-time thoughts
-    python quietstar.py plot results/quietstar/*.jsonl --out=assets/quietstar.png
+    python bench.py quietstar                   # parallel vs one-position-at-a-time thoughts
+    python plot.py results/quietstar/*.jsonl --out=assets/quietstar.png --figure=quietstar
 """
 
 import argparse
@@ -42,7 +42,7 @@ import vocab
 from model import GPT, GPTConfig, sample_token
 from train import (Dataset, checkpoint, init_from_run, load_checkpoint, load_config, model_from_checkpoint, pick_device,
                    save_checkpoint)
-from vocab import Tokenizer, UserError, check_writable, cli_errors, load_meta, log_rows
+from vocab import Tokenizer, UserError, check_writable, cli_errors, load_meta
 
 
 @dataclass
@@ -337,84 +337,6 @@ def evaluate(out_dir, n_batches=20, batch_size=12, seed=0):
 # -----------------------------------------------------------------------------
 # benchmark: all positions in parallel vs one position at a time
 
-def bench_model(T, n_thought):
-    torch.manual_seed(0)
-    cfg = QuietSTaRConfig(block_size=256, vocab_size=67, n_layer=4, n_head=4, n_embd=128, bias=False,
-                          n_thought=n_thought, thought_temperature=0.0, start_id=65, end_id=66)
-    return QuietSTaRGPT(cfg).eval(), torch.randint(65, (1, T))
-
-
-@torch.no_grad()
-def think_serial(model, idx):
-    """What generate does at each new position: one text token into the cache, then its thought."""
-    cache = model.new_cache(idx.size(0), idx.size(1) + model.config.n_thought + 2)
-    posts = []
-    for i in range(idx.size(1)):
-        h = model.blocks(model.embed(idx[:, i:i + 1], torch.tensor([i])), cache=cache)[:, -1]
-        _, h_post = model.think_one(h, cache)
-        cache.pos = i + 1
-        posts.append(h_post)
-    return torch.stack(posts, dim=1)
-
-
-def peak_memory_mb(fn):
-    """Peak resident memory of fn() above the memory before it, in MB: Linux's high-water mark
-    (VmHWM), reset first by writing 5 to /proc/self/clear_refs. torch's CPU tensors are not
-    Python objects, so tracemalloc cannot see them."""
-    def status(key):
-        return next(int(line.split()[1]) for line in open('/proc/self/status') if line.startswith(key))
-    with open('/proc/self/clear_refs', 'w') as f:
-        f.write('5')
-    before = status('VmRSS')
-    fn()
-    return (status('VmHWM') - before) / 1024
-
-
-def bench(T=128, n_thought=8, repeats=5):
-    """Thoughts at all T positions (T * (n_thought + 2) thought tokens): the parallel passes vs
-    generate's way, one position at a time through the KV cache. Interleaved, medians."""
-    from bench import time_interleaved
-    if T < 1 or n_thought < 0 or repeats < 1:
-        raise UserError(f"need --T >= 1, --n_thought >= 0 and --repeats >= 1, got {T}, {n_thought}, {repeats}")
-    model, idx = bench_model(T, n_thought)
-    if T > model.config.block_size:
-        raise UserError(f"--T={T} is longer than the bench model's block_size {model.config.block_size}")
-    fns = {'parallel': lambda: torch.no_grad()(model.think)(idx, 1), 'serial': lambda: think_serial(model, idx)}
-    mem = {name: peak_memory_mb(fn) for name, fn in fns.items()}  # first, before freed memory is reused
-    assert torch.allclose(fns['parallel']()[1][:, :, 0], fns['serial'](), atol=1e-4), 'the two paths disagree'
-    secs = time_interleaved(fns, steps=repeats, warmup=1)
-    kv = 2 * model.config.n_layer * T * (n_thought + 3) * model.config.n_embd * 4 / 2**20
-    print(f"T={T}, {n_thought} thought tokens, 4 layers x 128, batch 1, {torch.get_num_threads()} thread(s), median of {repeats}:")
-    for name in fns:
-        print(f"  {name:8s} {secs[name] * 1000:8.1f} ms  {T * (n_thought + 2) / secs[name]:8.0f} thought tokens/s  "
-              f"peak memory +{mem[name]:.1f} MB")
-    print(f"  parallel is {secs['serial'] / secs['parallel']:.1f}x faster; its KV cache is {kv:.1f} MB")
-
-
-# -----------------------------------------------------------------------------
-# figure
-
-def plot(paths, out, window=10):
-    import matplotlib
-    from plot import save_figure
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
-    for path in paths:
-        rows = log_rows(path, 'mixed_nll', ('iter', 'base_nll', 'mix_weight'), 'the log.jsonl of a quietstar run')
-        it = [r['iter'] for r in rows]
-        gap = torch.tensor([r['mixed_nll'] - r['base_nll'] for r in rows])
-        smooth = [gap[max(0, j - window + 1):j + 1].mean().item() for j in range(len(gap))]  # one batch is noisy
-        label = os.path.splitext(os.path.basename(path))[0]
-        a.plot(it, smooth, label=label)
-        b.plot(it, [r['mix_weight'] for r in rows], label=label)
-    a.axhline(0, color='k', lw=0.5)
-    a.set(xlabel='iteration', ylabel=f'mixed - base NLL (train batches, mean of {window} logs)',
-          title='next-token NLL: < 0 means the thought helps')
-    b.set(xlabel='iteration', ylabel='mean mixing weight w', title='how much the mixed logits use the thought')
-    a.legend()
-    save_figure(fig, out)
-
 
 def main(argv):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -430,13 +352,6 @@ def main(argv):
     a.add_argument('out_dirs', nargs='+')
     a.add_argument('--batches', type=int, default=20)
     a.add_argument('--batch_size', type=int, default=12)
-    a = sub.add_parser('bench', help='parallel vs serial thought generation')
-    a.add_argument('--T', type=int, default=128)
-    a.add_argument('--n_thought', type=int, default=8)
-    a.add_argument('--repeats', type=int, default=5)
-    a = sub.add_parser('plot', help='figure from log.jsonl files')
-    a.add_argument('logs', nargs='+')
-    a.add_argument('--out', default='assets/quietstar.png')
     args, rest = p.parse_known_args(argv)
     if rest and args.command != 'init':
         p.error(f"unrecognized arguments: {' '.join(rest)}")
@@ -447,13 +362,9 @@ def main(argv):
         elif args.command == 'init':
             print(f"wrote {init_finetune(args.source_dir, load_config(rest), args.init_text, args.force)}; "
                   f"now: python train.py {' '.join(rest)}")
-        elif args.command == 'eval':
+        else:
             for d in args.out_dirs:
                 print(json.dumps(evaluate(d, args.batches, args.batch_size)))
-        elif args.command == 'bench':
-            bench(args.T, args.n_thought, args.repeats)
-        else:
-            plot(args.logs, args.out)
 
 
 if __name__ == '__main__':

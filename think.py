@@ -1,51 +1,22 @@
 """
-Thinking tokens in the vocabulary: the registry of special tokens, how they are shown, and
-pause tokens (Goyal et al. 2023, "Think before you speak: training language models with
-pause tokens").
+<think_i> tokens chosen by the model, trained by reinforcement learning: n_think new tokens
+that no text contains, which the model may emit anywhere. No supervised loss can say what
+they mean, so REINFORCE rewards them by how they change the prediction of the text that
+follows (next_text), or by a frozen teacher's score of the text written after them
+(teacher); several rollouts per prefix give the baseline. A think token takes the position of
+the text token after it, so thinking never moves the text away from the positions it was
+trained at.
 
-The vocabulary is the base tokens (characters, or GPT-2's 50257) plus special tokens
-appended after them. This file is the one place that names them; meta.pkl (and so every
-checkpoint, which stores its dataset's meta) records name -> id, and every other file asks
-here for ids:
+Pause and filler tokens (pause.py) give the model extra positions it does not choose; here
+the model chooses whether to think, and with which token. What we measured: docs/think_rl.md.
 
-    add_special_tokens(meta, names)   -> new meta, new names appended after the vocabulary
-    special_id(meta, '<pause>')       -> the id
-    think_token_names(n_think)        -> ['<think0>', '<think1>', ...]
-    render(ids, tokenizer)            -> text with special tokens visible, colored by kind
-
-A model grows to a larger vocabulary with GPT.resize_vocab(meta['vocab_size']); train.py's
-Tokenizer reads a special token's name inside text as its id ('<pause><pause>' is two ids).
-
-Pause tokens, two ways:
-- pause fine-tuning is data only: M '<pause>' names after the prompt of task records
-  (pause_records below, or data/3sum/prepare.py --n_pause=M). The prompt gets no loss, so
-  nothing is trained until the last pause, which predicts the first answer token. meta
-  records n_pause, so sample.py appends the same M pauses at inference.
-- pause pre-training is the idea PauseGPT (config: model = 'pause'): in training, its
-  forward inserts pauses at random places of each sequence and takes no loss where the next
-  token is a pause. train.py is unchanged: the batches are the plain text batches, so any
-  token stream (with <pause> in its meta: add_tokens below) serves, and every batch gets
-  fresh pause places. Its config field pause_id is marked as a special token, so train.py
-  fills it from the dataset's meta.pkl.
-
-<think_i> tokens chosen by the model, trained by RL, are the idea ThinkGPT (model = 'think';
-the section below): n_think tokens no text contains, which the model may emit anywhere. No
-supervised loss can say what they mean, so REINFORCE rewards them by how they change the
-prediction of the text that follows (next_text), or by a frozen teacher's score of the text
-written after them (teacher); several rollouts per prefix give the baseline.
-
-Tools (python think.py -h):
-    python think.py add_tokens DATA_DIR '<pause>' [--n_think=N]      # append to a meta.pkl
-    python think.py pause_records SRC_DIR OUT_DIR --n_pause=10         # a pause fine-tuning copy
-    python think.py accuracy OUT_DIR SPLIT.jsonl                       # greedy answers, scored
-    python think.py rl config/think_rl.py [--key=value]                # <think_i> tokens trained by RL
-    python think.py plot_rl results/think_rl/*.jsonl                   # their figure and table
+    python data/addition/prepare.py --n_think=64 --out_dir=data/addition_think
+    python train.py config/think_rl_sft.py             # the supervised start
+    python think.py config/think_rl.py [--key=value]   # RL on the think tokens (model = 'think')
+    python plot.py out-think-rl/log.jsonl --figure=think_rl
 """
 
-import argparse
-import json
 import os
-import pickle
 import sys
 import time
 from collections import defaultdict
@@ -57,173 +28,7 @@ from torch.nn import functional as F
 from model import GPT, GPTConfig, build_model, lm_loss, sample_token
 from train import (Dataset, RunLog, batch_seed, checkpoint, set_lr, init_from_run, is_run, load_checkpoint, load_config,
                    model_args, model_from_checkpoint, pick_device, save_checkpoint)
-from vocab import (PAUSE, ROOT, pause_text, with_pauses, Tokenizer, UserError, add_special_tokens, check_extends, check_writable, cli_errors,
-                   load_meta, log_rows, parse_answer, read_jsonl, render, special_id, think_ids, think_token_names,
-                   write_atomic)
-
-
-# -----------------------------------------------------------------------------
-# pause fine-tuning: data only
-
-
-
-
-
-
-
-def pause_records(src_dir, out_dir, n_pause):
-    """Copy the task records of src_dir to out_dir with n_pause pauses after every prompt."""
-    if n_pause < 0:
-        raise UserError(f"n_pause must be >= 0, got {n_pause}")
-    meta = with_pauses(load_meta(src_dir, os.path.basename(src_dir)), n_pause)
-    splits = [s for s in ('train', 'val', 'test') if os.path.exists(os.path.join(src_dir, f'{s}.jsonl'))]
-    if 'train' not in splits:
-        raise UserError(f"{src_dir} has no train.jsonl (pause fine-tuning needs task records)")
-    rows = {}
-    for split in splits:  # every split read and checked before anything is written
-        path = os.path.join(src_dir, f'{split}.jsonl')
-        records = read_jsonl(path)
-        bad = next((n for n, r in enumerate(records, 1) if not (isinstance(r, dict) and isinstance(r.get('prompt'), str))), None)
-        if bad:
-            raise UserError(f"{path} record {bad} needs a string field prompt")
-        rows[split] = [{**r, 'prompt': r['prompt'] + pause_text(n_pause)} for r in records]
-    check_writable(out_dir)
-    for split in splits:
-        write_atomic(os.path.join(out_dir, f'{split}.jsonl'), ''.join(json.dumps(r) + '\n' for r in rows[split]).encode())
-    write_atomic(os.path.join(out_dir, 'meta.pkl'), pickle.dumps(meta))
-    return meta
-
-
-# -----------------------------------------------------------------------------
-# pause pre-training: the idea 'pause'
-
-@dataclass
-class PauseConfig(GPTConfig):
-    pause_fraction: float = 0.1  # pauses inserted per position in training (Goyal et al.: 10%)
-    pause_id: int = field(default=-1, metadata={'special_token': PAUSE})  # train.py fills it from meta.pkl
-
-    def __post_init__(self):
-        super().__post_init__()
-        if not 0.0 <= self.pause_fraction < 1.0:
-            raise ValueError(f"pause_fraction must be in [0, 1), got {self.pause_fraction}")
-        if self.pause_id < 0:
-            raise ValueError("pause_id must be set (train.py sets it from the dataset's meta.pkl)")
-
-
-class PauseGPT(GPT):
-    """The GPT, pre-trained with pauses. In training, k = round(pause_fraction * T) pauses go
-    at random places of each row of T tokens (never first: every pause follows a text token);
-    the sequence keeps its length T, so its last k text tokens drop out, as when Goyal et al.
-    trim to the context. No loss where the next token is a pause: a pause is never a target,
-    and the last slot before each text token predicts it, whether that slot is text or pause.
-    forward returns the logits of the text tokens that took part, (B, T-k, V), aligned with
-    idx[:, :T-k]. In eval mode and in generate there are no inserted pauses (the logits are
-    aligned with all of idx, and val loss compares with the plain GPT); pauses already in the
-    text are never targets in any mode. pause_fraction = 0 is exactly the GPT."""
-    config_class = PauseConfig
-
-    def __init__(self, config):
-        super().__init__(config)
-        if config.pause_id >= config.vocab_size:
-            raise ValueError(f"pause_id {config.pause_id} is not in the vocabulary of {config.vocab_size}")
-
-    def forward(self, idx, targets=None):
-        if targets is not None:
-            targets = targets.masked_fill(targets == self.config.pause_id, -1)
-        B, T = idx.shape
-        k = min(round(self.config.pause_fraction * T), T - 1)
-        if targets is None or not self.training or k == 0:
-            return super().forward(idx, targets)
-        is_pause = random_pause_slots(B, T, k, idx.device)
-        stream, stream_targets = insert_pauses(idx, targets, is_pause, self.config.pause_id)
-        logits = self.head(self.blocks(self.embed(stream)))
-        text_logits = logits[~is_pause].view(B, T - k, -1)
-        return text_logits, lm_loss(logits, stream_targets)
-
-
-def random_pause_slots(B, T, k, device=None, generator=None):
-    """(B, T) bool: k slots per row, uniformly among slots 1..T-1 (slot 0 stays text)."""
-    slots = torch.rand(B, T - 1, device=device, generator=generator).argsort(dim=1)[:, :k] + 1
-    return torch.zeros(B, T, dtype=torch.bool, device=device).scatter_(1, slots, True)
-
-
-def insert_pauses(idx, targets, is_pause, pause_id):
-    """Rows of text idx (B, T) with targets (B, T) -> (stream, stream targets), both (B, T):
-    the slots where is_pause holds (the same count k in every row, never slot 0) become pauses
-    and the first T-k text tokens fill the others in order. A slot's target is the target of
-    the last text token at or before it when the next slot is text (or it is the last slot),
-    and -1 when the next slot is a pause."""
-    B, T = is_pause.shape
-    text = ~is_pause
-    m = int(text[0].sum())
-    stream = torch.full_like(idx, pause_id)
-    stream[text] = idx[:, :m].reshape(-1)  # row-major order: each row gets its own first m tokens
-    last_text = text.long().cumsum(dim=1) - 1
-    stream_targets = targets[:, :m].gather(1, last_text)
-    next_is_pause = torch.cat([is_pause[:, 1:], torch.zeros_like(is_pause[:, :1])], dim=1)
-    return stream, stream_targets.masked_fill(next_is_pause, -1)
-
-
-# -----------------------------------------------------------------------------
-# answers: greedy generation after each prompt, scored
-
-@torch.no_grad()
-def greedy_completions(model, prompts, max_new_tokens, batch_size=64, device='cpu'):
-    """The greedy continuation (ids) of every prompt (a list of ids). Prompts of the same
-    length go in one batch, so no padding is needed (the task prompts here all have one length)."""
-    out = [None] * len(prompts)
-    by_length = defaultdict(list)
-    for k, p in enumerate(prompts):
-        by_length[len(p)].append(k)
-    for length, ks in by_length.items():
-        for s in range(0, len(ks), batch_size):
-            chunk = ks[s:s + batch_size]
-            x = torch.tensor([prompts[k] for k in chunk], dtype=torch.long, device=device)
-            y = model.generate(x, max_new_tokens, temperature=0)[:, length:].tolist()
-            for k, row in zip(chunk, y):
-                out[k] = row
-    return out
-
-
-MAX_ANSWER_CLASSES = 10  # more distinct answers than this (sums, numbers) are not a choice among classes
-
-
-def answer_accuracy(out_dir, split_path, marker='=', limit=0, batch_size=64, device='cpu'):
-    """Accuracy of out_dir/ckpt.pt on the records of a jsonl split: each prompt is continued
-    greedily (at most as many tokens as the longest reference completion, plus 2) and the
-    answer parsed from it (parse_answer) must equal the record's 'answer' field. For 3SUM test
-    splits the prompt runs up to '=' (filler and pauses given, as Pfau et al. evaluate), so the
-    first generated word is the final True/False."""
-    if batch_size <= 0 or limit < 0 or not marker:
-        raise UserError(f"need --batch_size > 0, --limit >= 0 and a non-empty --marker, got {batch_size}, {limit}, {marker!r}")
-    device = pick_device(device)
-    ckpt = load_checkpoint(os.path.join(out_dir, 'ckpt.pt'))
-    model = model_from_checkpoint(ckpt).eval().to(device)
-    tok = Tokenizer(ckpt['meta'])
-    if not os.path.exists(split_path):
-        raise UserError(f"no split at {split_path}")
-    records = read_jsonl(split_path)
-    records = records[:limit] if limit else records
-    for n, r in enumerate(records, 1):
-        if not isinstance(r, dict) or not all(isinstance(r.get(k), str) for k in ('prompt', 'completion', 'answer')):
-            raise UserError(f"{split_path} record {n} needs string fields prompt, completion and answer")
-    if not records:
-        raise UserError(f"{split_path} holds no records")
-    prompts = [tok.encode(r['prompt']) for r in records]
-    max_new = max(len(tok.encode(r['completion'])) for r in records) + 2
-    completions = greedy_completions(model, prompts, max_new, batch_size, device)
-    right, count, predictions = defaultdict(int), defaultdict(int), []
-    for r, ids in zip(records, completions):
-        pred = parse_answer(render(ids, tok, mode='plain'), marker)
-        predictions.append(pred)
-        count[r['answer']] += 1
-        right[r['answer']] += pred == r['answer']
-    correct = sum(right.values())
-    result = {'accuracy': correct / len(records), 'correct': correct, 'n': len(records), 'predictions': predictions}
-    if len(count) <= MAX_ANSWER_CLASSES:  # a choice among a few answers (3SUM's True/False): per answer
-        result.update(by_answer={a: right[a] / count[a] for a in sorted(count)},
-                      unparsed=sum(p not in count for p in predictions))
-    return result
+from vocab import ROOT, Tokenizer, UserError, check_extends, check_writable, cli_errors, load_meta, think_ids
 
 
 # -----------------------------------------------------------------------------
@@ -556,7 +361,7 @@ def rl_step(model, optimizer, prompts, truth, c, teacher=None, sft_batch=None):
 
 
 def train_rl(c):
-    """python think.py rl CONFIG: REINFORCE with a group baseline on think tokens, from a
+    """python think.py CONFIG: REINFORCE with a group baseline on think tokens, from a
     train.py run (init_from=OUT_DIR, its vocabulary grown by the think tokens) or from scratch."""
     from tqdm import tqdm
     if c['model'] != 'think':
@@ -610,93 +415,12 @@ def train_rl(c):
     return model
 
 
-def plot_rl(paths, out):
-    """Think tokens per text token over training, and val NLL with and without thinking; prints
-    the first and last evaluation of each run as a markdown table."""
-    import matplotlib
-    from plot import save_figure
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
-    print('| run | iter | think/text | val NLL thinking | val NLL no thinking | exact thinking | exact no thinking |')
-    print('|---|---|---|---|---|---|---|')
-    for path in paths:
-        what = 'the log.jsonl of a think.py rl run'
-        train = log_rows(path, 'think_per_text', ('iter',), what, required=False)
-        evals = log_rows(path, 'val_nll_think', ('iter', 'val_nll_plain', 'val_think_rate', 'val_acc_think',
-                                                 'val_acc_plain'), what)
-        label = os.path.splitext(os.path.basename(path))[0]
-        a.plot([r['iter'] for r in train], [r['think_per_text'] for r in train], label=label)
-        line, = b.plot([r['iter'] for r in evals], [r['val_nll_think'] for r in evals], label=f'{label} thinking')
-        b.plot([r['iter'] for r in evals], [r['val_nll_plain'] for r in evals], ls='--', color=line.get_color(),
-               label=f'{label} no thinking')
-        for e in (evals[0], evals[-1]):  # the start (the supervised model with think rows added) and the end
-            print(f"| {label} | {e['iter']} | {e['val_think_rate']:.4f} | {e['val_nll_think']:.4f} | "
-                  f"{e['val_nll_plain']:.4f} | {e['val_acc_think']:.3f} | {e['val_acc_plain']:.3f} |")
-    a.set(xlabel='RL iteration', ylabel='think tokens per text token (rollouts)', title='how much the policy thinks')
-    b.set(xlabel='RL iteration', ylabel='val NLL per answer token', title='thinking (solid) vs masked out (dashed)')
-    a.legend(fontsize=7)
-    b.legend(fontsize=7)
-    save_figure(fig, out)
-
-
-# -----------------------------------------------------------------------------
-# command line
-
 def main(argv):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = p.add_subparsers(dest='command', required=True)
-    a = sub.add_parser('add_tokens', help="append special tokens to DATA_DIR/meta.pkl")
-    a.add_argument('data_dir')
-    a.add_argument('names', nargs='*', help="e.g. '<pause>'")
-    a.add_argument('--n_think', type=int, default=0, help='also <think0>..<think{N-1}>')
-    a = sub.add_parser('pause_records', help='copy task records with N pauses after every prompt')
-    a.add_argument('src_dir')
-    a.add_argument('out_dir')
-    a.add_argument('--n_pause', type=int, required=True)
-    a = sub.add_parser('accuracy', help="greedy answers of OUT_DIR's checkpoint on a jsonl split")
-    a.add_argument('out_dir')
-    a.add_argument('split', help='a .jsonl file with prompt, completion, answer')
-    a.add_argument('--marker', default='=', help="the answer follows the last marker ('=' for 3SUM)")
-    a.add_argument('--limit', type=int, default=0, help='first N records only')
-    a.add_argument('--batch_size', type=int, default=64)
-    a.add_argument('--device', default='cpu')
-    a.add_argument('--json', action='store_true', help='print the result as one JSON object')
-    sub.add_parser('rl', help='CONFIG [--key=value]: RL on <think_i> tokens (model = \'think\')')
-    a = sub.add_parser('plot_rl', help='figure and table from the log.jsonl of rl runs')
-    a.add_argument('logs', nargs='+')
-    a.add_argument('--out', default='assets/think_rl.png')
-    args, rest = p.parse_known_args(argv)
-    if rest and args.command != 'rl':
-        p.error(f"unrecognized arguments: {' '.join(rest)}")
+    if not argv or argv[0] in ('-h', '--help'):
+        print(__doc__)
+        return
     with cli_errors():
-        if args.command == 'add_tokens':
-            if args.n_think < 0:
-                raise UserError(f"--n_think must be >= 0, got {args.n_think}")
-            meta = load_meta(args.data_dir, os.path.basename(args.data_dir))
-            try:
-                meta = add_special_tokens(meta, args.names + think_token_names(args.n_think))
-            except ValueError as e:
-                raise UserError(str(e))
-            write_atomic(os.path.join(args.data_dir, 'meta.pkl'), pickle.dumps(meta))
-            print(f"{args.data_dir}/meta.pkl: vocab size {meta['vocab_size']}, {len(meta['special_tokens'])} special tokens")
-        elif args.command == 'pause_records':
-            meta = pause_records(args.src_dir, args.out_dir, args.n_pause)
-            print(f"{args.out_dir}: {args.n_pause} pauses after every prompt, pause id {special_id(meta, PAUSE)}")
-        elif args.command == 'rl':
-            train_rl(load_config(rest))
-        elif args.command == 'plot_rl':
-            plot_rl(args.logs, args.out)
-        else:
-            r = answer_accuracy(args.out_dir, args.split, args.marker, args.limit, args.batch_size, args.device)
-            if args.json:
-                print(json.dumps({k: v for k, v in r.items() if k != 'predictions'}))
-            else:
-                line = f"accuracy {r['accuracy']:.4f} ({r['correct']}/{r['n']})"
-                if 'by_answer' in r:
-                    parts = ', '.join(f"{a} {acc:.3f}" for a, acc in r['by_answer'].items())
-                    line += f"; by answer: {parts}; unparsed {r['unparsed']}"
-                print(line)
+        train_rl(load_config(argv))
 
 
 if __name__ == '__main__':

@@ -196,7 +196,7 @@ def model_args(config, meta):
     for field, token in special_fields(name).items():
         if token not in meta.get('special_tokens', {}):
             raise UserError(f"model {name!r} needs the special token {token}, which dataset {config['dataset']} "
-                            f"lacks: add it with python think.py add_tokens DATA_DIR '{token}'")
+                            f"lacks: add it with python vocab.py add_tokens DATA_DIR '{token}'")
         args[field] = meta['special_tokens'][token]
     try:
         idea_class(name).config_class(**args)  # validates

@@ -12,6 +12,9 @@ files, with no torch import (the data scripts need only this, and start in a mom
     special_id(meta, '<pause>')       -> the id
     think_token_names(n_think)        -> ['<think0>', '<think1>', ...]
     render(ids, tokenizer)            -> text with special tokens visible, colored by kind
+
+    python vocab.py add_tokens DATA_DIR '<pause>' [--n_think=N]    # append to a meta.pkl
+    python vocab.py pause_records SRC_DIR OUT_DIR --n_pause=10       # a pause fine-tuning copy
 """
 
 import html
@@ -340,6 +343,29 @@ def pause_ids(meta, n_pause=None):
     return [special_id(meta, PAUSE)] * n if n else []
 
 
+def pause_records(src_dir, out_dir, n_pause):
+    """Copy the task records of src_dir to out_dir with n_pause pauses after every prompt."""
+    if n_pause < 0:
+        raise UserError(f"n_pause must be >= 0, got {n_pause}")
+    meta = with_pauses(load_meta(src_dir, os.path.basename(src_dir)), n_pause)
+    splits = [s for s in ('train', 'val', 'test') if os.path.exists(os.path.join(src_dir, f'{s}.jsonl'))]
+    if 'train' not in splits:
+        raise UserError(f"{src_dir} has no train.jsonl (pause fine-tuning needs task records)")
+    rows = {}
+    for split in splits:  # every split read and checked before anything is written
+        path = os.path.join(src_dir, f'{split}.jsonl')
+        records = read_jsonl(path)
+        bad = next((n for n, r in enumerate(records, 1) if not (isinstance(r, dict) and isinstance(r.get('prompt'), str))), None)
+        if bad:
+            raise UserError(f"{path} record {bad} needs a string field prompt")
+        rows[split] = [{**r, 'prompt': r['prompt'] + pause_text(n_pause)} for r in records]
+    check_writable(out_dir)
+    for split in splits:
+        write_atomic(os.path.join(out_dir, f'{split}.jsonl'), ''.join(json.dumps(r) + '\n' for r in rows[split]).encode())
+    write_atomic(os.path.join(out_dir, 'meta.pkl'), pickle.dumps(meta))
+    return meta
+
+
 def write_atomic(path, data):
     """Write bytes to a temporary file beside path, then rename it: an interrupted run never
     leaves a half-written file under the real name."""
@@ -375,3 +401,37 @@ def parse_answer(text, marker='='):
     return line.rsplit(marker, 1)[-1].strip()
 
 
+# -----------------------------------------------------------------------------
+# command line: the vocabulary of a prepared dataset
+
+def main(argv):
+    import argparse
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest='command', required=True)
+    a = sub.add_parser('add_tokens', help="append special tokens to DATA_DIR/meta.pkl")
+    a.add_argument('data_dir')
+    a.add_argument('names', nargs='*', help="e.g. '<pause>'")
+    a.add_argument('--n_think', type=int, default=0, help='also <think0>..<think{N-1}>')
+    a = sub.add_parser('pause_records', help='copy task records with N pauses after every prompt')
+    a.add_argument('src_dir')
+    a.add_argument('out_dir')
+    a.add_argument('--n_pause', type=int, required=True)
+    args = p.parse_args(argv)
+    with cli_errors():
+        if args.command == 'add_tokens':
+            if args.n_think < 0:
+                raise UserError(f"--n_think must be >= 0, got {args.n_think}")
+            meta = load_meta(args.data_dir, os.path.basename(args.data_dir))
+            try:
+                meta = add_special_tokens(meta, args.names + think_token_names(args.n_think))
+            except ValueError as e:
+                raise UserError(str(e))
+            write_atomic(os.path.join(args.data_dir, 'meta.pkl'), pickle.dumps(meta))
+            print(f"{args.data_dir}/meta.pkl: vocab size {meta['vocab_size']}, {len(meta['special_tokens'])} special tokens")
+        else:
+            meta = pause_records(args.src_dir, args.out_dir, args.n_pause)
+            print(f"{args.out_dir}: {args.n_pause} pauses after every prompt, pause id {special_id(meta, PAUSE)}")
+
+
+if __name__ == '__main__':
+    main(sys.argv[1:])

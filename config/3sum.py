@@ -6,8 +6,8 @@
 #   python data/3sum/prepare.py --n=6 --mix=nofiller --out_dir=data/3sum_n6_nofiller
 #   python train.py config/3sum.py --dataset=3sum_n6_filler --out_dir=out-3sum-n6-filler
 #   python train.py config/3sum.py --dataset=3sum_n6_nofiller --out_dir=out-3sum-n6-nofiller
-#   python think.py accuracy out-3sum-n6-filler data/3sum_n6_filler/test.jsonl --json
-#   python think.py accuracy out-3sum-n6-nofiller data/3sum_n6_nofiller/test.jsonl --json
+#   python score.py out-3sum-n6-filler data/3sum_n6_filler/test.jsonl --json
+#   python score.py out-3sum-n6-nofiller data/3sum_n6_nofiller/test.jsonl --json
 # (likewise n=8; with 2-digit tuples, --d=2 in prepare and --block_size=96 here). Loss on
 # everything after the input (the chain of thought or the dots, then '=True'), as the paper;
 # accuracy is on the final True/False with the filler given (teacher forced), as the paper.

@@ -3,11 +3,11 @@
 # without 10 <pause> tokens after every prompt (the prompt, pauses included, takes no loss; the
 # last pause predicts the first answer digit; the test prompts carry the same pauses). The arms:
 #   python data/addition/prepare.py --seed=2 --out_dir=data/addition_ft
-#   python think.py pause_records data/addition_ft data/addition_ft0 --n_pause=0    # <pause> in the vocabulary, unused
-#   python think.py pause_records data/addition_ft data/addition_ft10 --n_pause=10
+#   python vocab.py pause_records data/addition_ft data/addition_ft0 --n_pause=0    # <pause> in the vocabulary, unused
+#   python vocab.py pause_records data/addition_ft data/addition_ft10 --n_pause=10
 #   for pt in standard pause; do for ft in 0 10; do
 #     python train.py config/pause_finetune.py --init_from=out-pause-pt-$pt --dataset=addition_ft$ft --out_dir=out-pause-ft-$pt-$ft
-#     python think.py accuracy out-pause-ft-$pt-$ft data/addition_ft$ft/test.jsonl --json
+#     python score.py out-pause-ft-$pt-$ft data/addition_ft$ft/test.jsonl --json
 #   done; done
 # The control: --init_from=scratch --out_dir=out-pause-ft-scratch-$ft; a second seed: --seed=1338.
 # init_from names the pre-training run: its weights (a 'pause' model loads into a 'gpt' one:

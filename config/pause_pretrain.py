@@ -2,7 +2,7 @@
 # 4-digit additions, answers most significant digit first; fine-tuning (config/pause_finetune.py)
 # asks for the same kind of answer at once, from task records, with or without pauses.
 #   python data/addition/prepare.py --stream --seed=1 --train_size=100000 --out_dir=data/addition_pt
-#   python think.py add_tokens data/addition_pt '<pause>'
+#   python vocab.py add_tokens data/addition_pt '<pause>'
 #   python train.py config/pause_pretrain.py --out_dir=out-pause-pt-standard
 #   python train.py config/pause_pretrain.py --model=pause --out_dir=out-pause-pt-pause
 # The pause arm (think.PauseGPT) turns 10% of each sequence's positions into <pause> at random

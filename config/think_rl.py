@@ -1,10 +1,10 @@
-# <think_i> tokens chosen by the model, trained by RL (think.py rl), on 4-digit addition
+# <think_i> tokens chosen by the model, trained by RL (think.py), on 4-digit addition
 # written most significant digit first, from the supervised model of config/think_rl_sft.py:
 #   python data/addition/prepare.py
 #   python data/addition/prepare.py --n_think=64 --out_dir=data/addition_think
 #   OMP_NUM_THREADS=1 python train.py config/think_rl_sft.py
-#   OMP_NUM_THREADS=1 python think.py rl config/think_rl.py
-#   python think.py plot_rl out-think-rl/log.jsonl
+#   OMP_NUM_THREADS=1 python think.py config/think_rl.py
+#   python plot.py out-think-rl/log.jsonl --figure=think_rl
 # The arms of the README's table are overrides of this file: --baseline=none, --think_penalty=P,
 # --reward=teacher (the teacher is the supervised run itself).
 

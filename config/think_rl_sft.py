@@ -1,9 +1,9 @@
-# The supervised start of the <think_i> RL experiment (think.py rl, config/think_rl.py): a plain
+# The supervised start of the <think_i> RL experiment (think.py, config/think_rl.py): a plain
 # GPT learns 4-digit addition, most significant digit first, from answers alone (no chain of
 # thought); it is the RL run's initial weights and the teacher of reward='teacher'.
 #   python data/addition/prepare.py
 #   OMP_NUM_THREADS=1 python train.py config/think_rl_sft.py
-#   python think.py accuracy out-think-sft data/addition/test.jsonl
+#   python score.py out-think-sft data/addition/test.jsonl
 
 out_dir = 'out-think-sft'
 dataset = 'addition'

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-import think
+import score
 import vocab
 import train as T
 from conftest import ROOT, load_script, tiny_args
@@ -202,12 +202,12 @@ def test_accuracy_on_a_tiny_model(tmp_path):
     prepare(tmp_path / 'data', '--n=4', '--mix=filler', '--test_size=6')
     T.train(T.load_config(tiny_args(tmp_path / 'data', tmp_path / 'out', '--block_size=48', '--max_iters=3',
                                     '--eval_interval=3')))
-    r = think.answer_accuracy(str(tmp_path / 'out'), str(tmp_path / 'data' / 'test.jsonl'), limit=5, batch_size=2)
+    r = score.answer_accuracy(str(tmp_path / 'out'), str(tmp_path / 'data' / 'test.jsonl'), limit=5, batch_size=2)
     assert r['n'] == 5 and len(r['predictions']) == 5 and 0 <= r['accuracy'] <= 1
     assert r['correct'] == sum(p == a for p, a in zip(r['predictions'], ['True', 'False'] * 3))
     assert set(r['by_answer']) == {'True', 'False'}
     # the command line says the same
-    out = subprocess.run([sys.executable, 'think.py', 'accuracy', str(tmp_path / 'out'),
+    out = subprocess.run([sys.executable, 'score.py', str(tmp_path / 'out'),
                           str(tmp_path / 'data' / 'test.jsonl'), '--limit=5', '--json'],
                          cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr

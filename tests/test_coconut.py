@@ -7,6 +7,7 @@ import pytest
 import torch
 
 import coconut
+import plot
 import vocab
 import train as T
 from conftest import TINY, assert_greedy, load_script
@@ -276,8 +277,9 @@ def test_curriculum_runs_and_logs_every_stage(prosqa, tmp_path):
     assert [r['stage'] for r in rows] == [0, 1, 2] and [r['iters'] for r in rows] == [2, 4, 7]
     assert [r['thought_tokens'] for r in rows] == [0, 1, 2]
     assert all(0 <= r['choice_accuracy'] <= 1 and r['n'] == 8 for r in rows)  # ProsQA records name their options
-    assert '| cc | coconut | 0..2 | 7 |' in coconut.table([str(out / 'stages.jsonl')])
-    coconut.plot([str(out / 'stages.jsonl')], str(tmp_path / 'stages.png'))
+    assert '| cc | coconut | 0..2 | 7 |' in plot.coconut_table([str(out / 'stages.jsonl')], ['cc'])
+    plot.main([str(out / 'stages.jsonl'), '--figure=coconut', f'--out={tmp_path / "stages.png"}'])
+    assert (tmp_path / 'stages.png').stat().st_size > 0
     assert (tmp_path / 'stages.png').stat().st_size > 0
     assert T.load_checkpoint(str(out / 'run' / 'ckpt.pt'))['iter_num'] == 7  # one run, resumed
     with pytest.raises(T.UserError, match='arm'):

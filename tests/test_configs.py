@@ -2,7 +2,6 @@
 
 import pytest
 
-import think
 import vocab
 import train as T
 from conftest import ROOT, load_script, shakespeare_text, write_char_dataset
@@ -42,13 +41,13 @@ def datasets(tmp_path_factory):
         elif name.startswith('arith'):
             style = 'answer' if name.endswith('_answer') else 'think'
             load_script('data/arith/prepare.py', 'prepare_arith').prepare(str(out), style, train_size=64, val_size=8)
-        elif name.startswith('addition'):  # think.py rl: addition_think's meta has config/think_rl.py's 64 think tokens
+        elif name.startswith('addition'):  # think.py: addition_think's meta has config/think_rl.py's 64 think tokens
             think_tokens = ['--n_think=64'] if name == 'addition_think' else []
             stream = ['--stream'] if name == 'addition_pt' else []  # pause pre-training reads a token stream
             load_script('data/addition/prepare.py', 'prepare_addition').main(
                 ['--digits=2', '--train_size=64', '--val_size=8', '--test_size=0', f'--out_dir={out}', *think_tokens, *stream])
             if name in ('addition_pt', 'addition_ft0'):  # <pause> in the vocabulary, as the real ones
-                think.main(['add_tokens', str(out), vocab.PAUSE])
+                vocab.main(['add_tokens', str(out), vocab.PAUSE])
         elif name == 'prosqa':  # coconut: task records whose meta has the markers
             load_script('data/prosqa/prepare.py', 'prepare_prosqa').main(
                 ['--train_size=32', '--val_size=8', '--test_size=8', f'--out_dir={out}'])

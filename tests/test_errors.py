@@ -307,8 +307,8 @@ BAD_INPUT = [
     ('train', ['{root}/config/cpu.py', '--device=meta'], "device 'meta' is not supported"),
     ('sample', ['--out_dir={trained}', '--device=cuda'], 'CUDA is not available'),
     ('grpo', ['--init_from={trained}', '--device=cuda'], 'CUDA is not available'),
-    ('think', ['accuracy', '{trained}', '{tmp}/rec/test.jsonl', '--device=cuda'], 'CUDA is not available'),
-    ('think', ['rl', '--model=think', '--device=cuda'], 'CUDA is not available'),
+    ('score', ['{trained}', '{tmp}/rec/test.jsonl', '--device=cuda'], 'CUDA is not available'),
+    ('think', ['--model=think', '--device=cuda'], 'CUDA is not available'),
     ('quietstar', ['init', '{trained}', '--model=quietstar', '--device=cuda'], 'CUDA is not available'),
     ('coconut', ['curriculum', '--model=coconut', '--device=cuda'], 'CUDA is not available'),
     # sample.py's numbers (top_k -3 was torch's "selected index k out of range")
@@ -328,31 +328,30 @@ BAD_INPUT = [
     ('plot', ['{notjson}', '--bars'], 'is not JSON'),
     ('plot', ['{trained}', '--out={afile}/curves.png'], 'cannot write the figure'),
     ('plot', ['{trained}', '--out={tmp}/curves.xyz'], 'cannot write the figure {tmp}/curves.xyz'),  # no such format
-    # think.py's subcommands
-    ('think', ['accuracy', '{trained}', '{adir}'], 'cannot read {adir}: Is a directory'),
-    ('think', ['accuracy', '{trained}', '{tmp}/rec/test.jsonl', '--batch_size=0'], 'need --batch_size > 0'),
-    ('think', ['accuracy', '{trained}', '{tmp}/rec/test.jsonl', '--limit=-1'], '--limit >= 0'),
-    ('think', ['accuracy', '{trained}', '{tmp}/rec/test.jsonl', '--marker='], 'non-empty --marker'),
-    ('think', ['add_tokens', '{rec}', '--n_think=-2'], '--n_think must be >= 0'),
-    ('think', ['pause_records', '{listrec}', '{tmp}/paused', '--n_pause=1'], 'record 1 needs a string field prompt'),
-    ('think', ['pause_records', '{rec}', '{afile}', '--n_pause=1'], 'is not writable'),
-    ('think', ['plot_rl', '{trainonly}'], "no rows with 'val_nll_think'"),
-    ('think', ['plot_rl', '{tmp}/missing.jsonl'], 'cannot read'),
+    # score.py's and vocab.py's
+    ('score', ['{trained}', '{adir}'], 'cannot read {adir}: Is a directory'),
+    ('score', ['{trained}', '{tmp}/rec/test.jsonl', '--batch_size=0'], 'need --batch_size > 0'),
+    ('score', ['{trained}', '{tmp}/rec/test.jsonl', '--limit=-1'], '--limit >= 0'),
+    ('score', ['{trained}', '{tmp}/rec/test.jsonl', '--marker='], 'non-empty --marker'),
+    ('vocab', ['add_tokens', '{rec}', '--n_think=-2'], '--n_think must be >= 0'),
+    ('vocab', ['pause_records', '{listrec}', '{tmp}/paused', '--n_pause=1'], 'record 1 needs a string field prompt'),
+    ('vocab', ['pause_records', '{rec}', '{afile}', '--n_pause=1'], 'is not writable'),
+    # the ideas' figures and tables (plot.py --figure)
+    ('plot', ['{trainonly}', '--figure=think_rl'], "no rows with 'val_nll_think'"),
+    ('plot', ['{tmp}/missing.jsonl', '--figure=think_rl'], 'cannot read'),
+    ('plot', ['{trainonly}', '--figure=coconut'], "no rows with 'stage'"),
+    ('plot', ['{adir}', '--figure=coconut'], 'Is a directory'),
+    ('plot', ['{badlog}', '--figure=quietstar'], 'line 3 is not valid JSON'),
+    ('plot', ['{trainonly}', '--figure=grpo'], "no rows with 'eval_greedy'"),
+    ('plot', ['{badlog}', '--figure=grpo'], 'line 3 is not valid JSON'),
+    ('plot', ['{badlog}', '--figure=grpo', '--window=0'], '--window must be >= 1'),
     # coconut.py's
-    ('coconut', ['table', '{trainonly}'], "no rows with 'stage'"),
-    ('coconut', ['plot', '{adir}'], 'Is a directory'),
     ('coconut', ['curriculum', '--model=coconut', '--data_dir={listrec}'], 'train.jsonl record 1 needs a string prompt'),
     ('coconut', ['eval', '{trained}', '{tmp}/rec/test.jsonl', '--limit=-1'], '--limit >= 0'),
     # quietstar.py's
     ('quietstar', ['eval', '{trained}', '--batch_size=0'], '--batches and --batch_size must be > 0'),
-    ('quietstar', ['bench', '--T=0'], 'need --T >= 1'),
-    ('quietstar', ['bench', '--T=1000'], "longer than the bench model's block_size"),
-    ('quietstar', ['bench', '--n_thought=-1'], '--n_thought >= 0'),
-    ('quietstar', ['plot', '{badlog}'], 'line 3 is not valid JSON'),
     ('quietstar', ['data', '{data}', '{afile}'], 'is not writable'),
     # grpo.py's
-    ('grpo', ['plot', '{trainonly}'], "no rows with 'eval_greedy'"),
-    ('grpo', ['plot', '{badlog}'], 'line 3 is not valid JSON'),
     ('grpo', ['--init_from={trained}', '--beta1=1'], 'beta1 must be in [0, 1)'),
     # bench.py's, before its minutes of timing
     ('bench', ['--steps=0'], 'need --steps >= 1'),
@@ -360,6 +359,9 @@ BAD_INPUT = [
     ('bench', ['--reasoning=a'], '--reasoning=a must be comma-separated integers'),
     ('bench', ['--reference={binary}'], 'must be a Python file'),
     ('bench', ['--block_size=0'], 'block_size must be positive'),
+    ('bench', ['quietstar', '--T=0'], 'need --T >= 1'),
+    ('bench', ['quietstar', '--T=1000'], "longer than the bench model's block_size"),
+    ('bench', ['quietstar', '--n_thought=-1'], '--n_thought >= 0'),
     # data/*/prepare.py: an out_dir that cannot be made (a file of that name)
     ('prepare/shakespeare_char', ['--input={two}', '--out_dir={afile}'], 'out_dir {afile} cannot be made'),
     ('prepare/shakespeare', ['--input={two}', '--out_dir={afile}'], 'out_dir {afile} cannot be made'),
@@ -424,10 +426,10 @@ def test_unreadable_jsonl_data_and_logs(char_data, trained, tmp_path):
 
 def test_argparse_usage_errors_name_the_problem_without_a_traceback(files, capsys):
     """Missing or unknown subcommands and options stay argparse's: usage, then one error line, exit code 2."""
-    for script, argv, words in [('think', [], 'required: command'), ('coconut', ['bogus'], "invalid choice: 'bogus'"),
+    for script, argv, words in [('vocab', [], 'required: command'), ('coconut', ['bogus'], "invalid choice: 'bogus'"),
                                 ('quietstar', ['eval'], 'required: out_dirs'), ('sample', ['--bogus'], '--bogus'),
-                                ('plot', [], 'required: runs'), ('grpo', ['plot'], 'required: logs'),
-                                ('think', ['accuracy', '{trained}', '{tmp}/rec/test.jsonl', '--extra'], '--extra')]:
+                                ('plot', [], 'required: runs'), ('plot', ['x', '--figure=nope'], "invalid choice: 'nope'"),
+                                ('score', ['{trained}', '{tmp}/rec/test.jsonl', '--extra'], '--extra')]:
         with pytest.raises(SystemExit) as e:
             script_main(script)([a.format(**files) for a in argv])
         err = capsys.readouterr().err

@@ -14,6 +14,7 @@ import pytest
 import torch
 
 import grpo
+import plot
 import vocab
 import train as T
 from conftest import SHARED, load_script, run_script, tiny_args
@@ -547,7 +548,7 @@ def test_tiny_run_end_to_end(arith_data, tmp_path, monkeypatch):
     result = run_script('sample.py', f'--out_dir={out}', '--start=Question: ', '--num_samples=1',
                         '--max_new_tokens=5', '--device=cpu', env={'OMP_NUM_THREADS': '1'})
     assert result.returncode == 0, result.stderr
-    grpo.main(['plot', str(out / 'log.jsonl'), '--labels=tiny', f'--out={tmp_path / "grpo.png"}'])
+    plot.main([str(out / 'log.jsonl'), '--figure=grpo', '--labels=tiny', f'--out={tmp_path / "grpo.png"}'])
     assert (tmp_path / 'grpo.png').stat().st_size > 0
 
 

@@ -7,6 +7,7 @@ import pytest
 import torch
 from torch.nn import functional as F
 
+import bench
 import quietstar as Q
 import vocab
 import train as T
@@ -251,7 +252,7 @@ def test_serial_benchmark_path_matches_parallel():
     idx = torch.randint(10, (1, 9))
     with torch.no_grad():
         parallel = model.think(idx, 1)[1][:, :, 0]
-    assert torch.allclose(Q.think_serial(model, idx), parallel, atol=1e-5)
+    assert torch.allclose(bench.think_serial(model, idx), parallel, atol=1e-5)
 
 
 def test_config_checks():

@@ -149,7 +149,7 @@ def test_lr_schedule():
     assert T.get_lr(60, c) == pytest.approx(0.1 + 0.5 * 0.9)
     assert T.get_lr(110, c) == pytest.approx(0.1) and T.get_lr(150, c) == 0.1
     assert T.get_lr(50, dict(c, decay_lr=False)) == 1.0
-    # a constant schedule warms up too (grpo.py and think.py rl use decay_lr=False)
+    # a constant schedule warms up too (grpo.py and think.py use decay_lr=False)
     assert T.get_lr(0, dict(c, decay_lr=False)) == pytest.approx(1 / 11)
     assert T.get_lr(4, dict(c, decay_lr=False)) == pytest.approx(5 / 11)
     assert T.get_lr(0, dict(c, decay_lr=False, warmup_iters=0)) == 1.0

@@ -1,6 +1,6 @@
 """
 Multi-digit addition (or multiplication) as task records, for <think_i> tokens trained by RL
-(think.py rl). Every operand is written with --digits digits (zero padded), every answer with
+(think.py). Every operand is written with --digits digits (zero padded), every answer with
 as many digits as the largest result has, so all prompts have one length and all answers
 another:
 

@@ -1,4 +1,4 @@
-"""think.py: the special-token registry, names read inside text, rendering (colors, NO_COLOR,
+"""vocab.py, pause.py and score.py: the special-token registry, names read inside text, rendering (colors, NO_COLOR,
 unknown ids, HTML), the registry through a checkpoint and sample.py, pause fine-tuning and
 pause pre-training losses checked by hand, fine-tuning from a checkpoint, answer scoring.
 Tiny and fast."""
@@ -11,7 +11,8 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-import think
+import pause
+import score
 import vocab
 import train as T
 from conftest import run_script, tiny_args, write_char_dataset, shakespeare_text
@@ -236,7 +237,7 @@ def test_pause_finetuning_has_no_loss_until_the_last_pause():
 def test_pause_records_adds_pauses_to_any_records(tmp_path):
     rows = [{'prompt': 'ab', 'completion': 'a\n', 'answer': 'a'}]
     src = write_records(tmp_path / 'src', char_meta('ab\n'), rows)
-    meta = think.pause_records(str(src), str(tmp_path / 'out'), 2)
+    meta = vocab.pause_records(str(src), str(tmp_path / 'out'), 2)
     got = T.read_jsonl(str(tmp_path / 'out' / 'train.jsonl'))
     assert got == [{'prompt': 'ab<pause><pause>', 'completion': 'a\n', 'answer': 'a'}]
     assert meta['n_pause'] == 2 and meta['special_tokens'] == {'<pause>': 3}
@@ -252,7 +253,7 @@ def test_insert_pauses_by_hand():
     idx = torch.tensor([[10, 11, 12, 13, 14]])
     targets = torch.tensor([[11, 12, 13, 14, 15]])
     is_pause = torch.tensor([[False, False, True, True, False]])
-    stream, tgt = think.insert_pauses(idx, targets, is_pause, P)
+    stream, tgt = pause.insert_pauses(idx, targets, is_pause, P)
     assert stream.tolist() == [[10, 11, P, P, 12]]
     # 10 -> 11; 11 is followed by a pause: no loss; the first pause too; the last pause predicts 12;
     # 12, the last slot, predicts the next text token 13
@@ -261,23 +262,23 @@ def test_insert_pauses_by_hand():
     idx = torch.tensor([[1, 2, 3, 4], [5, 6, 7, 8]])
     targets = torch.tensor([[2, -1, 4, 9], [6, 7, 8, 9]])
     is_pause = torch.tensor([[False, True, False, False], [False, False, False, True]])
-    stream, tgt = think.insert_pauses(idx, targets, is_pause, P)
+    stream, tgt = pause.insert_pauses(idx, targets, is_pause, P)
     assert stream.tolist() == [[1, P, 2, 3], [5, 6, 7, P]]
     assert tgt.tolist() == [[-1, 2, -1, 4], [6, 7, -1, 8]]
 
 
 def test_random_pause_slots_count_and_never_first():
     g = torch.Generator().manual_seed(0)
-    slots = think.random_pause_slots(64, 10, 3, generator=g)
+    slots = pause.random_pause_slots(64, 10, 3, generator=g)
     assert slots.sum(1).tolist() == [3] * 64 and not slots[:, 0].any()
     assert slots[:, 1:].any(0).all()  # every other slot is used by some row
 
 
 def pause_model(fraction, seed=0, **kw):
     torch.manual_seed(seed)
-    config = think.PauseConfig(block_size=16, vocab_size=12, n_layer=2, n_head=2, n_embd=16, dropout=0.0,
+    config = pause.PauseConfig(block_size=16, vocab_size=12, n_layer=2, n_head=2, n_embd=16, dropout=0.0,
                                pause_fraction=fraction, pause_id=11, **kw)
-    return think.PauseGPT(config)
+    return pause.PauseGPT(config)
 
 
 def test_pause_model_loss_by_hand(monkeypatch):
@@ -289,7 +290,7 @@ def test_pause_model_loss_by_hand(monkeypatch):
     is_pause = torch.zeros(2, 8, dtype=torch.bool)
     is_pause[0, [2, 5]] = True
     is_pause[1, [6, 7]] = True
-    monkeypatch.setattr(think, 'random_pause_slots', lambda B, T, k, device=None: is_pause)
+    monkeypatch.setattr(pause, 'random_pause_slots', lambda B, T, k, device=None: is_pause)
     model.train()
     logits, loss = model(idx, targets)
     # the same by hand: the stream through the plain GPT steps, cross-entropy on the kept targets
@@ -322,11 +323,11 @@ def test_pause_model_eval_and_zero_fraction_are_the_gpt():
 
 def test_pause_config_checks():
     with pytest.raises(ValueError, match='pause_id'):
-        think.PauseConfig(vocab_size=12, pause_id=-1)
+        pause.PauseConfig(vocab_size=12, pause_id=-1)
     with pytest.raises(ValueError, match='pause_fraction'):
-        think.PauseConfig(vocab_size=12, pause_id=3, pause_fraction=1.0)
+        pause.PauseConfig(vocab_size=12, pause_id=3, pause_fraction=1.0)
     with pytest.raises(ValueError, match='not in the vocabulary'):
-        think.PauseGPT(think.PauseConfig(vocab_size=12, pause_id=12, n_layer=1, n_head=1, n_embd=8, block_size=8))
+        pause.PauseGPT(pause.PauseConfig(vocab_size=12, pause_id=12, n_layer=1, n_head=1, n_embd=8, block_size=8))
 
 
 # -----------------------------------------------------------------------------
@@ -338,7 +339,7 @@ def pause_pretrained(tmp_path_factory):
     """A char stream with <pause> in its vocabulary, and a tiny 'pause' model trained on it."""
     tmp = tmp_path_factory.mktemp('pausept')
     data = write_char_dataset(tmp / 'stream', shakespeare_text(20_000))
-    think.main(['add_tokens', str(data), '<pause>'])
+    vocab.main(['add_tokens', str(data), '<pause>'])
     meta = pickle.loads((data / 'meta.pkl').read_bytes())
     run(data, tmp / 'pt', '--model=pause', '--pause_fraction=0.25', '--max_iters=4', '--eval_interval=4')
     return meta, tmp
@@ -394,7 +395,7 @@ def test_greedy_completions_batch_like_one_by_one():
     torch.manual_seed(0)
     model = GPT(GPTConfig(block_size=16, vocab_size=12, n_layer=1, n_head=2, n_embd=16)).eval()
     prompts = [[1, 2, 3], [4, 5, 6], [7, 8], [1, 2, 3, 4, 5]]
-    got = think.greedy_completions(model, prompts, 4, batch_size=2)
+    got = score.greedy_completions(model, prompts, 4, batch_size=2)
     for p, c in zip(prompts, got):
         assert c == model.generate(torch.tensor([p]), 4, temperature=0)[0, len(p):].tolist()
 
@@ -406,22 +407,22 @@ def test_answer_accuracy_scores_the_answer_field(special_run, tmp_path, monkeypa
     split.write_text(''.join(json.dumps(r) + '\n' for r in rows))
     tok = T.Tokenizer(meta)
     # a model that always answers 'a' then a newline
-    monkeypatch.setattr(think, 'greedy_completions', lambda model, prompts, n, *a: [tok.encode('a\nb')] * len(prompts))
-    r = think.answer_accuracy(str(out), str(split))
+    monkeypatch.setattr(score, 'greedy_completions', lambda model, prompts, n, *a: [tok.encode('a\nb')] * len(prompts))
+    r = score.answer_accuracy(str(out), str(split))
     assert (r['correct'], r['n'], r['by_answer'], r['unparsed']) == (2, 3, {'a': 1.0, 'b': 0.0}, 0)
     # a chain of thought before the marker, and special tokens in it
-    monkeypatch.setattr(think, 'greedy_completions', lambda model, prompts, n, *a: [tok.encode('a<think1>=b\n')] * len(prompts))
-    r = think.answer_accuracy(str(out), str(split))
+    monkeypatch.setattr(score, 'greedy_completions', lambda model, prompts, n, *a: [tok.encode('a<think1>=b\n')] * len(prompts))
+    r = score.answer_accuracy(str(out), str(split))
     assert r['accuracy'] == pytest.approx(1 / 3) and r['predictions'] == ['b'] * 3
     # open answers (more distinct ones than a few classes): accuracy only, no per-answer table
     rows = [{'prompt': 'ab=', 'completion': 'a\n', 'answer': 'a' * k} for k in range(1, 13)]
     split.write_text(''.join(json.dumps(r) + '\n' for r in rows))
-    monkeypatch.setattr(think, 'greedy_completions', lambda model, prompts, n, *a: [tok.encode('a\n')] * len(prompts))
-    r = think.answer_accuracy(str(out), str(split))
+    monkeypatch.setattr(score, 'greedy_completions', lambda model, prompts, n, *a: [tok.encode('a\n')] * len(prompts))
+    r = score.answer_accuracy(str(out), str(split))
     assert (r['correct'], r['n']) == (1, 12) and 'by_answer' not in r and 'unparsed' not in r
     split.write_text(json.dumps({'prompt': 'ab', 'completion': 'a'}) + '\n')
     with pytest.raises(T.UserError, match='answer'):
-        think.answer_accuracy(str(out), str(split))
+        score.answer_accuracy(str(out), str(split))
 
 
 def test_samples_stop_at_end_of_text():

@@ -1,0 +1,105 @@
+"""
+Answers of a checkpoint on task records, scored: each prompt is continued greedily and the
+answer read from the completion (vocab.parse_answer: the first line, after the last marker)
+must equal the record's 'answer'. For a choice among a few answers (3SUM's True/False) the
+accuracy per answer too, and how many completions gave none of them.
+
+    python score.py out-3sum data/3sum/test.jsonl    # accuracy, and per answer: True, False
+    python score.py out-pause data/addition_pause/test.jsonl --json
+"""
+
+import argparse
+import json
+import os
+import sys
+from collections import defaultdict
+
+import torch
+
+from train import load_checkpoint, model_from_checkpoint, pick_device
+from vocab import Tokenizer, UserError, cli_errors, parse_answer, read_jsonl, render
+
+
+@torch.no_grad()
+def greedy_completions(model, prompts, max_new_tokens, batch_size=64, device='cpu'):
+    """The greedy continuation (ids) of every prompt (a list of ids). Prompts of the same
+    length go in one batch, so no padding is needed (the task prompts here all have one length)."""
+    out = [None] * len(prompts)
+    by_length = defaultdict(list)
+    for k, p in enumerate(prompts):
+        by_length[len(p)].append(k)
+    for length, ks in by_length.items():
+        for s in range(0, len(ks), batch_size):
+            chunk = ks[s:s + batch_size]
+            x = torch.tensor([prompts[k] for k in chunk], dtype=torch.long, device=device)
+            y = model.generate(x, max_new_tokens, temperature=0)[:, length:].tolist()
+            for k, row in zip(chunk, y):
+                out[k] = row
+    return out
+
+
+MAX_ANSWER_CLASSES = 10  # more distinct answers than this (sums, numbers) are not a choice among classes
+
+
+def answer_accuracy(out_dir, split_path, marker='=', limit=0, batch_size=64, device='cpu'):
+    """Accuracy of out_dir/ckpt.pt on the records of a jsonl split: each prompt is continued
+    greedily (at most as many tokens as the longest reference completion, plus 2) and the
+    answer parsed from it (parse_answer) must equal the record's 'answer' field. For 3SUM test
+    splits the prompt runs up to '=' (filler and pauses given, as Pfau et al. evaluate), so the
+    first generated word is the final True/False."""
+    if batch_size <= 0 or limit < 0 or not marker:
+        raise UserError(f"need --batch_size > 0, --limit >= 0 and a non-empty --marker, got {batch_size}, {limit}, {marker!r}")
+    device = pick_device(device)
+    ckpt = load_checkpoint(os.path.join(out_dir, 'ckpt.pt'))
+    model = model_from_checkpoint(ckpt).eval().to(device)
+    tok = Tokenizer(ckpt['meta'])
+    if not os.path.exists(split_path):
+        raise UserError(f"no split at {split_path}")
+    records = read_jsonl(split_path)
+    records = records[:limit] if limit else records
+    for n, r in enumerate(records, 1):
+        if not isinstance(r, dict) or not all(isinstance(r.get(k), str) for k in ('prompt', 'completion', 'answer')):
+            raise UserError(f"{split_path} record {n} needs string fields prompt, completion and answer")
+    if not records:
+        raise UserError(f"{split_path} holds no records")
+    prompts = [tok.encode(r['prompt']) for r in records]
+    max_new = max(len(tok.encode(r['completion'])) for r in records) + 2
+    completions = greedy_completions(model, prompts, max_new, batch_size, device)
+    right, count, predictions = defaultdict(int), defaultdict(int), []
+    for r, ids in zip(records, completions):
+        pred = parse_answer(render(ids, tok, mode='plain'), marker)
+        predictions.append(pred)
+        count[r['answer']] += 1
+        right[r['answer']] += pred == r['answer']
+    correct = sum(right.values())
+    result = {'accuracy': correct / len(records), 'correct': correct, 'n': len(records), 'predictions': predictions}
+    if len(count) <= MAX_ANSWER_CLASSES:  # a choice among a few answers (3SUM's True/False): per answer
+        result.update(by_answer={a: right[a] / count[a] for a in sorted(count)},
+                      unparsed=sum(p not in count for p in predictions))
+    return result
+
+
+def main(argv):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('out_dir')
+    p.add_argument('split', help='a .jsonl file with prompt, completion, answer')
+    p.add_argument('--marker', default='=', help="the answer follows the last marker ('=' for 3SUM)")
+    p.add_argument('--limit', type=int, default=0, help='first N records only')
+    p.add_argument('--batch_size', type=int, default=64)
+    p.add_argument('--device', default='cpu')
+    p.add_argument('--json', action='store_true', help='print the result as one JSON object')
+    args = p.parse_args(argv)
+    with cli_errors():
+        r = answer_accuracy(args.out_dir, args.split, args.marker, args.limit, args.batch_size, args.device)
+        if args.json:
+            print(json.dumps({k: v for k, v in r.items() if k != 'predictions'}))
+        else:
+            line = f"accuracy {r['accuracy']:.4f} ({r['correct']}/{r['n']})"
+            if 'by_answer' in r:
+                parts = ', '.join(f"{a} {acc:.3f}" for a, acc in r['by_answer'].items())
+                line += f"; by answer: {parts}; unparsed {r['unparsed']}"
+            print(line)
+
+
+if __name__ == '__main__':
+    main(sys.argv[1:])
