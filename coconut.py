@@ -45,13 +45,12 @@ import pickle
 import random
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 
 import vocab
 from model import GPT, GPTConfig, lm_loss, sample_token
-from quietstar import ListCache
 from train import check_type, load_checkpoint, load_config, model_from_checkpoint, parse_value, pick_device, train
 from vocab import Tokenizer, UserError, check_writable, cli_errors, load_meta, read_jsonl
 
@@ -61,9 +60,9 @@ ROOT = os.path.dirname(os.path.abspath(__file__))
 @dataclass
 class CoconutConfig(GPTConfig):
     # the markers' ids: train.py fills them from the dataset's meta.pkl
-    bot_id: int = field(default=-1, metadata={'special_token': vocab.BOT})
-    latent_id: int = field(default=-1, metadata={'special_token': vocab.LATENT})
-    eot_id: int = field(default=-1, metadata={'special_token': vocab.EOT})
+    bot_id: int = -1  # the ids of <bot>, <latent>, <eot>: train.py fills them
+    latent_id: int = -1
+    eot_id: int = -1
 
     def __post_init__(self):
         super().__post_init__()
@@ -76,6 +75,7 @@ class CoconutGPT(GPT):
     idx takes the hidden state before it as its input; no loss predicts a <latent>. Without
     latents it is exactly the GPT."""
     config_class = CoconutConfig
+    special_tokens = {'bot_id': vocab.BOT, 'latent_id': vocab.LATENT, 'eot_id': vocab.EOT}
 
     def __init__(self, config):
         super().__init__(config)
@@ -117,10 +117,6 @@ class CoconutGPT(GPT):
             states.append(h)
             h_last = h[:, -1]
         return torch.cat(states, dim=1)
-
-    def new_pass_cache(self, batch_size, max_len):
-        # training needs every pass's graph: KVCache writes in place, which autograd refuses
-        return ListCache(self.config.n_layer) if torch.is_grad_enabled() else self.new_cache(batch_size, max_len)
 
     def forward(self, idx, targets=None):
         B, T = idx.shape

@@ -9,8 +9,9 @@ split into three steps that the ideas compose:
     head(x)                  final LayerNorm + lm_head -> logits
 
 An idea is a subclass whose forward(idx, targets) returns (logits at the text positions
-of idx, the idea's loss) and whose generate() continues text. IDEAS below maps the
-config's `model = '...'` to the class, in one place.
+of idx, the idea's loss) and whose generate() continues text. The config's `model = 'X'`
+finds it in X.py, the one subclass of GPT that file defines (idea_class below): so
+`cp quietstar.py myidea.py`, then `--model=myidea`, trains your copy.
 """
 
 import importlib
@@ -62,6 +63,24 @@ class KVCache:
         self.k[layer, :, :, self.pos:self.pos + T] = k
         self.v[layer, :, :, self.pos:self.pos + T] = v
         return self.k[layer, :, :, :self.pos + T], self.v[layer, :, :, :self.pos + T]
+
+    def advance(self, T):
+        self.pos += T
+
+
+class ListCache:
+    """KVCache's interface with keys and values concatenated, not written in place: the
+    preallocated KVCache is overwritten by each later pass, and autograd refuses to go back
+    through a tensor that was modified after it was used. Training needs every pass's graph."""
+
+    def __init__(self, n_layer):
+        self.k, self.v, self.pos = [None] * n_layer, [None] * n_layer, 0
+
+    def update(self, layer, k, v):
+        if self.k[layer] is not None:
+            k, v = torch.cat([self.k[layer], k], dim=2), torch.cat([self.v[layer], v], dim=2)
+        self.k[layer], self.v[layer] = k, v
+        return k, v
 
     def advance(self, T):
         self.pos += T
@@ -134,6 +153,18 @@ class Block(nn.Module):
 
 class GPT(nn.Module):
     config_class = GPTConfig
+    # config field -> the special token whose id it holds. train.py adds the idea's tokens
+    # (token_names) to the vocabulary of any dataset it trains the idea on, and fills the fields.
+    special_tokens = {}
+
+    @classmethod
+    def token_names(cls, config):
+        """The special tokens the idea needs in the vocabulary, in order; config: its fields."""
+        return list(cls.special_tokens.values())
+
+    def init_token_rows(self, tokenizer, new_ids):
+        """Fine-tuning another run into this idea added rows new_ids to the embedding (at the
+        mean embedding); an idea that wants them elsewhere sets them here."""
 
     def __init__(self, config):
         super().__init__()
@@ -200,6 +231,11 @@ class GPT(nn.Module):
         p = self.lm_head.weight
         return KVCache(c.n_layer, batch_size, c.n_head, max_len or c.block_size, c.n_embd // c.n_head,
                        p.device, p.dtype)
+
+    def new_pass_cache(self, batch_size, max_len):
+        """A cache for several passes over the same positions (Quiet-STaR's thoughts, Coconut's
+        latents): in training a ListCache, which autograd can go back through; else a KVCache."""
+        return ListCache(self.config.n_layer) if torch.is_grad_enabled() else self.new_cache(batch_size, max_len)
 
     def next_token_logits(self, idx, cache, start):
         """Feed the text tokens idx (B, T), whose first sits at text position `start`, through
@@ -321,21 +357,28 @@ def sample_token(logits, temperature=1.0, top_k=None):
 
 
 # config `model = '...'` -> the class that builds it; modules are imported on demand
-IDEAS = {
-    'gpt': 'model.GPT',
-    'reasoning_tokens': 'reasoning_tokens.ReasoningTokensGPT',
-    'pause': 'pause.PauseGPT',
-    'quietstar': 'quietstar.QuietSTaRGPT',
-    'coconut': 'coconut.CoconutGPT',
-    'think': 'think.ThinkGPT',
-}
+IDEAS = ('gpt', 'reasoning_tokens', 'pause', 'quietstar', 'coconut', 'think')  # the ones this repository has
 
 
 def idea_class(name):
-    if name not in IDEAS:
-        raise ValueError(f"unknown model {name!r}; known: {', '.join(IDEAS)}")
-    module, cls = IDEAS[name].rsplit('.', 1)
-    return getattr(importlib.import_module(module), cls)
+    """The class of the idea `name`: GPT for 'gpt', else the one subclass of GPT that the file
+    NAME.py (importable: beside train.py, or on PYTHONPATH) defines."""
+    if name == 'gpt':
+        return GPT
+    if not (isinstance(name, str) and name.isidentifier()):
+        raise ValueError(f"unknown model {name!r}; known: {', '.join(IDEAS)}, or the name of your own idea file")
+    try:
+        module = importlib.import_module(name)
+    except ModuleNotFoundError as e:
+        if e.name != name:
+            raise
+        raise ValueError(f"unknown model {name!r}: no {name}.py to import; known: {', '.join(IDEAS)}")
+    classes = [v for v in vars(module).values()
+               if inspect.isclass(v) and issubclass(v, GPT) and v.__module__ == module.__name__]
+    if len(classes) != 1:
+        raise ValueError(f"model {name!r}: {name}.py must define exactly one subclass of model.GPT, it defines "
+                         f"{len(classes)} ({', '.join(c.__name__ for c in classes) or 'none'})")
+    return classes[0]
 
 
 def build_model(name, model_args):

@@ -23,7 +23,7 @@ with <pause> in its meta serves, and every batch gets fresh pause places.
     python score.py out-pause data/addition_pause/test.jsonl
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 
@@ -34,7 +34,7 @@ from vocab import PAUSE
 @dataclass
 class PauseConfig(GPTConfig):
     pause_fraction: float = 0.1  # pauses inserted per position in training (Goyal et al.: 10%)
-    pause_id: int = field(default=-1, metadata={'special_token': PAUSE})  # train.py fills it from meta.pkl
+    pause_id: int = -1  # the id of <pause>: train.py fills it
 
     def __post_init__(self):
         super().__post_init__()
@@ -55,6 +55,7 @@ class PauseGPT(GPT):
     aligned with all of idx, and val loss compares with the plain GPT); pauses already in the
     text are never targets in any mode. pause_fraction = 0 is exactly the GPT."""
     config_class = PauseConfig
+    special_tokens = {'pause_id': PAUSE}
 
     def __init__(self, config):
         super().__init__(config)

@@ -20,15 +20,15 @@ import os
 import sys
 import time
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from torch.nn import functional as F
 
 from model import GPT, GPTConfig, build_model, lm_loss, sample_token
-from train import (Dataset, RunLog, batch_seed, checkpoint, set_lr, init_from_run, is_run, load_checkpoint, load_config,
+from train import (Dataset, RunLog, batch_seed, checkpoint, idea_meta, set_lr, init_from_run, is_run, load_checkpoint, load_config,
                    model_args, model_from_checkpoint, pick_device, save_checkpoint)
-from vocab import ROOT, Tokenizer, UserError, check_extends, check_writable, cli_errors, load_meta, think_ids
+from vocab import ROOT, Tokenizer, UserError, check_extends, check_writable, cli_errors, load_meta, think_ids, think_token_names
 
 
 # -----------------------------------------------------------------------------
@@ -67,7 +67,7 @@ class ThinkConfig(GPTConfig):
     lm_weight: float = 1.0  # next_text: NLL of the true text after thinking (so the model learns to read it)
     sft_weight: float = 1.0  # the plain next-token loss on a batch of text without think tokens
     n_ahead: int = 8  # token streams: true text tokens after each prefix (task records: the completion)
-    think_id: int = field(default=-1, metadata={'special_token': '<think0>'})  # train.py fills it from meta.pkl
+    think_id: int = -1  # the id of <think0> (the others follow it): train.py fills it
 
     def __post_init__(self):
         super().__post_init__()
@@ -91,6 +91,11 @@ class ThinkGPT(GPT):
     text tokens only: a think token is never a target, and a probability of thinking does not
     lower the likelihood of the text. On text without think tokens this is the GPT."""
     config_class = ThinkConfig
+    special_tokens = {'think_id': '<think0>'}
+
+    @classmethod
+    def token_names(cls, config):
+        return think_token_names(config['n_think'])
 
     def __init__(self, config):
         super().__init__(config)
@@ -372,7 +377,7 @@ def train_rl(c):
     device = pick_device(c['device'])
     torch.manual_seed(c['seed'])
     data_dir = c['data_dir'] or os.path.join(ROOT, 'data', c['dataset'])
-    meta = load_meta(data_dir, c['dataset'])
+    meta = idea_meta(c, load_meta(data_dir, c['dataset']))
     data = Dataset(data_dir, c['dataset'], c['block_size'], Tokenizer(meta))
     prefixes = Prefixes(data, c['n_ahead'])
     if c['init_from'] == 'scratch':

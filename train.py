@@ -5,8 +5,8 @@ One training loop for every idea.
     python train.py config/cpu.py --max_iters=100 --device=cpu
     torchrun --standalone --nproc_per_node=8 train.py config/gpt2_124m.py
 
-The config's `model = '...'` picks the idea (model.IDEAS); its dataclass fields are config
-keys too. Data is a token stream (data/<dataset>/{train,val}.bin + meta.pkl) or task
+The config's `model = 'X'` picks the idea (the GPT subclass in X.py, model.idea_class); its
+dataclass fields are config keys too, and its special tokens join the vocabulary. Data is a token stream (data/<dataset>/{train,val}.bin + meta.pkl) or task
 records (data/<dataset>/{train,val}.jsonl with prompt/completion + meta.pkl; loss only on
 the completion). Every run writes out_dir/ckpt.pt (atomically) and out_dir/log.jsonl.
 """
@@ -20,14 +20,13 @@ import random
 import sys
 import time
 from contextlib import nullcontext
-from dataclasses import fields
 
 import numpy as np
 import torch
 
 from model import build_model, config_fields, idea_class
-from vocab import (UserError, Tokenizer, check_extends, check_writable, cli_errors, default_data_dir, load_meta,
-                   read_jsonl)
+from vocab import (Tokenizer, UserError, add_special_tokens, check_extends, check_writable, cli_errors, default_data_dir,
+                   load_meta, read_jsonl)
 
 DEFAULTS = dict(
     # I/O
@@ -94,10 +93,15 @@ def read_config_file(path):
 
 
 def special_fields(model_name):
-    """The idea's config fields that hold a special token's id (field metadata 'special_token'):
-    filled from the dataset's meta.pkl, never written in a config."""
-    return {f.name: f.metadata['special_token'] for f in fields(idea_class(model_name).config_class)
-            if 'special_token' in f.metadata}
+    """The idea's config fields that hold a special token's id (its class's special_tokens):
+    filled from the vocabulary, never written in a config."""
+    return idea_class(model_name).special_tokens
+
+
+def idea_meta(config, meta):
+    """The dataset's meta with the special tokens the config's idea needs appended (those it
+    lacks): what the run's tokenizer, model and checkpoint use."""
+    return add_special_tokens(meta, idea_class(config['model']).token_names(config))
 
 
 def from_meta(model_name):
@@ -194,10 +198,7 @@ def model_args(config, meta):
     args = {k: config[k] for k in config_fields(name) if k not in from_meta(name)}
     args['vocab_size'] = meta['vocab_size']
     for field, token in special_fields(name).items():
-        if token not in meta.get('special_tokens', {}):
-            raise UserError(f"model {name!r} needs the special token {token}, which dataset {config['dataset']} "
-                            f"lacks: add it with python vocab.py add_tokens DATA_DIR '{token}'")
-        args[field] = meta['special_tokens'][token]
+        args[field] = meta['special_tokens'][token]  # idea_meta put it there
     try:
         idea_class(name).config_class(**args)  # validates
     except (ValueError, TypeError) as e:
@@ -370,6 +371,7 @@ def init_from_run(config, meta):
     if unexpected:
         raise UserError(f"the weights in {path} ({src['idea']}) do not fit model={config['model']!r}: "
                         f"unexpected {', '.join(unexpected)}")
+    model.init_token_rows(Tokenizer(meta), range(src['meta']['vocab_size'], meta['vocab_size']))
     return model, missing
 
 
@@ -486,7 +488,15 @@ class RunLog:
 
 @torch.no_grad()
 def evaluate(model, data, config, ctx, device):
-    """Mean loss over the same eval_iters batches of each split every time."""
+    """Mean loss over the same eval_iters batches of each split every time. An idea that samples
+    in eval (Quiet-STaR's thoughts) draws from a fork of the random state: how often a run is
+    evaluated never changes what it trains on."""
+    cuda = torch.device(device).type == 'cuda'
+    with torch.random.fork_rng(devices=[torch.device(device).index or 0] if cuda else []):
+        return evaluate_splits(model, data, config, ctx, device)
+
+
+def evaluate_splits(model, data, config, ctx, device):
     out = {}
     model.eval()
     for s, split in enumerate(('train', 'val')):
@@ -543,7 +553,7 @@ def train_process(config, device, rank, world):
     if master:
         check_writable(out_dir)
     data_dir = c['data_dir'] or default_data_dir(c['dataset'])
-    meta = load_meta(data_dir, c['dataset'])
+    meta = idea_meta(c, load_meta(data_dir, c['dataset']))
     data = Dataset(data_dir, c['dataset'], c['block_size'], Tokenizer(meta), c['train_tokens'])
     if c['train_tokens'] and (data.kind != 'stream' or c['train_tokens'] <= c['block_size'] + 1):
         raise UserError(f"train_tokens must exceed block_size + 1 ({c['block_size'] + 1}) and needs a token-stream dataset")
@@ -561,6 +571,7 @@ def train_process(config, device, rank, world):
         iter_num, best_val, elapsed0 = ckpt['iter_num'], ckpt['best_val_loss'], ckpt['elapsed']
     elif is_run(c['init_from']):
         model, new_params = init_from_run(c, meta)
+        torch.manual_seed(c['seed'] + rank)  # training starts from the seed's state, whatever building took
         if master:
             print(f"fine-tuning the weights of {c['init_from']}" + (f"; new: {', '.join(new_params)}" if new_params else ''))
     else:

@@ -3,17 +3,14 @@
 # <startofthought><endofthought>, the extra passes and the mixing head but no thought content,
 # so a gain there is not thinking), 2, 4 and 8. Run in order, for each N:
 #   python train.py config/cpu.py                       # the base model, if out-cpu is missing
-#   python quietstar.py data data/shakespeare_char data/shakespeare_char_qs
-#   python quietstar.py init out-cpu config/quietstar.py --n_thought=N --out_dir=out-qs-tN
 #   OMP_NUM_THREADS=1 python train.py config/quietstar.py --n_thought=N --out_dir=out-qs-tN
 #   python quietstar.py eval out-cpu out-qs-tN         # base vs mixed val NLL, same batches
-# 'init' writes out_dir/ckpt.pt (out-cpu's weights, as init_from='out-cpu' would load them, with
-# the markers' rows copied from '-'), which the run resumes from iteration 0. The markers' ids
-# come from the dataset's meta.pkl.
+# The run starts from out-cpu's weights; train.py adds <startofthought> and <endofthought> to
+# the vocabulary, their rows copied from '-'.
 
 out_dir = 'out-qs-t4'  # arms: --n_thought=N --out_dir=out-qs-tN
-dataset = 'shakespeare_char_qs'  # shakespeare_char + <startofthought>, <endofthought>
-init_from = 'resume'
+dataset = 'shakespeare_char'
+init_from = 'out-cpu'
 eval_interval = 100
 eval_iters = 10
 log_interval = 5

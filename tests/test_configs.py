@@ -32,9 +32,6 @@ def datasets(tmp_path_factory):
                 load_script('data/shakespeare/prepare.py', 'prepare_bpe').main([f'--input={tmp / "input.txt"}', f'--out_dir={out}'])
             except SystemExit as e:
                 pytest.skip(f'no GPT-2 BPE here: {e}')
-        elif name.endswith('_qs'):  # quietstar: a char stream whose meta has the thought markers
-            import quietstar
-            quietstar.write_data(str(get('shakespeare_char')), str(out))
         elif name.startswith('3sum'):
             load_script('data/3sum/prepare.py', 'prepare_3sum').main(
                 ['--n=4', '--train_size=64', '--val_size=16', '--test_size=16', f'--out_dir={out}'])

@@ -309,7 +309,6 @@ BAD_INPUT = [
     ('grpo', ['--init_from={trained}', '--device=cuda'], 'CUDA is not available'),
     ('score', ['{trained}', '{tmp}/rec/test.jsonl', '--device=cuda'], 'CUDA is not available'),
     ('think', ['--model=think', '--device=cuda'], 'CUDA is not available'),
-    ('quietstar', ['init', '{trained}', '--model=quietstar', '--device=cuda'], 'CUDA is not available'),
     ('coconut', ['curriculum', '--model=coconut', '--device=cuda'], 'CUDA is not available'),
     # sample.py's numbers (top_k -3 was torch's "selected index k out of range")
     ('sample', ['--out_dir={trained}', '--top_k=-3'], '--top_k must be >= 0'),
@@ -350,7 +349,6 @@ BAD_INPUT = [
     ('coconut', ['eval', '{trained}', '{tmp}/rec/test.jsonl', '--limit=-1'], '--limit >= 0'),
     # quietstar.py's
     ('quietstar', ['eval', '{trained}', '--batch_size=0'], '--batches and --batch_size must be > 0'),
-    ('quietstar', ['data', '{data}', '{afile}'], 'is not writable'),
     # grpo.py's
     ('grpo', ['--init_from={trained}', '--beta1=1'], 'beta1 must be in [0, 1)'),
     # bench.py's, before its minutes of timing

@@ -3,6 +3,8 @@ causal forward (logits, losses, gradients), causality, the zero-initialised mixi
 base model, REINFORCE by hand, markers never sampled, generation, fine-tuning from a train.py
 checkpoint, sample.py --show_thoughts. Tiny and fast."""
 
+import shutil
+
 import pytest
 import torch
 from torch.nn import functional as F
@@ -11,7 +13,7 @@ import bench
 import quietstar as Q
 import vocab
 import train as T
-from conftest import assert_greedy, read_log, run_script, tiny_args
+from conftest import ROOT, assert_greedy, read_log, run_script, tiny_args
 from model import GPT, lm_loss
 
 
@@ -275,48 +277,56 @@ def base_run(char_data, tmp_path_factory):
     tmp = tmp_path_factory.mktemp('qs')
     T.train(T.load_config(tiny_args(char_data, tmp / 'base', '--max_iters=20', '--eval_interval=20',
                                     '--learning_rate=3e-3')))
-    Q.write_data(str(char_data), str(tmp / 'data_qs'))
     return tmp
 
 
-def qs_args(tmp, *extra):
-    return tiny_args(tmp / 'data_qs', tmp / 'qs', '--model=quietstar', '--init_from=resume', '--n_thought=2',
+def qs_args(tmp, out, *extra):
+    """Quiet-STaR fine-tuned from the base run on the base run's own data, in one command."""
+    data = T.load_checkpoint(str(tmp / 'base' / 'ckpt.pt'))['config']['data_dir']
+    return tiny_args(data, tmp / out, '--model=quietstar', f'--init_from={tmp / "base"}', '--n_thought=2',
                      '--n_ahead=2', '--batch_size=2', '--eval_interval=3', *extra)
 
 
-def test_finetune_starts_at_the_base_model_and_trains(base_run):
+def test_finetune_from_a_base_run_in_one_command(base_run):
     tmp = base_run
-    meta, src = T.load_meta(str(tmp / 'data_qs'), 'qs'), T.load_checkpoint(str(tmp / 'base' / 'ckpt.pt'))['meta']
+    config = T.load_config(qs_args(tmp, 'qs'))
+    src = T.load_checkpoint(str(tmp / 'base' / 'ckpt.pt'))['meta']
+    meta = T.idea_meta(config, src)  # the base data has no markers: the idea adds its two
     s, e = vocab.special_id(meta, vocab.START_THOUGHT), vocab.special_id(meta, vocab.END_THOUGHT)
     assert (s, e) == (src['vocab_size'], src['vocab_size'] + 1) and meta['vocab_size'] == src['vocab_size'] + 2
-    Q.init_finetune(str(tmp / 'base'), T.load_config(qs_args(tmp)))
-    with pytest.raises(T.UserError, match='exists'):
-        Q.init_finetune(str(tmp / 'base'), T.load_config(qs_args(tmp)))
-    ckpt = T.load_checkpoint(str(tmp / 'qs' / 'ckpt.pt'))
-    wte = ckpt['model']['transformer.wte.weight']
-    dash = meta['stoi']['-']
-    assert torch.equal(wte[s], wte[dash]) and torch.equal(wte[e], wte[dash])
+    model, _ = T.init_from_run(config, meta)
+    wte, dash = model.transformer.wte.weight, meta['stoi']['-']
+    assert torch.equal(wte[s], wte[dash]) and torch.equal(wte[e], wte[dash])  # copied rows: exact
     # before any training the fine-tune is the base model: same val NLL on the same batches
-    base, qs = Q.evaluate(str(tmp / 'base'), 3, 4), Q.evaluate(str(tmp / 'qs'), 3, 4)
+    T.train(T.load_config(qs_args(tmp, 'qs0', '--max_iters=1', '--learning_rate=0', '--min_lr=0')))
+    base, qs = Q.evaluate(str(tmp / 'base'), 3, 4), Q.evaluate(str(tmp / 'qs0'), 3, 4)
     assert qs['base_nll'] == pytest.approx(base['base_nll'], abs=1e-5)
     assert qs['mixed_nll'] == pytest.approx(base['base_nll'], abs=1e-5)
-    T.train(T.load_config(qs_args(tmp, '--max_iters=6', '--learning_rate=1e-2')))
+    T.train(T.load_config(qs_args(tmp, 'qs', '--max_iters=6', '--learning_rate=1e-2')))
     rows = read_log(tmp / 'qs')
     train_rows = [r for r in rows if 'loss' in r]
     assert len(train_rows) == 6 and all(isinstance(r['policy_loss'], float) and 'base_nll' in r for r in train_rows)
-    assert [r['iter'] for r in rows if 'val_loss' in r] == [3, 6]
+    assert [r['iter'] for r in rows if 'val_loss' in r] == [0, 3, 6]
     assert train_rows[-1]['mix_weight'] != 0  # the mixing head learned something
-    # train.py's own init_from=<run> builds the same model, only the marker rows start elsewhere
-    T.train(T.load_config(qs_args(tmp, f'--init_from={tmp / "base"}', f'--out_dir={tmp / "direct"}', '--max_iters=1')))
-    direct = T.load_checkpoint(str(tmp / 'direct' / 'ckpt.pt'))
-    assert direct['idea'] == 'quietstar' and direct['model_args'] == ckpt['model_args']
+    ckpt = T.load_checkpoint(str(tmp / 'qs' / 'ckpt.pt'))
+    assert ckpt['idea'] == 'quietstar' and ckpt['meta'] == meta
+
+
+def test_an_idea_file_copied_under_a_new_name_trains(base_run, tmp_path):
+    """cp quietstar.py myidea.py, then --model=myidea: no shared file names the idea."""
+    shutil.copy(ROOT / 'quietstar.py', tmp_path / 'myidea.py')
+    args = qs_args(base_run, 'mine', '--model=myidea', '--max_iters=2')
+    r = run_script('train.py', *args, env={'PYTHONPATH': str(tmp_path)})
+    assert r.returncode == 0, r.stderr
+    ckpt = T.load_checkpoint(str(base_run / 'mine' / 'ckpt.pt'))
+    assert ckpt['idea'] == 'myidea' and vocab.START_THOUGHT in ckpt['meta']['special_tokens']
+    assert [r['iter'] for r in read_log(base_run / 'mine') if 'val_loss' in r] == [0, 2]
 
 
 def test_sample_shows_thoughts(base_run):
     tmp = base_run
     out = tmp / 'qs_sample'
-    Q.init_finetune(str(tmp / 'base'), T.load_config(tiny_args(tmp / 'data_qs', out, '--model=quietstar',
-                                                               '--n_thought=2')))
+    T.train(T.load_config(qs_args(tmp, 'qs_sample', '--max_iters=1')))
     r = run_script('sample.py', f'--out_dir={out}', '--num_samples=1', '--max_new_tokens=4', '--start=First',
                    '--show_thoughts', env={'NO_COLOR': '1'})
     assert r.returncode == 0, r.stderr
