@@ -52,7 +52,7 @@ import torch
 import vocab
 from model import GPT, GPTConfig, lm_loss, sample_token
 from train import check_type, load_checkpoint, load_config, model_from_checkpoint, parse_value, pick_device, train
-from vocab import Tokenizer, UserError, check_writable, cli_errors, load_meta, read_jsonl
+from vocab import Tokenizer, UserError, check_writable, cli_errors, default_data_dir, load_meta, read_jsonl
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 
@@ -345,7 +345,7 @@ def curriculum(argv):
     if config['model'] != 'coconut':
         raise UserError(f"the curriculum trains model='coconut', the config has {config['model']!r}")
     pick_device(config['device'])  # a device this machine lacks is said before any stage is written
-    src = config['data_dir'] or os.path.join(ROOT, 'data', config['dataset'])
+    src = config['data_dir'] or default_data_dir(config['dataset'])
     meta = coconut_meta(load_meta(src, config['dataset']))
     splits = {}
     for split in dict.fromkeys(('train', 'val', cur['eval_split'])):

@@ -40,7 +40,7 @@ import vocab
 from model import sample_token
 from train import (RunLog, apply_config, checkpoint, load_checkpoint, model_from_checkpoint, pick_device, read_args,
                    save_checkpoint, set_lr)
-from vocab import Tokenizer, UserError, check_writable, cli_errors, read_jsonl
+from vocab import Tokenizer, UserError, check_writable, cli_errors, default_data_dir, read_jsonl
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 
@@ -428,7 +428,7 @@ def run(c):
     meta = ckpt['meta']
     tok = Tokenizer(meta)
     end_id = end_of_text_id(tok)
-    data_dir = c['data_dir'] or os.path.join(ROOT, 'data', c['dataset'])
+    data_dir = c['data_dir'] or default_data_dir(c['dataset'])
     train_records = load_records(data_dir, 'train', tok, c['dataset'])
     val_records = load_records(data_dir, 'val', tok, c['dataset'])[:c['eval_prompts']]
     longest = max(len(r['ids']) for r in train_records + val_records)

@@ -42,8 +42,8 @@ from torch.nn import functional as F
 
 import vocab
 from model import GPT, GPTConfig, sample_token
-from train import Dataset, load_checkpoint, model_from_checkpoint
-from vocab import Tokenizer, UserError, cli_errors
+from train import Dataset, eval_batch_seed, load_checkpoint, model_from_checkpoint
+from vocab import Tokenizer, UserError, cli_errors, default_data_dir
 
 
 @dataclass
@@ -84,7 +84,8 @@ class QuietSTaRGPT(GPT):
     at t, and the loss: in training the mixed NLL over the n_ahead true tokens plus
     policy_weight * REINFORCE over n_thoughts thoughts per position; in eval the mixed NLL of
     the next token alone (one thought per position), comparable with the GPT's val loss.
-    self.stats holds base_nll, mixed_nll (next token), policy_loss and the mean mixing weight."""
+    self.stats holds, as tensors for the log, base_nll, mixed_nll (next token), policy_loss and
+    the mean mixing weight where predictions have targets (and the share of it below 0)."""
     config_class = QuietSTaRConfig
     special_tokens = {'start_id': vocab.START_THOUGHT, 'end_id': vocab.END_THOUGHT}
     marker_init = '-'  # after the paper's '---': a dash is a break after which the text goes on, as after a thought
@@ -196,17 +197,18 @@ class QuietSTaRGPT(GPT):
         base_nll0 = F.cross_entropy(base[:, :, 0].flatten(0, 1), y[:, :, 0].flatten(), ignore_index=-1, reduction='none')
         # the mixing weight where it counts: at predictions that have a target (tanh: it can go negative)
         w_used = w.squeeze(-1)[valid]
-        self.stats = {'base_nll': base_nll0.sum().item() / next_valid.item(),
-                      'mixed_nll': nll[:, :, 0].sum().item() / next_valid.item(),
-                      'mix_weight': w_used.mean().item() if w_used.numel() else 0.0,
-                      'mix_weight_negative': (w_used < 0).float().mean().item() if w_used.numel() else 0.0}
+        none = w_used.numel() == 0
+        # tensors, detached: train.py turns them into numbers only when it logs (no sync here)
+        self.stats = {'base_nll': base_nll0.detach().sum() / next_valid, 'mixed_nll': nll[:, :, 0].detach().sum() / next_valid,
+                      'mix_weight': w.new_zeros(()) if none else w_used.detach().mean(),
+                      'mix_weight_negative': w.new_zeros(()) if none else (w_used.detach() < 0).float().mean()}
         if not training:
             return logits, nll[:, :, 0].sum() / next_valid
         # reward: log p(true next n_ahead tokens | thought) under the mixed prediction, as in the
         # paper; equal for all thoughts while w = 0: REINFORCE starts once the mixing head listens
         reward = -nll.detach().sum(dim=-1).view(S, B, T)
         policy = reinforce_loss(logp.sum(-1).view(S, B, T), reward, valid[:, :, 0].view(S, B, T), c.clamp_rewards)
-        self.stats.update(policy_loss=policy.item(), mixed_nll_ahead=mixed_nll.item())
+        self.stats.update(policy_loss=policy.detach(), mixed_nll_ahead=mixed_nll.detach())
         return logits, mixed_nll + c.policy_weight * policy
 
     def flops_per_token(self, T=None):
@@ -275,21 +277,17 @@ def evaluate(out_dir, n_batches=20, batch_size=12, seed=0):
     ckpt = load_checkpoint(os.path.join(out_dir, 'ckpt.pt'))
     c = ckpt['config']
     model = model_from_checkpoint(ckpt).eval()
-    data_dir = c['data_dir'] or os.path.join(os.path.dirname(os.path.abspath(__file__)), 'data', c['dataset'])
+    data_dir = c['data_dir'] or default_data_dir(c['dataset'])
     data = Dataset(data_dir, c['dataset'], c['block_size'], Tokenizer(ckpt['meta']))
     torch.manual_seed(seed)
     base = mixed = 0.0
     for k in range(n_batches):
-        x, y = data.batch('val', batch_size, seed=-(2 * k + 2) % 2**62)
+        x, y = data.batch('val', batch_size, seed=eval_batch_seed('val', k))  # train.py's val batches
         _, loss = model(x, y)
         stats = getattr(model, 'stats', {})
-        base += stats.get('base_nll', loss.item()) / n_batches
-        mixed += stats.get('mixed_nll', loss.item()) / n_batches
+        base += float(stats.get('base_nll', loss)) / n_batches
+        mixed += float(stats.get('mixed_nll', loss)) / n_batches
     return {'out_dir': out_dir, 'iter': ckpt['iter_num'], 'base_nll': base, 'mixed_nll': mixed}
-
-
-# -----------------------------------------------------------------------------
-# benchmark: all positions in parallel vs one position at a time
 
 
 def main(argv):

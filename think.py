@@ -26,9 +26,10 @@ import torch
 from torch.nn import functional as F
 
 from model import GPT, GPTConfig, build_model, lm_loss, sample_token
-from train import (Dataset, RunLog, batch_seed, checkpoint, idea_meta, set_lr, init_from_run, is_run, load_checkpoint, load_config,
+from train import (Dataset, RunLog, batch_seed, checkpoint, eval_batch_seed, idea_meta, set_lr, init_from_run, is_run, load_checkpoint, load_config,
                    model_args, model_from_checkpoint, pick_device, save_checkpoint)
-from vocab import ROOT, Tokenizer, UserError, check_extends, check_writable, cli_errors, load_meta, think_ids, think_token_names
+from vocab import (Tokenizer, UserError, check_extends, check_writable, cli_errors, default_data_dir, load_meta,
+                   think_ids, think_token_names)
 
 
 # -----------------------------------------------------------------------------
@@ -305,7 +306,7 @@ def evaluate_thinking(model, prefixes, c, temperature):
     sums = defaultdict(float)
     model.eval()
     for k in range(c['eval_iters']):
-        prompts, truth = prefixes.batch('val', c['batch_size'], seed=-(2 * k + 2) % 2**62)
+        prompts, truth = prefixes.batch('val', c['batch_size'], seed=eval_batch_seed('val', k))
         K = truth.size(1)
         for mode, think in (('think', True), ('plain', False)):
             tokens, kinds = rollout(model, prompts, K, truth, 'forced', think, temperature)
@@ -376,7 +377,7 @@ def train_rl(c):
         raise UserError(f"REINFORCE learns from sampled rollouts: rollout_temperature must be > 0, got {temp}")
     device = pick_device(c['device'])
     torch.manual_seed(c['seed'])
-    data_dir = c['data_dir'] or os.path.join(ROOT, 'data', c['dataset'])
+    data_dir = c['data_dir'] or default_data_dir(c['dataset'])
     meta = idea_meta(c, load_meta(data_dir, c['dataset']))
     data = Dataset(data_dir, c['dataset'], c['block_size'], Tokenizer(meta))
     prefixes = Prefixes(data, c['n_ahead'])

@@ -285,6 +285,11 @@ def records_batch(records, block_size):
     return x, y
 
 
+def eval_batch_seed(split, k):
+    """Seed of evaluation batch k of a split: the same batches at every evaluation of every run."""
+    return -(2 * k + ('train', 'val').index(split) + 1) % 2**62
+
+
 def batch_seed(seed, it, micro):
     """Seed of training micro-batch `micro` (counted over all processes) at iteration it."""
     return (seed * 1_000_003 + it) * 4099 + micro
@@ -499,10 +504,10 @@ def evaluate(model, data, config, ctx, device):
 def evaluate_splits(model, data, config, ctx, device):
     out = {}
     model.eval()
-    for s, split in enumerate(('train', 'val')):
+    for split in ('train', 'val'):
         losses = torch.zeros(config['eval_iters'])
         for k in range(config['eval_iters']):
-            x, y = data.batch(split, config['batch_size'], seed=-(2 * k + s + 1) % 2**62)
+            x, y = data.batch(split, config['batch_size'], seed=eval_batch_seed(split, k))
             with ctx:
                 _, loss = model(x.to(device), y.to(device))
             losses[k] = loss.item()
@@ -675,7 +680,7 @@ def train_process(config, device, rank, world):
                    'time': round(elapsed0 + time.time() - t_start, 3), 'lr': lr, 'loss': lossf,
                    'ms_per_iter': round(dt * 1000, 2), 'tokens_per_s': round(tokens_per_iter / dt, 1),
                    'gflops': round(flops / 1e9, 2)}
-            row.update(getattr(raw_model, 'stats', {}))  # an idea's own loss parts, if it keeps them
+            row.update({k: float(v) for k, v in getattr(raw_model, 'stats', {}).items()})  # an idea's loss parts
             if peak:
                 row['mfu'] = round(raw_model.estimate_mfu(tokens_per_iter, dt, peak), 4)
             log.write(row)

@@ -154,12 +154,12 @@ def test_zero_initialised_mixing_is_the_base_model():
     missing, _ = gpt.load_state_dict(model.state_dict(), strict=False)
     idx, y = torch.randint(10, (3, 12)), torch.randint(10, (3, 12))
     logits, loss = model(idx, y)
-    assert model.stats['mix_weight'] == 0.0  # tanh(0 + 0): exactly 0 by construction
+    assert float(model.stats['mix_weight']) == 0.0  # tanh(0 + 0): exactly 0 by construction
     want = gpt(idx)[0]  # another code path (no cache, no thought passes): equal within tolerance
     torch.testing.assert_close(logits[..., :10], want[..., :10], atol=1e-5, rtol=1e-5)
     assert torch.isinf(logits[..., 10:]).all()  # the markers are never text
     assert loss.item() == pytest.approx(lm_loss(want[..., :10], y).item(), abs=1e-5)
-    assert model.stats['base_nll'] == pytest.approx(model.stats['mixed_nll'], abs=1e-6)
+    assert float(model.stats['base_nll']) == pytest.approx(float(model.stats['mixed_nll']), abs=1e-6)
     # w = 0 adds exactly nothing: base + 0 * (post - base) is bitwise base for finite logits
     h_base, h_post = torch.randn(2, 5, 16), torch.randn(2, 5, 16)
     base, mixed, w = model.mixed_logits(h_base, h_post)
@@ -168,7 +168,7 @@ def test_zero_initialised_mixing_is_the_base_model():
     model.train()
     logits, loss = model(idx, y)
     torch.testing.assert_close(logits[..., :10], want[..., :10], atol=1e-5, rtol=1e-5)
-    assert model.stats['policy_loss'] == pytest.approx(0, abs=1e-6)
+    assert float(model.stats['policy_loss']) == pytest.approx(0, abs=1e-6)
 
 
 def test_mix_weight_is_logged_where_predictions_have_targets():
@@ -183,9 +183,9 @@ def test_mix_weight_is_logged_where_predictions_have_targets():
         w = model.mixed_logits(h_base, h_post[:, :, 0])[2].squeeze(-1)
     used = w[:, :6]
     assert (used < 0).any() and (used > 0).any()
-    assert model.stats['mix_weight'] == pytest.approx(used.mean().item(), abs=1e-6)
-    assert model.stats['mix_weight'] != pytest.approx(w.mean().item(), abs=1e-4)  # not over every position
-    assert model.stats['mix_weight_negative'] == pytest.approx((used < 0).float().mean().item())
+    assert float(model.stats['mix_weight']) == pytest.approx(used.mean().item(), abs=1e-6)
+    assert float(model.stats['mix_weight']) != pytest.approx(w.mean().item(), abs=1e-4)  # not over every position
+    assert float(model.stats['mix_weight_negative']) == pytest.approx((used < 0).float().mean().item())
 
 
 def test_eval_loss_is_the_mixed_next_token_nll():
@@ -194,8 +194,8 @@ def test_eval_loss_is_the_mixed_next_token_nll():
     y[0, :4] = -1  # a prompt: no targets there
     logits, loss = model(idx, y)
     assert loss.item() == pytest.approx(lm_loss(logits, y).item(), abs=1e-6)  # what val_loss compares
-    assert model.stats['mixed_nll'] == pytest.approx(loss.item(), abs=1e-6)
-    assert model.stats['base_nll'] != pytest.approx(loss.item(), abs=1e-3)
+    assert float(model.stats['mixed_nll']) == pytest.approx(loss.item(), abs=1e-6)
+    assert float(model.stats['base_nll']) != pytest.approx(loss.item(), abs=1e-3)
 
 
 def test_reinforce_loss_by_hand():
