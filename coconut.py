@@ -34,8 +34,8 @@ curriculum) and Coconut without the curriculum (first_stage=max_stage).
     python plot.py out-coconut*/stages.jsonl --out=assets/coconut_stages.png --figure=coconut
     python sample.py --out_dir=out-coconut/stage3 --temperature=0 --start=FILE:q.txt   # question<bot><latent>x3<eot>
 
-The curriculum keys (CURRICULUM below) are given as --key=value; everything else goes to
-train.py's load_config as usual (config files, overrides).
+The curriculum's keys (CURRICULUM below) are config keys like train.py's: in the config file
+or as --key=value.
 """
 
 import argparse
@@ -50,8 +50,9 @@ from dataclasses import dataclass
 import torch
 
 import vocab
-from model import GPT, GPTConfig, lm_loss, sample_token
-from train import check_type, load_checkpoint, load_config, model_from_checkpoint, parse_value, pick_device, train
+from model import GPT, GPTConfig, left_pad, lm_loss, pad_positions, sample_token
+from configurator import check_ranges, load_config
+from train import load_checkpoint, model_from_checkpoint, pick_device, train
 from vocab import Tokenizer, UserError, check_writable, cli_errors, default_data_dir, load_meta, read_jsonl
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
@@ -142,15 +143,12 @@ class CoconutGPT(GPT):
         prompts end in one column (left padding), the prefill passes compute their latents,
         then one position per step through the KV cache. A generated <latent> gets its hidden
         state as input too. Returns the new ids (B, max_new_tokens)."""
-        c, dev = self.config, self.lm_head.weight.device
-        lengths = torch.tensor([len(p) for p in prompts], device=dev)
-        T = int(lengths.max())
+        c = self.config
+        x, valid = left_pad(prompts, self.lm_head.weight.device)
+        T = x.size(1)
         if T + max_new_tokens - 1 > c.block_size:
             raise ValueError(f"a prompt of {T} tokens and {max_new_tokens} new ones do not fit block_size {c.block_size}")
-        idx = torch.zeros(len(prompts), T, dtype=torch.long, device=dev)
-        for b, p in enumerate(prompts):
-            idx[b, :len(p)] = torch.tensor(p, dtype=torch.long)
-        x, pos, valid = self.aligned(idx, lengths, T - lengths)
+        pos = pad_positions(valid)
         cache = self.new_cache(len(prompts), T + max_new_tokens)
         h = self.think(x, pos, valid, cache)[:, -1]
         pos, new = pos[:, -1:], []
@@ -316,32 +314,23 @@ CURRICULUM = dict(
 )
 
 
-def split_args(argv):
-    """(curriculum keys, the rest for train.load_config)."""
-    cur, rest = dict(CURRICULUM), []
-    for arg in argv:
-        key, sep, text = arg[2:].partition('=') if arg.startswith('--') else ('', '', '')
-        if key in CURRICULUM:
-            if not sep:
-                raise UserError(f"override {arg} needs a value: --{key}=VALUE")
-            cur[key] = check_type(key, parse_value(text), CURRICULUM[key])
-        else:
-            rest.append(arg)
-    if cur['arm'] not in ARMS:
-        raise UserError(f"arm must be one of {', '.join(ARMS)}, got {cur['arm']!r}")
-    if cur['c'] < 1 or cur['max_stage'] < 0 or not 0 <= cur['first_stage'] <= cur['max_stage']:
-        raise UserError("need c >= 1 and 0 <= first_stage <= max_stage")
-    if min(cur['stage_iters'], cur['last_iters'], cur['eval_limit'], cur['stage_epochs']) < 0:
-        raise UserError("stage_iters, stage_epochs, last_iters and eval_limit must be >= 0")
+def read_curriculum(argv):
+    """train.py's config with the curriculum keys too (files and overrides alike):
+    (curriculum keys, the rest)."""
+    config = load_config(argv, extra=CURRICULUM)
+    cur = {key: config.pop(key) for key in CURRICULUM}
+    check_ranges(cur, nonnegative=('max_stage', 'stage_iters', 'stage_epochs', 'last_iters', 'eval_limit'),
+                 positive=('c',), choices={'arm': ARMS})
+    if not 0 <= cur['first_stage'] <= cur['max_stage']:
+        raise UserError(f"config keys need 0 <= first_stage <= max_stage, got {cur['first_stage']}, {cur['max_stage']}")
     if not 0.0 <= cur['mix_prob'] <= 1.0:
-        raise UserError(f"mix_prob must be in [0, 1], got {cur['mix_prob']}")
-    return cur, rest
+        raise UserError(f"config key mix_prob must be in [0, 1], got {cur['mix_prob']}")
+    return cur, config
 
 
 def curriculum(argv):
     """Train the stages of one arm; out_dir/stages.jsonl gets a row per stage."""
-    cur, rest = split_args(argv)
-    config = load_config(rest)
+    cur, config = read_curriculum(argv)
     if config['model'] != 'coconut':
         raise UserError(f"the curriculum trains model='coconut', the config has {config['model']!r}")
     pick_device(config['device'])  # a device this machine lacks is said before any stage is written
@@ -391,17 +380,6 @@ def curriculum(argv):
               f"{result['thought_tokens']:.1f} thought + {result['decoded_tokens']:.1f} decoded tokens")
         prev = run_dir
     return log_path
-
-
-# -----------------------------------------------------------------------------
-# reporting
-
-
-
-
-
-
-
 
 
 def main(argv):

@@ -25,7 +25,6 @@ on held-out prompts (val.jsonl), then out_dir/ckpt.pt in train.py's format, so s
 train.py's init_from read it. Every step writes a row to out_dir/log.jsonl.
 """
 
-import importlib.util
 import math
 import os
 import re
@@ -37,12 +36,12 @@ import torch
 from torch.nn import functional as F
 
 import vocab
-from model import sample_token
-from train import (RunLog, apply_config, checkpoint, load_checkpoint, model_from_checkpoint, pick_device, read_args,
-                   save_checkpoint, set_lr)
-from vocab import Tokenizer, UserError, check_writable, cli_errors, default_data_dir, read_jsonl
+from model import pad_mask, pad_positions, sample_batch
+from configurator import check_ranges, read_config
+from train import RunLog, checkpoint, group_advantages, load_checkpoint, model_from_checkpoint, pick_device, save_checkpoint, set_lr
+from vocab import (Tokenizer, UserError, check_writable, cli_errors, default_data_dir, first_number, normalize_number,
+                   read_jsonl)
 
-ROOT = os.path.dirname(os.path.abspath(__file__))
 
 DEFAULTS = dict(
     # I/O
@@ -90,26 +89,15 @@ SCALES = ('group', 'batch', 'none')
 
 
 def load_config(args):
-    c = apply_config(read_args(args), DEFAULTS)
-    for key in ('eval_interval', 'eval_prompts', 'eval_samples', 'batch_size', 'max_new_tokens', 'mu'):
-        if c[key] <= 0:
-            raise UserError(f"config key {key} must be > 0, got {c[key]}")
-    for key in ('max_iters', 'top_k', 'temperature', 'beta', 'learning_rate', 'weight_decay', 'grad_clip',
-                'warmup_iters', 'lr_decay_iters', 'min_lr') + tuple(f'{name}_weight' for name in REWARDS):
-        if c[key] < 0:
-            raise UserError(f"config key {key} must be >= 0, got {c[key]}")
+    c = read_config(args, DEFAULTS)
+    check_ranges(c, positive=('eval_interval', 'eval_prompts', 'eval_samples', 'batch_size', 'max_new_tokens', 'mu'),
+                 nonnegative=('max_iters', 'top_k', 'temperature', 'beta', 'learning_rate', 'weight_decay', 'grad_clip',
+                              'warmup_iters', 'lr_decay_iters', 'min_lr', 'epsilon_high', *(f'{name}_weight' for name in REWARDS)),
+                 unit=('beta1', 'beta2', 'epsilon_low'),
+                 choices={'loss_type': LOSS_TYPES, 'advantage_scale': SCALES, 'progress': ('tqdm', 'lines')})
     if c['group_size'] < 2:
         raise UserError(f"config key group_size must be >= 2 (advantages compare completions of one prompt), "
                         f"got {c['group_size']}")
-    for key in ('beta1', 'beta2'):
-        if not 0 <= c[key] < 1:
-            raise UserError(f"config key {key} must be in [0, 1), got {c[key]}")
-    if not (0 <= c['epsilon_low'] < 1 and c['epsilon_high'] >= 0):
-        raise UserError(f"config keys epsilon_low must be in [0, 1) and epsilon_high >= 0, got "
-                        f"{c['epsilon_low']}, {c['epsilon_high']}")
-    for key, allowed in (('loss_type', LOSS_TYPES), ('advantage_scale', SCALES), ('progress', ('tqdm', 'lines'))):
-        if c[key] not in allowed:
-            raise UserError(f"config key {key} must be one of {', '.join(allowed)}, got {c[key]!r}")
     if not c['init_from']:
         raise UserError("config key init_from is required: the out_dir (or ckpt.pt) of the run to start from")
     return c
@@ -118,21 +106,7 @@ def load_config(args):
 # -----------------------------------------------------------------------------
 # rewards: plain functions of (prompt, completion, record) -> float
 
-def load_gsm8k():
-    """data/gsm8k/prepare.py (data/ is not a package): its answer parsing is the one used here."""
-    spec = importlib.util.spec_from_file_location('gsm8k_prepare', os.path.join(ROOT, 'data', 'gsm8k', 'prepare.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-gsm8k = load_gsm8k()
 ANSWER_TAG = re.compile(r'<answer>(.*?)</answer>', re.DOTALL)
-
-
-def first_number(text):
-    m = gsm8k.NUMBER.search(text.replace('\u2212', '-'))
-    return gsm8k.normalize_number(m.group(0)) if m else None
 
 
 def final_answer(completion):
@@ -143,7 +117,7 @@ def final_answer(completion):
     if tagged:
         return first_number(tagged[-1])
     if '####' in completion:
-        return gsm8k.parse_answer(completion)
+        return first_number(completion.rsplit('####', 1)[1])
     if vocab.THINK_CLOSE in completion:
         return first_number(completion.rsplit(vocab.THINK_CLOSE, 1)[1])
     return None
@@ -152,7 +126,7 @@ def final_answer(completion):
 def accuracy_reward(prompt, completion, record):
     """1 when the final answer equals the record's 'answer' as a number."""
     answer = final_answer(completion)
-    return float(answer is not None and answer == gsm8k.normalize_number(str(record['answer'])))
+    return float(answer is not None and answer == normalize_number(str(record['answer'])))
 
 
 def format_reward(prompt, completion, record):
@@ -178,21 +152,6 @@ def score(prompts, completions, records, weights):
 
 # -----------------------------------------------------------------------------
 # the objective
-
-def group_advantages(rewards, group_size, scale='group', eps=1e-4):
-    """rewards (N,), consecutive groups of group_size completions of one prompt -> advantages
-    (N,): reward minus its group's mean, divided by the group's std + eps ('group'), the
-    batch's std + eps ('batch') or nothing ('none'). A group whose rewards are all equal gets 0."""
-    r = rewards.view(-1, group_size)
-    centered = r - r.mean(dim=1, keepdim=True)
-    if scale == 'group':
-        centered = centered / (r.std(dim=1, keepdim=True) + eps)
-    elif scale == 'batch':
-        centered = centered / (rewards.std() + eps)
-    elif scale != 'none':
-        raise ValueError(f"scale must be one of {SCALES}, got {scale!r}")
-    return centered.reshape(-1)
-
 
 def grpo_loss(logp, old_logp, ref_logp, advantages, mask, epsilon_low=0.2, epsilon_high=0.2, beta=0.04,
               loss_type='grpo'):
@@ -230,81 +189,17 @@ def grpo_loss(logp, old_logp, ref_logp, advantages, mask, epsilon_low=0.2, epsil
 
 
 # -----------------------------------------------------------------------------
-# rollouts: many prompts of any lengths, one batch
-
-def positions(valid):
-    """Text positions of left-padded rows: 0 at each row's first real token (0 on padding)."""
-    return (valid.long().cumsum(dim=1) - 1).clamp(min=0)
-
-
-def attention_mask(valid):
-    """(N, 1, T, T) bool: causal, padding hidden. A pad sees itself: a query that sees nothing
-    gives NaN, which would reach the real tokens through later layers' values (0 * NaN)."""
-    T = valid.size(1)
-    causal = torch.ones(T, T, dtype=torch.bool, device=valid.device).tril()
-    eye = torch.eye(T, dtype=torch.bool, device=valid.device)
-    return ((causal & valid[:, None, :]) | eye)[:, None]
-
-
-def left_pad(prompts, device='cpu'):
-    """Lists of ids -> (ids (N, P), valid (N, P)): each prompt at the right end of its row."""
-    P = max(map(len, prompts))
-    ids = torch.zeros(len(prompts), P, dtype=torch.long)
-    valid = torch.zeros(len(prompts), P, dtype=torch.bool)
-    for i, p in enumerate(prompts):
-        ids[i, P - len(p):] = torch.tensor(p, dtype=torch.long)
-        valid[i, P - len(p):] = True
-    return ids.to(device), valid.to(device)
-
-
-def completion_mask(tokens, end_id):
-    """(N, M) float: 1 on each completion's tokens up to and including its first end_id."""
-    is_end = (tokens == end_id).long()
-    return ((is_end.cumsum(dim=1) - is_end) == 0).float()
-
-
-@torch.no_grad()
-def sample(model, prompts, max_new_tokens, temperature=1.0, top_k=0, end_id=None):
-    """Continue every prompt (lists of ids) with the KV cache, all rows at once; stop when
-    every row has written end_id. Returns (seq, valid, mask): seq (N, P + M) the left-padded
-    prompts then M completion tokens, valid (N, P + M) False on padding, mask (N, M) the
-    completion tokens up to and including end_id."""
-    ids, valid = left_pad(prompts, model.lm_head.weight.device)
-    N, P = ids.shape
-    if P + max_new_tokens > model.config.block_size:
-        raise UserError(f"prompts of {P} tokens + max_new_tokens {max_new_tokens} exceed the model's "
-                        f"block_size {model.config.block_size}")
-    cache = model.new_cache(N, P + max_new_tokens)
-    x = model.blocks(model.embed(ids, positions(valid)), attention_mask(valid), cache)
-    logits = model.head(x[:, -1])
-    next_pos = positions(valid)[:, -1:] + 1
-    out, alive = [], torch.ones(N, dtype=torch.bool, device=ids.device)
-    for t in range(max_new_tokens):
-        token = sample_token(logits, temperature, top_k or None)
-        out.append(token)
-        if end_id is not None:
-            alive &= token[:, 0] != end_id
-        if not alive.any() or t == max_new_tokens - 1:
-            break
-        valid = torch.cat([valid, torch.ones(N, 1, dtype=torch.bool, device=ids.device)], dim=1)
-        x = model.blocks(model.embed(token, next_pos + t), valid[:, None, None, :], cache)
-        logits = model.head(x[:, -1])
-    tokens = torch.cat(out, dim=1)
-    seq = torch.cat([ids, tokens], dim=1)
-    valid = torch.cat([valid[:, :P], torch.ones_like(tokens, dtype=torch.bool)], dim=1)
-    mask = completion_mask(tokens, end_id) if end_id is not None else torch.ones_like(tokens, dtype=torch.float)
-    return seq, valid, mask
-
+# the policy's log-probabilities of its completions (model.sample_batch writes them)
 
 def completion_logprobs(model, seq, valid, n_prompt, temperature=1.0):
     """Log-probabilities (N, M) of the completion tokens seq[:, n_prompt:] under model at the
-    sampling temperature, log_softmax(logits / temperature) as sample() draws them: the ratio
+    sampling temperature, log_softmax(logits / temperature) as model.sample_batch draws them: the ratio
     and the KL must be those of the policy that wrote the rollouts (TRL's GRPOTrainer divides
     the logits by its temperature likewise, for the old, reference and new log-probs alike).
     One forward over the padded rows (with gradient, when enabled)."""
     if not temperature > 0:
         raise ValueError(f"log-probabilities need a sampling temperature > 0 (0 is greedy), got {temperature}")
-    x = model.blocks(model.embed(seq, positions(valid)), attention_mask(valid))
+    x = model.blocks(model.embed(seq, pad_positions(valid)), pad_mask(valid))
     logits = model.head(x[:, n_prompt - 1:-1]).float() / temperature
     return torch.log_softmax(logits, dim=-1).gather(-1, seq[:, n_prompt:, None])[..., 0]
 
@@ -339,7 +234,7 @@ def evaluate(model, tok, records, c, end_id, chunk=256):
     def complete(rows, temperature):
         texts, lengths = [], []
         for s in range(0, len(rows), chunk):
-            seq, valid, mask = sample(model, rows[s:s + chunk], c['max_new_tokens'], temperature, c['top_k'], end_id)
+            seq, valid, mask = sample_batch(model, rows[s:s + chunk], c['max_new_tokens'], temperature, c['top_k'], end_id)
             n_prompt = seq.size(1) - mask.size(1)
             texts += completion_texts(tok, seq[:, n_prompt:], mask, end_id)
             lengths += mask.sum(dim=1).tolist()
@@ -350,7 +245,7 @@ def evaluate(model, tok, records, c, end_id, chunk=256):
     majority, sampled = 0, 0
     for i, r in enumerate(records):
         answers = [final_answer(t) for t in samples[i * k:(i + 1) * k]]
-        truth = gsm8k.normalize_number(str(r['answer']))
+        truth = normalize_number(str(r['answer']))
         votes = Counter(a for a in answers if a is not None)
         majority += bool(votes) and votes.most_common(1)[0][0] == truth
         sampled += answers.count(truth)
@@ -384,13 +279,13 @@ def grpo_step(policy, reference, optimizer, records, tok, c, end_id, weights):
     if not temperature > 0:
         raise UserError(f"GRPO samples its rollouts: temperature must be > 0, got {temperature} (0 is greedy, "
                         f"every completion of a group the same)")
-    seq, valid, mask = sample(policy, [r['ids'] for r in records for _ in range(G)], c['max_new_tokens'],
+    seq, valid, mask = sample_batch(policy, [r['ids'] for r in records for _ in range(G)], c['max_new_tokens'],
                               temperature, c['top_k'], end_id)
     n_prompt = seq.size(1) - mask.size(1)
     texts = completion_texts(tok, seq[:, n_prompt:], mask, end_id)
     group_records = [r for r in records for _ in range(G)]
     rewards, parts = score([r['prompt'] for r in group_records], texts, group_records, weights)
-    advantages = group_advantages(rewards, G, c['advantage_scale']).to(seq.device)
+    advantages = group_advantages(rewards.view(-1, G), scale=c['advantage_scale']).reshape(-1).to(seq.device)
     # completions padded to max_new_tokens: dr_grpo divides by N * max_new_tokens, a constant
     pad = lambda t: F.pad(t, (0, c['max_new_tokens'] - t.size(1)))
     # every log-prob at the sampling temperature: the policy that wrote the rollouts

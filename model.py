@@ -360,6 +360,73 @@ def sample_token(logits, temperature=1.0, top_k=None):
 IDEAS = ('gpt', 'reasoning_tokens', 'pause', 'quietstar', 'coconut', 'think')  # the ones this repository has
 
 
+# -----------------------------------------------------------------------------
+# batches of prompts of any lengths: left padding, so that every row ends in the same column
+
+def pad_positions(valid):
+    """Text positions of left-padded rows: 0 at each row's first real token (0 on padding)."""
+    return (valid.long().cumsum(dim=1) - 1).clamp(min=0)
+
+
+def pad_mask(valid):
+    """(N, 1, T, T) bool: causal, padding hidden. A pad sees itself: a query that sees nothing
+    gives NaN, which would reach the real tokens through later layers' values (0 * NaN)."""
+    T = valid.size(1)
+    causal = torch.ones(T, T, dtype=torch.bool, device=valid.device).tril()
+    eye = torch.eye(T, dtype=torch.bool, device=valid.device)
+    return ((causal & valid[:, None, :]) | eye)[:, None]
+
+
+def left_pad(prompts, device='cpu'):
+    """Lists of ids -> (ids (N, P), valid (N, P)): each prompt at the right end of its row."""
+    P = max(map(len, prompts))
+    ids = torch.zeros(len(prompts), P, dtype=torch.long)
+    valid = torch.zeros(len(prompts), P, dtype=torch.bool)
+    for i, p in enumerate(prompts):
+        ids[i, P - len(p):] = torch.tensor(p, dtype=torch.long)
+        valid[i, P - len(p):] = True
+    return ids.to(device), valid.to(device)
+
+
+def completion_mask(tokens, end_id):
+    """(N, M) float: 1 on each completion's tokens up to and including its first end_id."""
+    is_end = (tokens == end_id).long()
+    return ((is_end.cumsum(dim=1) - is_end) == 0).float()
+
+
+@torch.no_grad()
+def sample_batch(model, prompts, max_new_tokens, temperature=1.0, top_k=0, end_id=None):
+    """Continue every prompt (lists of ids) with the KV cache, all rows at once; stop when
+    every row has written end_id. Returns (seq, valid, mask): seq (N, P + M) the left-padded
+    prompts then M completion tokens, valid (N, P + M) False on padding, mask (N, M) the
+    completion tokens up to and including end_id."""
+    ids, valid = left_pad(prompts, model.lm_head.weight.device)
+    N, P = ids.shape
+    if P + max_new_tokens > model.config.block_size:
+        raise ValueError(f"prompts of {P} tokens + max_new_tokens {max_new_tokens} exceed the model's "
+                         f"block_size {model.config.block_size}")
+    cache = model.new_cache(N, P + max_new_tokens)
+    x = model.blocks(model.embed(ids, pad_positions(valid)), pad_mask(valid), cache)
+    logits = model.head(x[:, -1])
+    next_pos = pad_positions(valid)[:, -1:] + 1
+    out, alive = [], torch.ones(N, dtype=torch.bool, device=ids.device)
+    for t in range(max_new_tokens):
+        token = sample_token(logits, temperature, top_k or None)
+        out.append(token)
+        if end_id is not None:
+            alive &= token[:, 0] != end_id
+        if not alive.any() or t == max_new_tokens - 1:
+            break
+        valid = torch.cat([valid, torch.ones(N, 1, dtype=torch.bool, device=ids.device)], dim=1)
+        x = model.blocks(model.embed(token, next_pos + t), valid[:, None, None, :], cache)
+        logits = model.head(x[:, -1])
+    tokens = torch.cat(out, dim=1)
+    seq = torch.cat([ids, tokens], dim=1)
+    valid = torch.cat([valid[:, :P], torch.ones_like(tokens, dtype=torch.bool)], dim=1)
+    mask = completion_mask(tokens, end_id) if end_id is not None else torch.ones_like(tokens, dtype=torch.float)
+    return seq, valid, mask
+
+
 def idea_class(name):
     """The class of the idea `name`: GPT for 'gpt', else the one subclass of GPT that the file
     NAME.py (importable: beside train.py, or on PYTHONPATH) defines."""

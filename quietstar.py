@@ -42,7 +42,7 @@ from torch.nn import functional as F
 
 import vocab
 from model import GPT, GPTConfig, sample_token
-from train import Dataset, eval_batch_seed, load_checkpoint, model_from_checkpoint
+from train import Dataset, group_advantages, eval_batch_seed, load_checkpoint, model_from_checkpoint
 from vocab import Tokenizer, UserError, cli_errors, default_data_dir
 
 
@@ -73,7 +73,7 @@ def reinforce_loss(logp, reward, valid, clamp=True):
     reward (S, B, T): log p(true next tokens | thought). The S thoughts of one position are
     compared with each other: advantage = reward - mean over S, so a position that is easy
     for every thought earns nothing. Mean over the valid positions."""
-    adv = reward - reward.mean(dim=0, keepdim=True)
+    adv = group_advantages(reward, dim=0)
     if clamp:
         adv = adv.clamp(min=0)
     return -(adv.detach() * logp * valid).sum() / valid.sum().clamp(min=1)

@@ -26,8 +26,9 @@ import torch
 from torch.nn import functional as F
 
 from model import GPT, GPTConfig, build_model, lm_loss, sample_token
-from train import (Dataset, RunLog, batch_seed, checkpoint, eval_batch_seed, idea_meta, set_lr, init_from_run, is_run, load_checkpoint, load_config,
-                   model_args, model_from_checkpoint, pick_device, save_checkpoint)
+from configurator import check_ranges, idea_meta, load_config, model_args
+from train import (Dataset, RunLog, batch_seed, checkpoint, eval_batch_seed, group_advantages, init_from_run, is_run,
+                   load_checkpoint, model_from_checkpoint, pick_device, save_checkpoint, set_lr)
 from vocab import (Tokenizer, UserError, check_extends, check_writable, cli_errors, default_data_dir, load_meta,
                    think_ids, think_token_names)
 
@@ -58,31 +59,42 @@ BASELINES = ('none', 'mean', 'mean_std')
 class ThinkConfig(GPTConfig):
     n_think: int = 2048  # <think0>..<think{n-1}>: the dataset's meta.pkl holds them (prepare --n_think)
     max_think: int = 4  # budget: at most this many think tokens before each text token
-    think_penalty: float = 0.0  # reward minus think_penalty * (think tokens per text token)
-    reward: str = 'next_text'  # 'next_text' or 'teacher' (see above)
-    teacher: str = ''  # reward='teacher': the out_dir of a train.py run on the same text, no think tokens
-    group_size: int = 8  # rollouts per prefix
-    baseline: str = 'mean'  # advantage: 'none' (the reward), 'mean' (minus the group mean), 'mean_std' (and / std)
-    rollout_temperature: float = 1.0
-    entropy_weight: float = 0.001  # bonus on the policy's entropy where it chose a token
-    lm_weight: float = 1.0  # next_text: NLL of the true text after thinking (so the model learns to read it)
-    sft_weight: float = 1.0  # the plain next-token loss on a batch of text without think tokens
-    n_ahead: int = 8  # token streams: true text tokens after each prefix (task records: the completion)
     think_id: int = -1  # the id of <think0> (the others follow it): train.py fills it
 
     def __post_init__(self):
         super().__post_init__()
-        if self.n_think < 1 or self.max_think < 0 or self.group_size < 1 or not 1 <= self.n_ahead < self.block_size:
-            raise ValueError(f"need n_think >= 1, max_think >= 0, group_size >= 1, 1 <= n_ahead < block_size "
-                             f"(got {self.n_think}, {self.max_think}, {self.group_size}, {self.n_ahead})")
-        if self.reward not in REWARDS or self.baseline not in BASELINES:
-            raise ValueError(f"reward must be one of {REWARDS}, baseline one of {BASELINES}")
-        if self.baseline != 'none' and self.group_size < 2:
-            raise ValueError(f"baseline={self.baseline!r} needs group_size >= 2")
-        if min(self.think_penalty, self.rollout_temperature, self.entropy_weight, self.lm_weight, self.sft_weight) < 0:
-            raise ValueError("think_penalty, rollout_temperature and the loss weights must be >= 0")
+        if self.n_think < 1 or self.max_think < 0:
+            raise ValueError(f"need n_think >= 1 and max_think >= 0 (got {self.n_think}, {self.max_think})")
         if self.think_id < 0:
             raise ValueError("think_id must be set (train.py sets it from the dataset's meta.pkl)")
+
+
+# The RL run's own keys: config keys like train.py's, not part of the model (or its checkpoint's model_args).
+RL = dict(
+    think_penalty=0.0,  # reward minus think_penalty * (think tokens per text token)
+    reward='next_text',  # 'next_text' or 'teacher' (see above)
+    teacher='',  # reward='teacher': the out_dir of a train.py run on the same text, no think tokens
+    group_size=8,  # rollouts per prefix
+    baseline='mean',  # advantage: 'none' (the reward), 'mean' (minus the group mean), 'mean_std' (and / std)
+    rollout_temperature=1.0,
+    entropy_weight=0.001,  # bonus on the policy's entropy where it chose a token
+    lm_weight=1.0,  # next_text: NLL of the true text after thinking (so the model learns to read it)
+    sft_weight=1.0,  # the plain next-token loss on a batch of text without think tokens
+    n_ahead=8,  # token streams: true text tokens after each prefix (task records: the completion)
+)
+
+
+def check_rl(c):
+    """The RL keys of a config (load_config(argv, extra=RL)), each in its range."""
+    if c['model'] != 'think':
+        raise UserError(f"the config must say model = 'think', not {c['model']!r}")
+    check_ranges(c, positive=('group_size', 'n_ahead', 'rollout_temperature'),
+                 nonnegative=('think_penalty', 'entropy_weight', 'lm_weight', 'sft_weight'),
+                 choices={'reward': REWARDS, 'baseline': BASELINES})
+    if c['baseline'] != 'none' and c['group_size'] < 2:
+        raise UserError(f"config key baseline={c['baseline']!r} needs group_size >= 2, got {c['group_size']}")
+    if c['n_ahead'] >= c['block_size']:
+        raise UserError(f"config key n_ahead must be < block_size {c['block_size']}, got {c['n_ahead']}")
 
 
 class ThinkGPT(GPT):
@@ -235,11 +247,8 @@ def advantages(reward, group_size, baseline):
     """reward (N,), groups of group_size consecutive rollouts of one prefix -> advantage (N,)."""
     if baseline == 'none':
         return reward
-    r = reward.view(-1, group_size)
-    adv = r - r.mean(1, keepdim=True)
-    if baseline == 'mean_std':
-        adv = adv / (r.std(1, keepdim=True) + 1e-6)
-    return adv.reshape(-1)
+    groups = reward.view(-1, group_size)
+    return group_advantages(groups, scale='group' if baseline == 'mean_std' else 'none').reshape(-1)
 
 
 def policy_loss(action_logp, adv):
@@ -370,11 +379,8 @@ def train_rl(c):
     """python think.py CONFIG: REINFORCE with a group baseline on think tokens, from a
     train.py run (init_from=OUT_DIR, its vocabulary grown by the think tokens) or from scratch."""
     from tqdm import tqdm
-    if c['model'] != 'think':
-        raise UserError(f"the config must say model = 'think', not {c['model']!r}")
+    check_rl(c)  # REINFORCE learns from sampled rollouts: rollout_temperature > 0
     temp = c['rollout_temperature']
-    if not temp > 0:
-        raise UserError(f"REINFORCE learns from sampled rollouts: rollout_temperature must be > 0, got {temp}")
     device = pick_device(c['device'])
     torch.manual_seed(c['seed'])
     data_dir = c['data_dir'] or default_data_dir(c['dataset'])
@@ -426,7 +432,7 @@ def main(argv):
         print(__doc__)
         return
     with cli_errors():
-        train_rl(load_config(argv))
+        train_rl(load_config(argv, extra=RL))
 
 
 if __name__ == '__main__':

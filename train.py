@@ -5,14 +5,12 @@ One training loop for every idea.
     python train.py config/cpu.py --max_iters=100 --device=cpu
     torchrun --standalone --nproc_per_node=8 train.py config/gpt2_124m.py
 
-The config's `model = 'X'` picks the idea (the GPT subclass in X.py, model.idea_class); its
-dataclass fields are config keys too, and its special tokens join the vocabulary. Data is a token stream (data/<dataset>/{train,val}.bin + meta.pkl) or task
-records (data/<dataset>/{train,val}.jsonl with prompt/completion + meta.pkl; loss only on
+The config (configurator.py) says `model = 'X'`, the idea: the GPT subclass in X.py. Its
+dataclass fields are config keys too, and its special tokens join the vocabulary. Data is a
+token stream (data/<dataset>/{train,val}.bin + meta.pkl) or task records (data/<dataset>/{train,val}.jsonl with prompt/completion + meta.pkl; loss only on
 the completion). Every run writes out_dir/ckpt.pt (atomically) and out_dir/log.jsonl.
 """
 
-import ast
-import difflib
 import json
 import math
 import os
@@ -24,187 +22,10 @@ from contextlib import nullcontext
 import numpy as np
 import torch
 
+from configurator import idea_meta, load_config, model_args
 from model import build_model, config_fields, idea_class
-from vocab import (Tokenizer, UserError, add_special_tokens, check_extends, check_writable, cli_errors, default_data_dir,
+from vocab import (Tokenizer, UserError, check_extends, check_writable, cli_errors, default_data_dir,
                    load_meta, read_jsonl)
-
-DEFAULTS = dict(
-    # I/O
-    out_dir='out',
-    eval_interval=250,
-    eval_iters=20,  # batches per split per evaluation; always the same batches
-    log_interval=10,
-    eval_only=False,
-    always_save_checkpoint=True,  # False: save only when val loss improves
-    init_from='scratch',  # 'scratch', 'resume' (out_dir/ckpt.pt), another run's out_dir or ckpt.pt (fine-tune it), 'gpt2*' or a local HF dir
-    # data
-    dataset='shakespeare_char',
-    data_dir='',  # default: data/<dataset>
-    train_tokens=0,  # train on only the first N tokens of train.bin (0: all); reaches overfitting sooner
-    gradient_accumulation_steps=1,  # total over all processes
-    batch_size=12,
-    # model: which idea; its fields (n_layer, block_size, ...) are keys too
-    model='gpt',
-    # AdamW
-    learning_rate=6e-4,
-    max_iters=5000,
-    weight_decay=1e-1,
-    beta1=0.9,
-    beta2=0.95,
-    grad_clip=1.0,  # 0 disables
-    # learning rate: linear warmup then cosine down to min_lr
-    decay_lr=True,
-    warmup_iters=100,
-    lr_decay_iters=0,  # 0: max_iters
-    min_lr=6e-5,
-    # system
-    device='auto',  # 'auto' (cuda > mps > cpu), 'cpu', 'cuda', 'cuda:1', 'mps'
-    dtype='auto',  # 'auto' (bfloat16 on CUDA if supported, else float16 on CUDA, else float32)
-    compile=False,  # torch.compile the model
-    seed=1337,
-    peak_flops=0.0,  # for MFU; 0: A100 bf16 (312e12) on CUDA, not shown elsewhere
-    progress='tqdm',  # 'tqdm' bar or 'lines' (nanoGPT-style lines)
-)
-MODEL_ONLY = {'vocab_size'}  # comes from the dataset's meta.pkl, never from the config
-
-
-# -----------------------------------------------------------------------------
-# configuration
-
-def parse_value(text):
-    try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        return text  # a bare string, e.g. --dataset=shakespeare_char
-
-
-def read_config_file(path):
-    """A config file is Python assignments; returns its public names."""
-    if not os.path.isfile(path):
-        raise UserError(f"config file {path} {'is a directory' if os.path.isdir(path) else 'not found'}")
-    ns = {}
-    try:
-        with open(path) as f:
-            exec(compile(f.read(), path, 'exec'), ns)
-    except Exception as e:
-        raise UserError(f"config file {path} does not run: {type(e).__name__}: {e}")
-    return {k: v for k, v in ns.items() if not k.startswith('_') and not callable(v)
-            and type(v).__name__ != 'module'}
-
-
-def special_fields(model_name):
-    """The idea's config fields that hold a special token's id (its class's special_tokens):
-    filled from the vocabulary, never written in a config."""
-    return idea_class(model_name).special_tokens
-
-
-def idea_meta(config, meta):
-    """The dataset's meta with the special tokens the config's idea needs appended (those it
-    lacks): what the run's tokenizer, model and checkpoint use."""
-    return add_special_tokens(meta, idea_class(config['model']).token_names(config))
-
-
-def from_meta(model_name):
-    return MODEL_ONLY | special_fields(model_name).keys()
-
-
-def known_keys(model_name):
-    keys = dict(DEFAULTS)
-    keys.update({k: v for k, v in config_fields(model_name).items() if k not in from_meta(model_name)})
-    return keys
-
-
-def check_type(key, value, default):
-    if isinstance(default, bool) or isinstance(value, bool):
-        ok = type(value) is type(default)
-    elif isinstance(default, float):
-        ok = isinstance(value, (int, float))
-        value = float(value) if ok else value
-    else:
-        ok = isinstance(value, type(default))
-    if not ok:
-        raise UserError(f"config key {key} must be {type(default).__name__}, got {value!r} "
-                        f"({type(value).__name__})")
-    return value
-
-
-def read_args(args):
-    """Config files and --key=value overrides, applied in order: the keys given."""
-    given = {}
-    for arg in args:
-        if arg.startswith('--'):
-            key, sep, text = arg[2:].partition('=')
-            if not sep:
-                raise UserError(f"override {arg} needs a value: --{key}=VALUE")
-            given[key] = parse_value(text)
-        else:
-            given.update(read_config_file(arg))
-    return given
-
-
-def apply_config(given, known, meta_keys=()):
-    """known (key -> default) updated with the given keys; an unknown key or a wrong type is a
-    UserError naming it. Also used by scripts with keys of their own (grpo.py)."""
-    config = dict(known)
-    for key, value in given.items():
-        if key not in known:
-            close = difflib.get_close_matches(key, known, n=1)
-            hint = f"; did you mean {close[0]}?" if close else ""
-            if key in meta_keys:
-                hint = "; it comes from the dataset's meta.pkl"
-            raise UserError(f"unknown config key {key}{hint} (known keys: {', '.join(sorted(known))})")
-        config[key] = check_type(key, value, known[key])
-    return config
-
-
-def load_config(args):
-    """Config files and --key=value overrides, applied in order, checked before any work."""
-    given = read_args(args)
-    model_name = given.get('model', DEFAULTS['model'])
-    try:
-        known = known_keys(model_name)
-    except ValueError as e:
-        raise UserError(f"config key model: {e}")
-    config = apply_config(given, known, from_meta(model_name))
-    check_values(config)
-    return config
-
-
-def check_values(c):
-    positive = ['batch_size', 'gradient_accumulation_steps', 'eval_interval', 'eval_iters', 'log_interval']
-    for key in positive:
-        if c[key] <= 0:
-            raise UserError(f"config key {key} must be > 0, got {c[key]}")
-    for key in ['max_iters', 'train_tokens', 'warmup_iters', 'lr_decay_iters', 'learning_rate', 'min_lr',
-                'weight_decay', 'grad_clip', 'peak_flops']:
-        if c[key] < 0:
-            raise UserError(f"config key {key} must be >= 0, got {c[key]}")
-    for key in ['beta1', 'beta2']:
-        if not 0 <= c[key] < 1:
-            raise UserError(f"config key {key} must be in [0, 1), got {c[key]}")
-    if c['progress'] not in ('tqdm', 'lines'):
-        raise UserError(f"config key progress must be 'tqdm' or 'lines', got {c['progress']!r}")
-    if c['dtype'] not in ('auto', 'float32', 'bfloat16', 'float16'):
-        raise UserError(f"config key dtype must be auto, float32, bfloat16 or float16, got {c['dtype']!r}")
-    # the idea's own checks (n_embd divisible by n_head, block_size > 0, ...), before any data
-    stand_in = {'vocab_size': 2**16, 'special_tokens': {t: 0 for t in special_fields(c['model']).values()}}
-    model_args(c, stand_in)
-
-
-def model_args(config, meta):
-    """The idea's config fields as plain data: the config's, plus the vocabulary size and the
-    special tokens' ids from the dataset's meta."""
-    name = config['model']
-    args = {k: config[k] for k in config_fields(name) if k not in from_meta(name)}
-    args['vocab_size'] = meta['vocab_size']
-    for field, token in special_fields(name).items():
-        args[field] = meta['special_tokens'][token]  # idea_meta put it there
-    try:
-        idea_class(name).config_class(**args)  # validates
-    except (ValueError, TypeError) as e:
-        raise UserError(f"config: {e}")
-    return args
-
 
 # -----------------------------------------------------------------------------
 # data
@@ -293,6 +114,24 @@ def eval_batch_seed(split, k):
 def batch_seed(seed, it, micro):
     """Seed of training micro-batch `micro` (counted over all processes) at iteration it."""
     return (seed * 1_000_003 + it) * 4099 + micro
+
+
+# -----------------------------------------------------------------------------
+# learning from samples (Quiet-STaR's thoughts, <think_i> rollouts, GRPO's completions)
+
+def group_advantages(rewards, dim=-1, scale='none', eps=1e-4):
+    """Each reward minus the mean of its group (the samples of one prompt, along dim): a prompt
+    that every sample does equally well on teaches nothing. Then divided by the group's std +
+    eps (scale='group', GRPO), the batch's std + eps ('batch') or by nothing ('none'). A group
+    whose rewards are all equal gets exactly 0."""
+    centered = rewards - rewards.mean(dim=dim, keepdim=True)
+    if scale == 'group':
+        return centered / (rewards.std(dim=dim, keepdim=True) + eps)
+    if scale == 'batch':
+        return centered / (rewards.std() + eps)
+    if scale != 'none':
+        raise ValueError(f"scale must be 'group', 'batch' or 'none', got {scale!r}")
+    return centered
 
 
 # -----------------------------------------------------------------------------

@@ -24,6 +24,7 @@ import pickle
 import re
 import sys
 from contextlib import contextmanager
+from decimal import Decimal, InvalidOperation
 
 import numpy as np
 
@@ -51,6 +52,16 @@ def cli_errors():
         sys.exit(130)
 
 
+def bpe_encoding(name='r50k_base'):
+    """tiktoken's encoding (GPT-2's BPE is r50k_base); offline it needs a local cache."""
+    import tiktoken
+    try:
+        return tiktoken.get_encoding(name)
+    except Exception as e:  # offline without a cache it fails deep inside requests
+        raise UserError(f"tiktoken could not load {name} ({type(e).__name__}); offline, "
+                        f"export TIKTOKEN_CACHE_DIR=../shared/tiktoken (GPT-2's BPE ranks)")
+
+
 class Tokenizer:
     """Text <-> ids as meta.pkl describes: characters or tiktoken's r50k_base (GPT-2), plus
     special tokens appended after the base vocabulary (name -> id). encode() reads a special
@@ -67,8 +78,7 @@ class Tokenizer:
         if self.kind == 'char':
             self.stoi, self.itos = meta['stoi'], meta['itos']
         else:
-            import tiktoken
-            self.enc = tiktoken.get_encoding(self.kind)
+            self.enc = bpe_encoding(self.kind)
 
     def encode(self, text):
         # split() with a capturing group: text, name, text, name, ..., text
@@ -113,24 +123,29 @@ def load_meta(data_dir, dataset):
     return meta
 
 
-def read_jsonl(path):
-    """The objects of a .jsonl file, one a line (blank lines skipped); a file that is missing,
-    unreadable or not JSON lines is a UserError naming it (and the line)."""
-    records = []
+def jsonl_lines(path):
+    """(line number, object) of every non-blank line of a .jsonl file, read as it goes (a large
+    corpus never sits in memory); a file that is missing, unreadable or not JSON lines is a
+    UserError naming it and the line."""
     try:
-        with open(path, encoding='utf-8') as f:
+        with open(path, 'rb') as f:  # bytes: json.loads decodes each line and names bad UTF-8
             for n, line in enumerate(f, 1):
                 if not line.strip():
                     continue
                 try:
-                    records.append(json.loads(line))
+                    yield n, json.loads(line)
+                except UnicodeDecodeError as e:
+                    raise UserError(f"{path} line {n} is not UTF-8 text ({e.reason} at byte {e.start}); "
+                                    f"expected JSON lines")
                 except json.JSONDecodeError as e:
                     raise UserError(f"{path} line {n} is not valid JSON: {e.msg}")
     except OSError as e:
         raise UserError(f"cannot read {path}: {e.strerror}")
-    except UnicodeDecodeError as e:
-        raise UserError(f"{path} is not UTF-8 text ({e.reason} at byte {e.start}); expected JSON lines")
-    return records
+
+
+def read_jsonl(path):
+    """The objects of a .jsonl file, one a line (blank lines skipped): jsonl_lines, all at once."""
+    return [record for _, record in jsonl_lines(path)]
 
 
 def log_rows(path, marker, keys=(), what='a log.jsonl', required=True):
@@ -367,12 +382,13 @@ def pause_records(src_dir, out_dir, n_pause):
 
 
 def write_atomic(path, data):
-    """Write bytes to a temporary file beside path, then rename it: an interrupted run never
-    leaves a half-written file under the real name."""
+    """Write data (bytes, or a function that writes to the open binary file) to a temporary
+    file beside path, then rename it: an interrupted run never leaves a half-written file
+    under the real name."""
     tmp = path + '.tmp'
     try:
         with open(tmp, 'wb') as f:
-            f.write(data)
+            data(f) if callable(data) else f.write(data)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -399,6 +415,30 @@ def parse_answer(text, marker='='):
     has one (a chain of thought before '=True'), stripped."""
     line = text.split('\n', 1)[0]
     return line.rsplit(marker, 1)[-1].strip()
+
+
+NUMBER = re.compile(r'[-+]?(?:\d[\d,]*(?:\.\d*)?|\.\d+)')
+
+
+def normalize_number(s):
+    """'1,000' -> '1000', '3.50' -> '3.5', '7.0' -> '7', '+5' -> '5', '-0' -> '0';
+    None if s is not a number. Equal numbers give equal strings, so answers compare as text."""
+    try:
+        d = Decimal(s.replace(',', ''))
+    except InvalidOperation:
+        return None
+    if not d.is_finite():
+        return None
+    if d == 0:
+        return '0'  # not '-0' or '0E-3'
+    return format(d.normalize(), 'f')  # 'f' writes 1E+3 as 1000
+
+
+def first_number(text):
+    """The first number in text, normalized, or None: extra words around it ('$1,234.50
+    dollars') are ignored, and a typeset minus is a minus."""
+    m = NUMBER.search(text.replace('\u2212', '-'))
+    return normalize_number(m.group(0)) if m else None
 
 
 # -----------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from hypothesis import given, settings, strategies as st
 
 import score
 import vocab
+import configurator as C
 import train as T
 from conftest import ROOT, load_script, tiny_args
 
@@ -200,7 +201,7 @@ def test_bad_arguments_are_one_line_errors(tmp_path, monkeypatch):
 
 def test_accuracy_on_a_tiny_model(tmp_path):
     prepare(tmp_path / 'data', '--n=4', '--mix=filler', '--test_size=6')
-    T.train(T.load_config(tiny_args(tmp_path / 'data', tmp_path / 'out', '--block_size=48', '--max_iters=3',
+    T.train(C.load_config(tiny_args(tmp_path / 'data', tmp_path / 'out', '--block_size=48', '--max_iters=3',
                                     '--eval_interval=3')))
     r = score.answer_accuracy(str(tmp_path / 'out'), str(tmp_path / 'data' / 'test.jsonl'), limit=5, batch_size=2)
     assert r['n'] == 5 and len(r['predictions']) == 5 and 0 <= r['accuracy'] <= 1

@@ -280,7 +280,12 @@ def test_curriculum_runs_and_logs_every_stage(prosqa, tmp_path):
     assert '| cc | coconut | 0..2 | 7 |' in plot.coconut_table([str(out / 'stages.jsonl')], ['cc'])
     plot.main([str(out / 'stages.jsonl'), '--figure=coconut', f'--out={tmp_path / "stages.png"}'])
     assert (tmp_path / 'stages.png').stat().st_size > 0
-    assert (tmp_path / 'stages.png').stat().st_size > 0
     assert T.load_checkpoint(str(out / 'run' / 'ckpt.pt'))['iter_num'] == 7  # one run, resumed
-    with pytest.raises(T.UserError, match='arm'):
-        coconut.split_args(['--arm=latent'])
+    with pytest.raises(T.UserError, match='arm must be one of'):
+        coconut.read_curriculum(['--model=coconut', '--arm=latent'])
+    cfg = tmp_path / 'cur.py'  # curriculum keys in a config file, like every other key
+    cfg.write_text("model = 'coconut'\narm = 'pause'\nc = 2\n")
+    cur, config = coconut.read_curriculum([str(cfg), '--max_stage=2'])
+    assert (cur['arm'], cur['c'], cur['max_stage']) == ('pause', 2, 2) and 'arm' not in config
+    with pytest.raises(T.UserError, match='unknown config key stages'):
+        coconut.read_curriculum([str(cfg), '--stages=2'])

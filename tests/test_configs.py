@@ -3,10 +3,11 @@
 import pytest
 
 import vocab
+import configurator as C
 import train as T
 from conftest import ROOT, load_script, shakespeare_text, write_char_dataset
 
-CONFIGS = sorted(p.name for p in (ROOT / 'config').glob('*.py') if not p.name.startswith('grpo'))
+CONFIGS = sorted(p.name for p in (ROOT / 'config').glob('*.py') if not p.name.startswith(('grpo', 'think_rl.py')))
 GRPO_CONFIGS = sorted(p.name for p in (ROOT / 'config').glob('grpo*.py'))  # grpo.py's, not train.py's
 TINY_RUN = ['--n_layer=2', '--n_head=2', '--n_embd=32', '--block_size=32', '--batch_size=2', '--max_iters=2',
             '--eval_interval=2', '--eval_iters=1', '--log_interval=1', '--gradient_accumulation_steps=1',
@@ -58,8 +59,8 @@ def datasets(tmp_path_factory):
 @pytest.mark.parametrize('name', CONFIGS)
 def test_config_runs_a_few_iterations(name, datasets, tmp_path):
     path = str(ROOT / 'config' / name)
-    dataset = T.read_config_file(path).get('dataset', T.DEFAULTS['dataset'])
-    config = T.load_config([path, *TINY_RUN, f'--data_dir={datasets(dataset)}', f'--out_dir={tmp_path}'])
+    dataset = C.read_config_file(path).get('dataset', C.DEFAULTS['dataset'])
+    config = C.load_config([path, *TINY_RUN, f'--data_dir={datasets(dataset)}', f'--out_dir={tmp_path}'])
     T.train(config)
     evals = [r for r in T.read_jsonl(str(tmp_path / 'log.jsonl')) if 'val_loss' in r]
     assert all(r['val_loss'] > 0 for r in evals)
@@ -75,9 +76,9 @@ def test_grpo_config_runs_a_few_steps(name, datasets, tmp_path):
     """A grpo config from a 2-iteration train.py model of its dataset (prompts need block 128)."""
     import grpo
     path = str(ROOT / 'config' / name)
-    dataset = T.read_config_file(path).get('dataset', grpo.DEFAULTS['dataset'])
+    dataset = C.read_config_file(path).get('dataset', grpo.DEFAULTS['dataset'])
     data_dir = datasets(dataset)
-    T.train(T.load_config([*TINY_RUN, '--block_size=128', f'--data_dir={data_dir}', f'--out_dir={tmp_path / "sft"}']))
+    T.train(C.load_config([*TINY_RUN, '--block_size=128', f'--data_dir={data_dir}', f'--out_dir={tmp_path / "sft"}']))
     grpo.run(grpo.load_config([path, f'--init_from={tmp_path / "sft"}', f'--data_dir={data_dir}',
                                f'--out_dir={tmp_path}', '--max_iters=2', '--eval_interval=2', '--eval_prompts=2',
                                '--eval_samples=2', '--batch_size=2', '--group_size=2', '--max_new_tokens=8',
@@ -85,3 +86,15 @@ def test_grpo_config_runs_a_few_steps(name, datasets, tmp_path):
     evals = [r for r in T.read_jsonl(str(tmp_path / 'log.jsonl')) if 'eval_greedy' in r]
     assert [r['iter'] for r in evals] == [0, 2]
     assert T.load_checkpoint(str(tmp_path / 'ckpt.pt'))['iter_num'] == 2
+
+
+def test_think_rl_config_runs_a_few_steps(datasets, tmp_path):
+    """config/think_rl.py is think.py's (its RL keys are no train.py keys): a few RL steps from scratch."""
+    import think
+    path = str(ROOT / 'config' / 'think_rl.py')
+    data_dir = datasets(C.read_config_file(path)['dataset'])
+    think.train_rl(C.load_config([path, *TINY_RUN, '--block_size=16', '--group_size=2', f'--data_dir={data_dir}',
+                                  f'--out_dir={tmp_path}'], extra=think.RL))
+    evals = [r for r in T.read_jsonl(str(tmp_path / 'log.jsonl')) if 'val_nll_think' in r]
+    assert [r['iter'] for r in evals] == [0, 2]
+    assert T.load_checkpoint(str(tmp_path / 'ckpt.pt'))['idea'] == 'think'

@@ -12,13 +12,14 @@ import pytest
 import torch
 from hypothesis import given, settings, strategies as st
 
+import configurator as C
 import train as T
 from conftest import load_script, run_script, tiny_args
 
 
 def config_error(*args):
     with pytest.raises(T.UserError) as e:
-        T.load_config(list(args))
+        C.load_config(list(args))
     msg = str(e.value)
     assert '\n' not in msg
     return msg
@@ -63,7 +64,7 @@ def test_bad_values_are_named(arg, words):
 
 
 def test_idea_keys_are_known_for_that_idea():
-    c = T.load_config(['--model=reasoning_tokens', '--n_reasoning=3'])
+    c = C.load_config(['--model=reasoning_tokens', '--n_reasoning=3'])
     assert c['n_reasoning'] == 3
     assert 'n_reasoning must be >= 0' in config_error('--model=reasoning_tokens', '--n_reasoning=-1')
 
@@ -82,7 +83,7 @@ def test_cli_errors_are_one_line_without_traceback():
     assert r.stderr.strip().count('\n') == 0
 
 
-keys = st.sampled_from(sorted(T.known_keys('gpt')) + ['n_layers', 'lr', 'vocab_size', ''])
+keys = st.sampled_from(sorted(C.known_keys('gpt')) + ['n_layers', 'lr', 'vocab_size', ''])
 values = st.one_of(st.integers(-10, 10**6), st.floats(allow_nan=True), st.booleans(),
                    st.text(string.printable, max_size=12))
 
@@ -92,12 +93,12 @@ values = st.one_of(st.integers(-10, 10**6), st.floats(allow_nan=True), st.boolea
 def test_fuzz_config_parsing_accepts_or_says_why(pairs):
     args = [f'--{k}={v!r}' if isinstance(v, str) else f'--{k}={v}' for k, v in pairs]
     try:
-        c = T.load_config(args)
+        c = C.load_config(args)
     except T.UserError as e:
         assert str(e) and '\n' not in str(e)
         return
     for k, v in c.items():  # what it accepts has the default's type
-        default = T.known_keys(c['model'])[k]
+        default = C.known_keys(c['model'])[k]
         assert type(v) is type(default) or (isinstance(default, float) and isinstance(v, float))
 
 
@@ -105,7 +106,7 @@ def test_fuzz_config_parsing_accepts_or_says_why(pairs):
 
 def data_error(data_dir, tmp_path):
     with pytest.raises(T.UserError) as e:
-        T.train(T.load_config(tiny_args(data_dir, tmp_path / 'out', '--max_iters=1')))
+        T.train(C.load_config(tiny_args(data_dir, tmp_path / 'out', '--max_iters=1')))
     assert '\n' not in str(e.value)
     return str(e.value)
 
@@ -116,7 +117,7 @@ def copy_data(src, dst):
 
 
 def test_missing_dataset_says_which_prepare_command(tmp_path):
-    msg = T.load_config(['--dataset=shakespeare_char', f'--data_dir={tmp_path / "none"}'])
+    msg = C.load_config(['--dataset=shakespeare_char', f'--data_dir={tmp_path / "none"}'])
     with pytest.raises(T.UserError, match=r'run python data/shakespeare_char/prepare.py'):
         T.train(msg)
 
@@ -155,13 +156,13 @@ def test_bad_jsonl_line_names_file_and_line(char_data, tmp_path):
 @pytest.fixture(scope='module')
 def trained(char_data, tmp_path_factory):
     out = tmp_path_factory.mktemp('trained')
-    T.train(T.load_config(tiny_args(char_data, out, '--max_iters=2', '--eval_interval=2')))
+    T.train(C.load_config(tiny_args(char_data, out, '--max_iters=2', '--eval_interval=2')))
     return out
 
 
 def resume_error(char_data, out_dir, *extra):
     with pytest.raises(T.UserError) as e:
-        T.train(T.load_config(tiny_args(char_data, out_dir, '--max_iters=4', '--init_from=resume', *extra)))
+        T.train(C.load_config(tiny_args(char_data, out_dir, '--max_iters=4', '--init_from=resume', *extra)))
     assert '\n' not in str(e.value)
     return str(e.value)
 
@@ -221,7 +222,7 @@ def test_out_dir_that_cannot_be_made_fails_at_start(char_data, tmp_path):
     blocker = tmp_path / 'a_file'
     blocker.write_text('')
     with pytest.raises(T.UserError, match='not writable'):
-        T.train(T.load_config(tiny_args(char_data, blocker / 'out', '--max_iters=1')))
+        T.train(C.load_config(tiny_args(char_data, blocker / 'out', '--max_iters=1')))
 
 
 # --- GSM8K answer extraction, fuzzed -----------------------------------------------
@@ -361,10 +362,10 @@ BAD_INPUT = [
     ('bench', ['quietstar', '--T=1000'], "longer than the bench model's block_size"),
     ('bench', ['quietstar', '--n_thought=-1'], '--n_thought >= 0'),
     # data/*/prepare.py: an out_dir that cannot be made (a file of that name)
-    ('prepare/shakespeare_char', ['--input={two}', '--out_dir={afile}'], 'out_dir {afile} cannot be made'),
-    ('prepare/shakespeare', ['--input={two}', '--out_dir={afile}'], 'out_dir {afile} cannot be made'),
-    ('prepare/gsm8k', ['--train={gsm}', '--val_size=0', '--out_dir={afile}'], 'out_dir {afile} cannot be made'),
-    ('prepare/openwebtext', ['--input', '{two}', '--out_dir={afile}'], 'out_dir {afile} cannot be made'),
+    ('prepare/shakespeare_char', ['--input={two}', '--out_dir={afile}'], 'out_dir {afile} is not writable'),
+    ('prepare/shakespeare', ['--input={two}', '--out_dir={afile}'], 'out_dir {afile} is not writable'),
+    ('prepare/gsm8k', ['--train={gsm}', '--val_size=0', '--out_dir={afile}'], 'out_dir {afile} is not writable'),
+    ('prepare/openwebtext', ['--input', '{two}', '--out_dir={afile}'], 'out_dir {afile} is not writable'),
     ('prepare/addition', ['--digits=2', '--train_size=8', '--val_size=2', '--test_size=2', '--out_dir={afile}'],
      'is not writable'),
     ('prepare/arith', ['--train_size=2', '--val_size=2', '--out_dir={afile}'], 'is not writable'),

@@ -16,34 +16,18 @@ import torch
 import grpo
 import plot
 import vocab
+import configurator as C
+import model as M
 import train as T
 from conftest import SHARED, load_script, run_script, tiny_args
 from model import GPT, GPTConfig
 
+gsm8k = load_script('data/gsm8k/prepare.py', 'prepare_gsm8k')
 arith = load_script('data/arith/prepare.py', 'prepare_arith')
 
 
 # -----------------------------------------------------------------------------
 # advantages
-
-def test_group_advantages_by_hand():
-    r = torch.tensor([1.0, 0.0, 0.0, 0.0, 2.0, 2.0, 2.0, 2.0])
-    # group 1: mean 0.25, unbiased std 0.5; group 2: all equal
-    a = grpo.group_advantages(r, 4, 'group')
-    assert torch.allclose(a[:4], torch.tensor([0.75, -0.25, -0.25, -0.25]) / (0.5 + 1e-4))
-    assert torch.equal(a[4:], torch.zeros(4))  # exactly: 2.0 - mean(2.0, 2.0, 2.0, 2.0) is 0 in floats
-    assert torch.allclose(grpo.group_advantages(r, 4, 'none'), torch.tensor([0.75, -0.25, -0.25, -0.25, 0, 0, 0, 0]))
-    b = grpo.group_advantages(r, 4, 'batch')
-    assert torch.allclose(b, grpo.group_advantages(r, 4, 'none') / (r.std() + 1e-4))
-
-
-def test_all_equal_group_has_zero_advantage_and_no_nan():
-    for scale in grpo.SCALES:
-        a = grpo.group_advantages(torch.ones(6), 3, scale)
-        assert torch.equal(a, torch.zeros(6)), scale  # exactly: 1 - mean of ones is 0 in floats
-    with pytest.raises(ValueError):
-        grpo.group_advantages(torch.ones(4), 2, 'std')
-
 
 # -----------------------------------------------------------------------------
 # the loss, by hand
@@ -148,7 +132,7 @@ def test_kl_is_zero_when_policy_is_reference():
     model = GPT(GPTConfig(block_size=32, vocab_size=11, n_layer=2, n_head=2, n_embd=32)).eval()
     reference = GPT(model.config).eval()
     reference.load_state_dict(model.state_dict())
-    seq, valid, mask = grpo.sample(model, [[1, 2, 3], [4, 5]], 6, end_id=10)
+    seq, valid, mask = M.sample_batch(model, [[1, 2, 3], [4, 5]], 6, end_id=10)
     logp = grpo.completion_logprobs(model, seq, valid, 3)
     ref = grpo.completion_logprobs(reference, seq, valid, 3)
     loss, stats = grpo.grpo_loss(logp, logp.detach(), ref, torch.zeros(2), mask, beta=0.5)
@@ -168,15 +152,15 @@ def gsm8k_records(n=40):
 
 def test_rewards_on_real_gsm8k_solutions():
     for rec in gsm8k_records():
-        parsed = grpo.gsm8k.parse_record(rec)
+        parsed = gsm8k.parse_record(rec)
         # the reference solution itself, and the three renderings of data/gsm8k/prepare.py
         assert grpo.accuracy_reward('', rec['answer'], parsed) == 1.0
         assert grpo.format_reward('', rec['answer'], parsed) == 0.0
         for style in ('answer', 'cot', 'think'):
-            _, completion = grpo.gsm8k.render(parsed, style)
+            _, completion = gsm8k.render(parsed, style)
             assert grpo.accuracy_reward('', completion, parsed) == 1.0
             assert grpo.format_reward('', completion, parsed) == float(style == 'think')
-        wrong = grpo.gsm8k.render({**parsed, 'answer': str(int(float(parsed['answer'])) + 1)}, 'think')[1]
+        wrong = gsm8k.render({**parsed, 'answer': str(int(float(parsed['answer'])) + 1)}, 'think')[1]
         assert grpo.accuracy_reward('', wrong, parsed) == 0.0 and grpo.format_reward('', wrong, parsed) == 1.0
 
 
@@ -222,12 +206,12 @@ PROMPTS = [[1, 2, 3, 4, 5, 6, 7], [3], [8, 9, 1, 2], [5, 5, 5, 5, 5, 5, 5]]
 
 def test_completion_mask():
     tokens = torch.tensor([[3, 9, 4, 9], [9, 1, 1, 1], [1, 2, 3, 4]])
-    assert grpo.completion_mask(tokens, 9).tolist() == [[1, 1, 0, 0], [1, 0, 0, 0], [1, 1, 1, 1]]
+    assert M.completion_mask(tokens, 9).tolist() == [[1, 1, 0, 0], [1, 0, 0, 0], [1, 1, 1, 1]]
 
 
 def test_batched_greedy_equals_one_prompt_at_a_time():
     model = tiny_gpt()
-    seq, valid, mask = grpo.sample(model, PROMPTS, 10, temperature=0)
+    seq, valid, mask = M.sample_batch(model, PROMPTS, 10, temperature=0)
     P = max(map(len, PROMPTS))
     for i, p in enumerate(PROMPTS):
         alone = model.generate(torch.tensor([p]), 10, temperature=0)[0, len(p):]
@@ -240,7 +224,7 @@ def test_batched_logprobs_equal_unpadded_forward():
     ordinary forward of each row alone, without padding."""
     model = tiny_gpt()
     torch.manual_seed(1)
-    seq, valid, mask = grpo.sample(model, PROMPTS, 12, temperature=1.0, end_id=12)
+    seq, valid, mask = M.sample_batch(model, PROMPTS, 12, temperature=1.0, end_id=12)
     P = max(map(len, PROMPTS))
     logp = grpo.completion_logprobs(model, seq, valid, P)
     for i, p in enumerate(PROMPTS):
@@ -267,7 +251,7 @@ def test_logprobs_are_those_of_the_sampling_temperature(temperature):
     that distribution at the sampled tokens, not those of T = 1."""
     model = tiny_gpt()
     torch.manual_seed(2)
-    seq, valid, mask = grpo.sample(model, PROMPTS, 8, temperature=temperature, end_id=12)
+    seq, valid, mask = M.sample_batch(model, PROMPTS, 8, temperature=temperature, end_id=12)
     P = max(map(len, PROMPTS))
     logp = grpo.completion_logprobs(model, seq, valid, P, temperature)
     plain = grpo.completion_logprobs(model, seq, valid, P)
@@ -283,7 +267,7 @@ def test_tokens_after_end_of_text_are_masked():
     model = tiny_gpt(vocab_size=4)  # 4 tokens: end-of-text (3) comes up early and often
     torch.manual_seed(0)
     prompts = [[0, 1], [2]] * 8
-    seq, valid, mask = grpo.sample(model, prompts, 30, temperature=1.0, end_id=3)
+    seq, valid, mask = M.sample_batch(model, prompts, 30, temperature=1.0, end_id=3)
     tokens = seq[:, 2:]
     assert mask.shape == tokens.shape
     ended = 0
@@ -298,8 +282,8 @@ def test_tokens_after_end_of_text_are_masked():
 
 
 def test_sample_refuses_to_overflow_the_context():
-    with pytest.raises(T.UserError, match='block_size'):
-        grpo.sample(tiny_gpt(), [[1] * 30], 20)
+    with pytest.raises(ValueError, match='block_size'):
+        M.sample_batch(tiny_gpt(), [[1] * 30], 20)
 
 
 # -----------------------------------------------------------------------------
@@ -369,7 +353,7 @@ def test_grpo_step_scores_each_completion_against_its_own_prompt(monkeypatch):
     """Completion i is sampled from the prompt of the record it is scored against (group i // G),
     and the loss gets the group advantages of those rewards, by hand, with their sign."""
     calls = use_reward(monkeypatch, lambda p, completion, r: float(completion.count('a')))
-    samples, losses = spy(monkeypatch, 'sample'), spy(monkeypatch, 'grpo_loss')
+    samples, losses = spy(monkeypatch, 'sample_batch'), spy(monkeypatch, 'grpo_loss')
     policy, reference = toy_gpt(), toy_gpt()
     records = TOY_RECORDS + [{'prompt': 'c', 'answer': 'a', 'ids': TOY_TOK.encode('c')}]
     G = 4
@@ -396,7 +380,7 @@ def test_grpo_step_logprobs_are_the_sampling_policy_and_the_reference(monkeypatc
     that sampled (before any update) at 0.7, and the reference's at 0.7 (another model here);
     the first update's new log-probs equal the old ones (ratio 1), later ones have moved."""
     use_reward(monkeypatch, lambda p, completion, r: float(completion.count('a')))
-    samples, losses = spy(monkeypatch, 'sample'), spy(monkeypatch, 'grpo_loss')
+    samples, losses = spy(monkeypatch, 'sample_batch'), spy(monkeypatch, 'grpo_loss')
     policy, reference = toy_gpt(seed=0), toy_gpt(seed=1)
     before = toy_gpt(seed=0)  # the policy as it sampled
     T_ = 0.7
@@ -428,7 +412,7 @@ def test_grpo_step_dr_grpo_divides_by_max_new_tokens(monkeypatch):
     N * max_new_tokens, not N * the longest completion. With mu = 1 the ratio is 1, so the loss
     is -sum_i A_i * tokens_i / (N * max_new_tokens), by hand."""
     calls = use_reward(monkeypatch, lambda p, completion, r: float(len(completion)))
-    samples = spy(monkeypatch, 'sample')
+    samples = spy(monkeypatch, 'sample_batch')
     policy, reference = toy_gpt(), toy_gpt()
     head = policy.head
     policy.head = lambda x: head(x) + 1.5 * (torch.arange(5) == TOY_END)  # ends early and often
@@ -461,7 +445,7 @@ def toy_learning(monkeypatch, steps=30, negate=False):
     use_reward(monkeypatch, lambda p, completion, r: completion.count(r['answer']) / 4)
     if negate:
         advantages = grpo.group_advantages
-        monkeypatch.setattr(grpo, 'group_advantages', lambda *a: -advantages(*a))
+        monkeypatch.setattr(grpo, 'group_advantages', lambda *a, **kw: -advantages(*a, **kw))
     policy, reference = toy_gpt(), toy_gpt()
     optimizer = torch.optim.AdamW(policy.parameters(), lr=1e-2, weight_decay=0.0)
     c = toy_config(group_size=8, temperature=1.0, mu=2, beta=0.04)
@@ -517,7 +501,7 @@ def test_tiny_run_end_to_end(arith_data, tmp_path, monkeypatch):
     loads as train.py's and sample.py generates from it. Every step gets a frozen reference,
     another model than the policy, that stays the starting checkpoint."""
     sft = tmp_path / 'sft'
-    T.train(T.load_config(tiny_args(arith_data / 'think', sft, '--block_size=128', '--max_iters=2',
+    T.train(C.load_config(tiny_args(arith_data / 'think', sft, '--block_size=128', '--max_iters=2',
                                      '--eval_interval=2')))
     out = tmp_path / 'grpo'
     args = [f'--init_from={sft}', f'--data_dir={arith_data / "think"}', f'--out_dir={out}', '--max_iters=2',

@@ -14,6 +14,7 @@ from torch.nn import functional as F
 import pause
 import score
 import vocab
+import configurator as C
 import train as T
 from conftest import run_script, tiny_args, write_char_dataset, shakespeare_text
 from model import GPT, GPTConfig, lm_loss
@@ -28,7 +29,7 @@ def char_meta(chars):
 
 
 def run(data_dir, out_dir, *extra):
-    return T.train(T.load_config(tiny_args(data_dir, out_dir, *extra)))
+    return T.train(C.load_config(tiny_args(data_dir, out_dir, *extra)))
 
 
 def write_records(data_dir, meta, rows):
@@ -361,23 +362,23 @@ def test_finetune_from_another_run_grows_the_vocabulary(pause_pretrained, tmp_pa
     data = write_records(tmp_path / 'ft', ft_meta, rows)
     argv = tiny_args(data, tmp_path / 'out', '--max_iters=2', '--eval_interval=2', f'--init_from={tmp / "pt"}')
     src = T.load_checkpoint(str(tmp / 'pt' / 'ckpt.pt'))
-    model, new_params = T.init_from_run(T.load_config(argv), ft_meta)
+    model, new_params = T.init_from_run(C.load_config(argv), ft_meta)
     assert new_params == []  # a 'pause' model's weights fit a 'gpt' exactly
     old, new = src['model']['lm_head.weight'], model.lm_head.weight.detach()
     assert new.shape[0] == old.shape[0] + 1 and torch.equal(new[:old.shape[0]], old)
     assert torch.equal(model.state_dict()['transformer.h.1.mlp.c_fc.weight'], src['model']['transformer.h.1.mlp.c_fc.weight'])
-    T.train(T.load_config(argv))
+    T.train(C.load_config(argv))
     done = T.load_checkpoint(str(tmp_path / 'out' / 'ckpt.pt'))
     assert done['idea'] == 'gpt' and done['iter_num'] == 2 and done['meta'] == ft_meta
     # refused: another base vocabulary, another shape, a path that is no run
     other = write_records(tmp_path / 'other', vocab.add_special_tokens(char_meta(chars[:-1]), ['<pause>']), rows)
     with pytest.raises(T.UserError, match='vocabularies differ'):
-        T.init_from_run(T.load_config(tiny_args(other, tmp_path / 'o2', f'--init_from={tmp / "pt"}')),
+        T.init_from_run(C.load_config(tiny_args(other, tmp_path / 'o2', f'--init_from={tmp / "pt"}')),
                         vocab.add_special_tokens(char_meta(chars[:-1]), ['<pause>']))
     with pytest.raises(T.UserError, match='n_embd=32'):
-        T.init_from_run(T.load_config(tiny_args(data, tmp_path / 'o3', '--n_embd=64', f'--init_from={tmp / "pt"}')), ft_meta)
+        T.init_from_run(C.load_config(tiny_args(data, tmp_path / 'o3', '--n_embd=64', f'--init_from={tmp / "pt"}')), ft_meta)
     with pytest.raises(T.UserError, match='is no run'):
-        T.train(T.load_config(tiny_args(data, tmp_path / 'o4', f'--init_from={tmp_path / "nothing"}')))
+        T.train(C.load_config(tiny_args(data, tmp_path / 'o4', f'--init_from={tmp_path / "nothing"}')))
 
 
 # -----------------------------------------------------------------------------

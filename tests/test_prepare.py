@@ -16,8 +16,8 @@ import sys
 import numpy as np
 import pytest
 
+import vocab
 from conftest import ROOT, SHARED, run_script, shakespeare_text
-
 
 
 def script(name):
@@ -98,9 +98,11 @@ def test_char_roundtrip(tmp_path, input_txt, text):
 
 
 def test_char_writes_beside_the_script_from_any_cwd(tmp_path, text):
-    # a copy of the script with input.txt beside it, run from elsewhere without flags
+    # a copy of the repository's layout (vocab.py, data/shakespeare_char/prepare.py) with
+    # input.txt beside the script, run from elsewhere without flags
     data_dir = tmp_path / 'data' / 'shakespeare_char'
     data_dir.mkdir(parents=True)
+    shutil.copy(ROOT / 'vocab.py', tmp_path / 'vocab.py')
     shutil.copy(script('shakespeare_char'), data_dir / 'prepare.py')
     (data_dir / 'input.txt').write_text(text, encoding='utf-8')
     elsewhere = tmp_path / 'elsewhere'
@@ -127,9 +129,9 @@ def test_char_non_utf8_input_is_one_line(tmp_path):
 def test_char_failed_download_says_how_to_copy(tmp_path):
     mod = load('shakespeare_char')
     mod.DATA_URL = 'http://127.0.0.1:9/input.txt'  # nothing listens there: fails at once, online or not
-    with pytest.raises(SystemExit) as e:
+    with pytest.raises(vocab.UserError) as e:
         mod.get_text(None, str(tmp_path))
-    message = str(e.value.code)
+    message = str(e.value)
     assert '\n' not in message and 'cp ' in message and 'input.txt' in message
     assert list(tmp_path.iterdir()) == []
 
@@ -220,16 +222,16 @@ def test_owt_bad_jsonl_line_names_file_and_line(tmp_path):
     bad = tmp_path / 'bad.jsonl'
     bad.write_text('{"text": "fine"}\n\n{"text": oops}\n', encoding='utf-8')
     mod = load('openwebtext')
-    with pytest.raises(SystemExit) as e:
+    with pytest.raises(vocab.UserError) as e:
         mod.read_local_docs([str(bad)])
-    assert str(bad) in str(e.value.code) and 'line 3' in str(e.value.code)
+    assert str(bad) in str(e.value) and 'line 3' in str(e.value)
     no_text = tmp_path / 'no_text.jsonl'
     no_text.write_text('{"body": "x"}\n', encoding='utf-8')
-    with pytest.raises(SystemExit, match='line 1'):
+    with pytest.raises(vocab.UserError, match='line 1'):
         mod.read_local_docs([str(no_text)])
     latin1 = tmp_path / 'latin1.jsonl'
     latin1.write_bytes('{"text": "ok"}\n{"text": "caf\u00e9"}\n'.encode('latin-1'))
-    with pytest.raises(SystemExit, match='line 2'):
+    with pytest.raises(vocab.UserError, match='line 2'):
         mod.read_local_docs([str(latin1)])
 
 

@@ -12,6 +12,7 @@ from torch.nn import functional as F
 import bench
 import quietstar as Q
 import vocab
+import configurator as C
 import train as T
 from conftest import ROOT, assert_greedy, read_log, run_script, tiny_args
 from model import GPT, lm_loss
@@ -275,7 +276,7 @@ def test_config_checks():
 @pytest.fixture(scope='module')
 def base_run(char_data, tmp_path_factory):
     tmp = tmp_path_factory.mktemp('qs')
-    T.train(T.load_config(tiny_args(char_data, tmp / 'base', '--max_iters=20', '--eval_interval=20',
+    T.train(C.load_config(tiny_args(char_data, tmp / 'base', '--max_iters=20', '--eval_interval=20',
                                     '--learning_rate=3e-3')))
     return tmp
 
@@ -289,20 +290,20 @@ def qs_args(tmp, out, *extra):
 
 def test_finetune_from_a_base_run_in_one_command(base_run):
     tmp = base_run
-    config = T.load_config(qs_args(tmp, 'qs'))
+    config = C.load_config(qs_args(tmp, 'qs'))
     src = T.load_checkpoint(str(tmp / 'base' / 'ckpt.pt'))['meta']
-    meta = T.idea_meta(config, src)  # the base data has no markers: the idea adds its two
+    meta = C.idea_meta(config, src)  # the base data has no markers: the idea adds its two
     s, e = vocab.special_id(meta, vocab.START_THOUGHT), vocab.special_id(meta, vocab.END_THOUGHT)
     assert (s, e) == (src['vocab_size'], src['vocab_size'] + 1) and meta['vocab_size'] == src['vocab_size'] + 2
     model, _ = T.init_from_run(config, meta)
     wte, dash = model.transformer.wte.weight, meta['stoi']['-']
     assert torch.equal(wte[s], wte[dash]) and torch.equal(wte[e], wte[dash])  # copied rows: exact
     # before any training the fine-tune is the base model: same val NLL on the same batches
-    T.train(T.load_config(qs_args(tmp, 'qs0', '--max_iters=1', '--learning_rate=0', '--min_lr=0')))
+    T.train(C.load_config(qs_args(tmp, 'qs0', '--max_iters=1', '--learning_rate=0', '--min_lr=0')))
     base, qs = Q.evaluate(str(tmp / 'base'), 3, 4), Q.evaluate(str(tmp / 'qs0'), 3, 4)
     assert qs['base_nll'] == pytest.approx(base['base_nll'], abs=1e-5)
     assert qs['mixed_nll'] == pytest.approx(base['base_nll'], abs=1e-5)
-    T.train(T.load_config(qs_args(tmp, 'qs', '--max_iters=6', '--learning_rate=1e-2')))
+    T.train(C.load_config(qs_args(tmp, 'qs', '--max_iters=6', '--learning_rate=1e-2')))
     rows = read_log(tmp / 'qs')
     train_rows = [r for r in rows if 'loss' in r]
     assert len(train_rows) == 6 and all(isinstance(r['policy_loss'], float) and 'base_nll' in r for r in train_rows)
@@ -326,7 +327,7 @@ def test_an_idea_file_copied_under_a_new_name_trains(base_run, tmp_path):
 def test_sample_shows_thoughts(base_run):
     tmp = base_run
     out = tmp / 'qs_sample'
-    T.train(T.load_config(qs_args(tmp, 'qs_sample', '--max_iters=1')))
+    T.train(C.load_config(qs_args(tmp, 'qs_sample', '--max_iters=1')))
     r = run_script('sample.py', f'--out_dir={out}', '--num_samples=1', '--max_new_tokens=4', '--start=First',
                    '--show_thoughts', env={'NO_COLOR': '1'})
     assert r.returncode == 0, r.stderr

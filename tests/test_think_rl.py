@@ -12,6 +12,7 @@ from torch.nn import functional as F
 
 import think
 import vocab
+import configurator as C
 import train as T
 from conftest import ROOT, assert_greedy, load_script, run_script
 from model import GPT, GPTConfig
@@ -22,7 +23,7 @@ TEXT_VOCAB = 3  # text ids 0, 1, 2; think ids 3, 4
 def tiny_think(max_think=2, seed=0, **kw):
     torch.manual_seed(seed)
     args = dict(block_size=16, vocab_size=TEXT_VOCAB + 2, n_layer=2, n_head=2, n_embd=16, bias=False, n_think=2,
-                think_id=TEXT_VOCAB, max_think=max_think, n_ahead=2)
+                think_id=TEXT_VOCAB, max_think=max_think)
     cfg = think.ThinkConfig(**{**args, **kw})
     return think.ThinkGPT(cfg).eval()
 
@@ -55,8 +56,9 @@ def test_advantages_by_hand():
     reward = torch.tensor([1.0, 2.0, 3.0, -1.0, -1.0, 5.0])
     mean = think.advantages(reward, 3, 'mean')
     assert torch.allclose(mean, torch.tensor([-1.0, 0.0, 1.0, -2.0, -2.0, 4.0]))
-    std = think.advantages(reward, 3, 'mean_std')  # unbiased std: 1 and sqrt(12)
-    assert torch.allclose(std, torch.tensor([-1.0, 0.0, 1.0, -2 / 12 ** 0.5, -2 / 12 ** 0.5, 4 / 12 ** 0.5]), atol=1e-5)
+    std = think.advantages(reward, 3, 'mean_std')  # unbiased std: 1 and sqrt(12), + eps 1e-4
+    s1, s2 = 1 + 1e-4, 12 ** 0.5 + 1e-4
+    assert torch.allclose(std, torch.tensor([-1 / s1, 0.0, 1 / s1, -2 / s2, -2 / s2, 4 / s2]), atol=1e-6)
 
 
 def test_next_text_reward_is_the_mean_text_log_probability():
@@ -303,10 +305,16 @@ def test_think_tokens_do_not_move_the_text():
 
 
 def test_config_checks():
-    for bad in (dict(reward='accuracy'), dict(baseline='median'), dict(group_size=1), dict(max_think=-1),
-                dict(think_penalty=-1.0), dict(n_ahead=16)):
-        with pytest.raises(ValueError):
-            tiny_think(**bad)
+    with pytest.raises(ValueError):
+        tiny_think(max_think=-1)
+    base = C.load_config(['--model=think', '--block_size=16'], extra=think.RL)
+    think.check_rl(base)
+    for bad, words in ((dict(reward='accuracy'), 'reward must be one of'), (dict(baseline='median'), 'baseline must be'),
+                       (dict(group_size=1), 'needs group_size >= 2'), (dict(think_penalty=-1.0), 'think_penalty must be'),
+                       (dict(n_ahead=16), 'n_ahead must be < block_size'), (dict(model='gpt'), "model = 'think'")):
+        with pytest.raises(T.UserError, match=words):
+            think.check_rl({**base, **bad})
+    assert 'group_size' not in think.ThinkConfig.__dataclass_fields__  # RL keys are not the model's
     with pytest.raises(ValueError, match='vocabulary'):
         think.ThinkGPT(think.ThinkConfig(vocab_size=4, think_id=3, n_think=2, n_layer=1, n_head=1, n_embd=8))
 
@@ -323,7 +331,7 @@ def addition(tmp_path_factory):
     sizes = ['--digits=2', '--train_size=200', '--val_size=20', '--test_size=0']
     prep.main([*sizes, f'--out_dir={tmp / "plain"}'])
     prep.main([*sizes, '--n_think=4', f'--out_dir={tmp / "think"}'])
-    T.train(T.load_config([f'--data_dir={tmp / "plain"}', f'--out_dir={tmp / "sft"}', *SHAPE]))
+    T.train(C.load_config([f'--data_dir={tmp / "plain"}', f'--out_dir={tmp / "sft"}', *SHAPE]))
     return tmp
 
 
@@ -332,9 +340,9 @@ SHAPE = ['--n_layer=2', '--n_head=2', '--n_embd=16', '--block_size=16', '--bias=
 
 
 def rl_config(tmp, out, *extra):
-    return T.load_config([str(ROOT / 'config' / 'think_rl.py'), *SHAPE, f'--data_dir={tmp / "think"}', f'--out_dir={out}',
+    return C.load_config([str(ROOT / 'config' / 'think_rl.py'), *SHAPE, f'--data_dir={tmp / "think"}', f'--out_dir={out}',
                           f'--init_from={tmp / "sft"}', f'--teacher={tmp / "sft"}', '--n_think=4', '--group_size=2',
-                          '--max_iters=3', '--eval_interval=3', *extra])
+                          '--max_iters=3', '--eval_interval=3', *extra], extra=think.RL)
 
 
 def test_addition_records():

@@ -10,12 +10,13 @@ import time
 import pytest
 import torch
 
+import configurator as C
 import train as T
 from conftest import ROOT, read_log, run_script, tiny_args
 
 
 def run(data_dir, out_dir, *extra):
-    return T.train(T.load_config(tiny_args(data_dir, out_dir, *extra)))
+    return T.train(C.load_config(tiny_args(data_dir, out_dir, *extra)))
 
 
 def train_losses(out_dir):
@@ -143,7 +144,7 @@ def test_task_records_train_on_completions_only(char_data, tmp_path):
 
 
 def test_lr_schedule():
-    c = dict(T.DEFAULTS, learning_rate=1.0, min_lr=0.1, warmup_iters=10, lr_decay_iters=110, max_iters=200)
+    c = dict(C.DEFAULTS, learning_rate=1.0, min_lr=0.1, warmup_iters=10, lr_decay_iters=110, max_iters=200)
     assert T.get_lr(0, c) == pytest.approx(1 / 11)
     assert T.get_lr(10, c) == pytest.approx(1.0)
     assert T.get_lr(60, c) == pytest.approx(0.1 + 0.5 * 0.9)
@@ -192,11 +193,11 @@ def test_finetune_local_gpt2_dir_then_resume(tmp_path):
     shape = ['--n_layer=2', '--n_head=2', '--n_embd=32', '--bias=True', '--tanh_gelu=True', '--block_size=32',
              '--batch_size=2', '--eval_iters=1', '--eval_interval=2', '--progress=lines', '--device=cpu']
     common = [f'--data_dir={tmp_path / "bpe"}', f'--out_dir={tmp_path / "out"}', *shape]
-    T.train(T.load_config([*common, f'--init_from={tmp_path / "gpt2-tiny"}', '--max_iters=2']))
-    T.train(T.load_config([*common, '--init_from=resume', '--max_iters=4']))
+    T.train(C.load_config([*common, f'--init_from={tmp_path / "gpt2-tiny"}', '--max_iters=2']))
+    T.train(C.load_config([*common, '--init_from=resume', '--max_iters=4']))
     assert sorted(eval_losses(tmp_path / 'out')) == [0, 2, 4]
     with pytest.raises(T.UserError, match='n_layer=2'):
-        T.train(T.load_config([*common, f'--init_from={tmp_path / "gpt2-tiny"}', '--n_layer=3']))
+        T.train(C.load_config([*common, f'--init_from={tmp_path / "gpt2-tiny"}', '--n_layer=3']))
     r = run_script('sample.py', f'--init_from={tmp_path / "gpt2-tiny"}', '--num_samples=1', '--max_new_tokens=5',
                    '--start=Hello')
     assert r.returncode == 0 and r.stdout.startswith('Hello'), r.stderr
@@ -218,3 +219,31 @@ def test_train_tokens_limits_the_training_windows(char_data):
         assert torch.equal(y[:, :-1], x[:, 1:])
     x, _ = ds.batch('val', 64, 0)  # val is untouched
     assert len({tuple(r) for r in x.tolist()}) > 2
+
+
+# -----------------------------------------------------------------------------
+# group-relative advantages (Quiet-STaR, <think_i> RL, GRPO)
+
+def test_group_advantages_by_hand():
+    r = torch.tensor([1.0, 0.0, 0.0, 0.0, 2.0, 2.0, 2.0, 2.0])
+    # group 1: mean 0.25, unbiased std 0.5; group 2: all equal
+    a = T.group_advantages(r.view(2, 4), scale='group').flatten()
+    assert torch.allclose(a[:4], torch.tensor([0.75, -0.25, -0.25, -0.25]) / (0.5 + 1e-4))
+    assert torch.equal(a[4:], torch.zeros(4))  # exactly: 2.0 - mean(2.0, 2.0, 2.0, 2.0) is 0 in floats
+    assert torch.allclose(T.group_advantages(r.view(2, 4)).flatten(), torch.tensor([0.75, -0.25, -0.25, -0.25, 0, 0, 0, 0]))
+    b = T.group_advantages(r.view(2, 4), scale='batch').flatten()
+    assert torch.allclose(b, T.group_advantages(r.view(2, 4)).flatten() / (r.std() + 1e-4))
+
+
+def test_all_equal_group_has_zero_advantage_and_no_nan():
+    for scale in ('group', 'batch', 'none'):
+        a = T.group_advantages(torch.ones(2, 3), scale=scale)
+        assert torch.equal(a, torch.zeros(2, 3)), scale  # exactly: 1 - mean of ones is 0 in floats
+    with pytest.raises(ValueError):
+        T.group_advantages(torch.ones(2, 2), scale='std')
+
+
+def test_group_advantages_along_a_dim():
+    # Quiet-STaR's groups: the S thoughts of one position, along dim 0 of (S, B, T)
+    r = torch.tensor([[[1.0, 4.0]], [[3.0, 4.0]]])  # S=2, B=1, T=2
+    assert torch.equal(T.group_advantages(r, dim=0), torch.tensor([[[-1.0, 0.0]], [[1.0, 0.0]]]))

@@ -31,7 +31,7 @@ import sys
 
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, '..', '..'))  # think.py, for the special tokens
+sys.path.insert(0, os.path.join(HERE, '..', '..'))  # the repository root: vocab.py
 import vocab  # noqa: E402
 from vocab import check_writable, cli_errors  # noqa: E402
 

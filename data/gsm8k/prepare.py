@@ -23,40 +23,25 @@ import os
 import pickle
 import random
 import re
-from decimal import Decimal, InvalidOperation
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..'))
+from vocab import UserError, check_writable, cli_errors, first_number, jsonl_lines, write_atomic  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 STYLES = ('answer', 'cot', 'think')
 NOTE = re.compile(r'<<(.*?)>>')  # calculator note; non-greedy: several on one line
-NUMBER = re.compile(r'[-+]?(?:\d[\d,]*(?:\.\d*)?|\.\d+)')
 
 # -----------------------------------------------------------------------------
 # parsing and rendering (pure functions, imported by tests and by reward code)
 
 
-def normalize_number(s):
-    """'1,000' -> '1000', '3.50' -> '3.5', '7.0' -> '7', '+5' -> '5', '-0' -> '0';
-    None if s is not a number. Equal numbers give equal strings, so answers compare as text."""
-    try:
-        d = Decimal(s.replace(',', ''))
-    except InvalidOperation:
-        return None
-    if not d.is_finite():
-        return None
-    if d == 0:
-        return '0'  # not '-0' or '0E-3'
-    return format(d.normalize(), 'f')  # 'f' writes 1E+3 as 1000
-
-
 def parse_answer(text):
-    """The final answer after the last '####', normalized (see normalize_number), or None
-    if there is no '####' or no number after it. Extra text around the number
-    ('$1,234.50 dollars') is ignored."""
+    """The final answer: the first number after the last '####', normalized
+    (vocab.first_number), or None if there is no '####' or no number after it."""
     if '####' not in text:
         return None
-    tail = text.rsplit('####', 1)[1].replace('\u2212', '-')  # a typeset minus is still a minus
-    m = NUMBER.search(tail)
-    return normalize_number(m.group(0)) if m else None
+    return first_number(text.rsplit('####', 1)[1])
 
 
 def parse_record(rec):
@@ -111,20 +96,6 @@ def render(record, style):
 # reading sources and writing splits
 
 
-def read_jsonl(path):
-    """(line number, record) of every non-blank line of a JSONL file."""
-    if not os.path.isfile(path):
-        raise SystemExit(f"error: {path} does not exist (GSM8K JSONL: one {{\"question\", \"answer\"}} per line)")
-    with open(path, 'rb') as f:  # bytes: json.loads decodes them, and names bad UTF-8 as an error
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                yield lineno, json.loads(line)
-            except ValueError as e:  # JSONDecodeError, or UnicodeDecodeError
-                raise SystemExit(f"error: {path} line {lineno}: not valid JSON ({getattr(e, 'msg', None) or e.reason})")
-
-
 def parse_all(named_records):
     """Parse (where, record) pairs; a malformed record stops the run, naming where it is."""
     parsed = []
@@ -132,12 +103,14 @@ def parse_all(named_records):
         try:
             parsed.append(parse_record(rec))
         except ValueError as e:
-            raise SystemExit(f"error: {where}: {e}")
+            raise UserError(f"{where}: {e}")
     return parsed
 
 
 def load_local(path):
-    return parse_all((f"{path} line {lineno}", rec) for lineno, rec in read_jsonl(path))
+    if not os.path.isfile(path):
+        raise UserError(f"{path} does not exist (GSM8K JSONL: one {{\"question\", \"answer\"}} per line)")
+    return parse_all((f"{path} line {lineno}", rec) for lineno, rec in jsonl_lines(path))
 
 
 def load_hf():
@@ -146,7 +119,7 @@ def load_hf():
     try:
         ds = load_dataset('openai/gsm8k', 'main')
     except Exception as e:  # mostly: no network; the cause is in e's first line
-        raise SystemExit(f"error: could not load openai/gsm8k ({type(e).__name__}: {str(e).splitlines()[0]}); "
+        raise UserError(f"could not load openai/gsm8k ({type(e).__name__}: {str(e).splitlines()[0]}); "
                          f"without network, pass local files, e.g. --train=../shared/data/gsm8k/train.jsonl")
     return {split: parse_all((f"openai/gsm8k {split} record {i}", rec) for i, rec in enumerate(ds[split]))
             for split in ('train', 'test')}
@@ -155,7 +128,7 @@ def load_hf():
 def hold_out(records, val_size, seed):
     """(train, val): val_size records picked by a seeded shuffle; both keep the source order."""
     if not 0 <= val_size < len(records):
-        raise SystemExit(f"error: --val_size={val_size} must be at least 0 and less than the "
+        raise UserError(f"--val_size={val_size} must be at least 0 and less than the "
                          f"{len(records)} training records")
     order = list(range(len(records)))
     random.Random(seed).shuffle(order)
@@ -168,13 +141,6 @@ def hold_out(records, val_size, seed):
 def with_text(record, style):
     prompt, completion = render(record, style)
     return {**record, 'prompt': prompt, 'completion': completion}
-
-
-def write_atomic(path, data):
-    tmp = path + '.tmp'
-    with open(tmp, 'wb') as f:
-        f.write(data)
-    os.replace(tmp, path)
 
 
 def write_jsonl(path, rows):
@@ -192,6 +158,11 @@ def make_meta(splits, tokenizer, style):
 
 
 def main(argv=None):
+    with cli_errors():
+        prepare(argv)
+
+
+def prepare(argv):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--train', default=None, help='local GSM8K train JSONL (default: openai/gsm8k through HF datasets)')
     parser.add_argument('--test', default=None, help='local GSM8K test JSONL (optional, with --train)')
@@ -216,10 +187,7 @@ def main(argv=None):
         parts['test'] = sources['test']
     splits = {name: [with_text(r, args.style) for r in records] for name, records in parts.items()}
 
-    try:
-        os.makedirs(args.out_dir, exist_ok=True)
-    except OSError as e:
-        raise SystemExit(f"error: out_dir {args.out_dir} cannot be made: {e.strerror}")
+    check_writable(args.out_dir)
     for name, rows in splits.items():
         write_jsonl(os.path.join(args.out_dir, f'{name}.jsonl'), rows)
     stale = os.path.join(args.out_dir, 'test.jsonl')

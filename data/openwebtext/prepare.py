@@ -18,25 +18,19 @@ Offline: export TIKTOKEN_CACHE_DIR=../shared/tiktoken so tiktoken finds the BPE 
 
 import argparse
 import glob
-import json
 import math
 import os
 import pickle
+import sys
 
 import numpy as np
 from tqdm import tqdm
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..'))
+from vocab import UserError, bpe_encoding, check_writable, cli_errors, jsonl_lines, write_atomic  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 EOT = 50256  # <|endoftext|> in r50k_base
-
-
-def get_encoding():
-    import tiktoken
-    try:
-        return tiktoken.get_encoding('r50k_base')
-    except Exception as e:  # offline without a cache it fails deep inside requests
-        raise SystemExit(f"error: tiktoken could not load r50k_base ({type(e).__name__}); offline, "
-                         f"export TIKTOKEN_CACHE_DIR=../shared/tiktoken (GPT-2's BPE ranks)")
 
 
 def expand_inputs(patterns):
@@ -45,7 +39,7 @@ def expand_inputs(patterns):
     for pattern in patterns:
         matches = sorted(glob.glob(pattern))
         if not matches:
-            raise SystemExit(f"error: no input file matches {pattern}")
+            raise UserError(f"no input file matches {pattern}")
         paths.extend(matches)
     return paths
 
@@ -56,21 +50,14 @@ def read_text(path):
     try:
         return data.decode('utf-8')
     except UnicodeDecodeError as e:
-        raise SystemExit(f"error: {path} is not UTF-8 text ({e.reason} at byte {e.start})")
+        raise UserError(f"{path} is not UTF-8 text ({e.reason} at byte {e.start})")
 
 
 def read_jsonl_texts(path):
-    with open(path, 'rb') as f:  # bytes: json.loads decodes them, and names bad UTF-8 as an error
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except ValueError as e:  # JSONDecodeError, or UnicodeDecodeError
-                raise SystemExit(f"error: {path} line {lineno}: not valid JSON ({getattr(e, 'msg', None) or e.reason})")
-            if not isinstance(record, dict) or not isinstance(record.get('text'), str):
-                raise SystemExit(f"error: {path} line {lineno}: expected an object with a \"text\" string")
-            yield record['text']
+    for lineno, record in jsonl_lines(path):
+        if not isinstance(record, dict) or not isinstance(record.get('text'), str):
+            raise UserError(f"{path} line {lineno}: expected an object with a \"text\" string")
+        yield record['text']
 
 
 def read_local_docs(paths, max_docs=None):
@@ -82,7 +69,7 @@ def read_local_docs(paths, max_docs=None):
         elif path.endswith('.txt'):
             texts = [read_text(path)]
         else:
-            raise SystemExit(f"error: {path}: expected a .jsonl or .txt file")
+            raise UserError(f"{path}: expected a .jsonl or .txt file")
         for text in texts:
             if max_docs is not None and len(docs) >= max_docs:
                 return docs
@@ -100,7 +87,7 @@ def load_documents(paths, dataset_name, max_docs, num_proc):
     try:
         dset = load_dataset(dataset_name, split='train', num_proc=num_proc)
     except Exception as e:  # mostly: no network; the cause is in e's first line
-        raise SystemExit(f"error: could not load {dataset_name} ({type(e).__name__}: {str(e).splitlines()[0]}); "
+        raise UserError(f"could not load {dataset_name} ({type(e).__name__}: {str(e).splitlines()[0]}); "
                          f"without network, pass local files with --input")
     if max_docs is not None:
         dset = dset.select(range(min(max_docs, len(dset))))
@@ -111,7 +98,7 @@ def split_documents(dset, val_fraction, seed):
     """Seeded shuffle, then hold out ceil(val_fraction * n) documents (at least one) as val."""
     n = len(dset)
     if n < 2:
-        raise SystemExit(f"error: need at least 2 documents to make train and val, got {n}")
+        raise UserError(f"need at least 2 documents to make train and val, got {n}")
     n_val = min(n - 1, max(1, math.ceil(n * val_fraction)))
     split = dset.train_test_split(test_size=n_val, seed=seed, shuffle=True)
     return {'train': split['train'], 'val': split['test']}
@@ -137,35 +124,22 @@ def write_split(dset, path, max_shards=1024):
     """Concatenate every document's ids into one uint16 file, shard by shard (bounded memory)."""
     import pyarrow.compute as pc
     total = pc.sum(dset.select_columns(['len']).with_format('arrow')[:]['len']).as_py()
-    tmp = path + '.tmp'
-    try:
-        arr = np.memmap(tmp, dtype=np.uint16, mode='w+', shape=(total,))
-        n_shards = min(max_shards, len(dset))
-        idx = 0
+    n_shards = min(max_shards, len(dset))
+
+    def write(f):
         for i in tqdm(range(n_shards), desc=f'writing {os.path.basename(path)}'):
             shard = dset.shard(num_shards=n_shards, index=i, contiguous=True).with_format('arrow')
-            ids = pc.list_flatten(shard[:]['ids']).to_numpy()
-            arr[idx:idx + len(ids)] = ids
-            idx += len(ids)
-        assert idx == total
-        arr.flush()
-        del arr
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+            pc.list_flatten(shard[:]['ids']).to_numpy().astype(np.uint16).tofile(f)
+    write_atomic(path, write)
     return total
 
 
-def write_meta(path):
-    tmp = path + '.tmp'
-    with open(tmp, 'wb') as f:
-        pickle.dump({'vocab_size': 50257, 'tokenizer': 'r50k_base', 'special_tokens': {}}, f)
-    os.replace(tmp, path)
-
-
 def main(argv=None):
+    with cli_errors():
+        prepare(argv)
+
+
+def prepare(argv):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--input', nargs='+', action='extend', default=None,
                         help='local .jsonl/.txt files or quoted glob patterns: --input a.jsonl b.txt, or --input=a --input=b '
@@ -183,18 +157,16 @@ def main(argv=None):
         parser.error('--max_docs must be at least 2 (one train and one val document)')
 
     paths = expand_inputs(args.input) if args.input else None  # check the cheap things first,
-    enc = get_encoding()  # and the tokenizer before loading the documents
-    try:
-        os.makedirs(args.out_dir, exist_ok=True)
-    except OSError as e:
-        raise SystemExit(f"error: out_dir {args.out_dir} cannot be made: {e.strerror}")
+    enc = bpe_encoding()  # and the tokenizer before loading the documents
+    check_writable(args.out_dir)
     dset = load_documents(paths, args.dataset, args.max_docs, args.num_proc)
     splits = split_documents(dset, args.val_fraction, args.seed)
     tokenized = tokenize(splits, enc, args.num_proc)
     for name, dset in tokenized.items():
         total = write_split(dset, os.path.join(args.out_dir, f'{name}.bin'))
         print(f"{name} has {len(dset):,} documents, {total:,} tokens")
-    write_meta(os.path.join(args.out_dir, 'meta.pkl'))
+    meta = {'vocab_size': 50257, 'tokenizer': 'r50k_base', 'special_tokens': {}}
+    write_atomic(os.path.join(args.out_dir, 'meta.pkl'), pickle.dumps(meta))
 
 
 if __name__ == '__main__':

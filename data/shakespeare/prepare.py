@@ -14,8 +14,11 @@ and export TIKTOKEN_CACHE_DIR=../shared/tiktoken so tiktoken finds the BPE ranks
 import argparse
 import importlib.util
 import os
+import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, '..', '..'))
+from vocab import bpe_encoding, check_writable, cli_errors  # noqa: E402
 
 
 def load_char_prepare():
@@ -30,25 +33,16 @@ def load_char_prepare():
 char = load_char_prepare()
 
 
-def get_encoding():
-    import tiktoken
-    try:
-        return tiktoken.get_encoding('r50k_base')
-    except Exception as e:  # offline without a cache it fails deep inside requests
-        raise SystemExit(f"error: tiktoken could not load r50k_base ({type(e).__name__}); offline, "
-                         f"export TIKTOKEN_CACHE_DIR=../shared/tiktoken (GPT-2's BPE ranks)")
-
-
 def prepare(text, out_dir):
     """Encode text with GPT-2 BPE and write train.bin, val.bin, meta.pkl to out_dir."""
-    enc = get_encoding()
+    enc = bpe_encoding()
     # split the text first, then encode each part, so no token straddles the boundary
     train_text, val_text = char.split(text)
     train_ids = enc.encode_ordinary(train_text)
     val_ids = enc.encode_ordinary(val_text)
     print(f"train has {len(train_ids):,} tokens")
     print(f"val has {len(val_ids):,} tokens")
-    char.make_out_dir(out_dir)
+    check_writable(out_dir)
     char.write_tokens(os.path.join(out_dir, 'train.bin'), train_ids)
     char.write_tokens(os.path.join(out_dir, 'val.bin'), val_ids)
     char.write_meta(os.path.join(out_dir, 'meta.pkl'),
@@ -60,7 +54,8 @@ def main(argv=None):
     parser.add_argument('--input', default=None, help='local text file (default: input.txt in out_dir, downloaded if missing)')
     parser.add_argument('--out_dir', default=HERE, help='where train.bin, val.bin, meta.pkl go (default: this script\'s directory)')
     args = parser.parse_args(argv)
-    prepare(char.get_text(args.input, args.out_dir), args.out_dir)
+    with cli_errors():
+        prepare(char.get_text(args.input, args.out_dir), args.out_dir)
 
 
 if __name__ == '__main__':

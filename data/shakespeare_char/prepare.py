@@ -14,9 +14,13 @@ Offline, copy a local copy first:  cp ../shared/data/tinyshakespeare/input.txt d
 import argparse
 import os
 import pickle
+import sys
 import urllib.request
 
 import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..'))
+from vocab import UserError, check_writable, cli_errors, write_atomic  # noqa: E402
 
 DATA_URL = 'https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt'
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -24,37 +28,15 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SHARED_COPY = os.path.join(HERE, '..', '..', '..', 'shared', 'data', 'tinyshakespeare', 'input.txt')
 
 
-def write_atomic(path, write):
-    """Call write(f) on a temporary file beside path, then rename it: an interrupted run
-    never leaves a half-written file under the real name."""
-    tmp = path + '.tmp'
-    try:
-        with open(tmp, 'wb') as f:
-            write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
-def make_out_dir(out_dir):
-    """os.makedirs, or one line saying why not (a file of that name, no permission)."""
-    try:
-        os.makedirs(out_dir, exist_ok=True)
-    except OSError as e:
-        raise SystemExit(f"error: out_dir {out_dir} cannot be made: {e.strerror}")
-
-
 def download(url, path):
     try:
         with urllib.request.urlopen(url, timeout=30) as r:
             data = r.read()
     except OSError as e:
-        raise SystemExit(f"error: could not download {url} ({e}); put a local copy at {path}, "
+        raise UserError(f"could not download {url} ({e}); put a local copy at {path}, "
                          f"e.g. cp {os.path.relpath(SHARED_COPY)} {os.path.relpath(path)}")
-    make_out_dir(os.path.dirname(path) or '.')
-    write_atomic(path, lambda f: f.write(data))
+    check_writable(os.path.dirname(path) or '.')
+    write_atomic(path, data)
 
 
 def get_text(input_path, data_dir):
@@ -65,13 +47,13 @@ def get_text(input_path, data_dir):
             print(f"downloading {DATA_URL} to {input_path}")
             download(DATA_URL, input_path)
     if not os.path.isfile(input_path):
-        raise SystemExit(f"error: input file {input_path} does not exist")
+        raise UserError(f"input file {input_path} does not exist")
     with open(input_path, 'rb') as f:
         data = f.read()
     try:
         return data.decode('utf-8')
     except UnicodeDecodeError as e:
-        raise SystemExit(f"error: {input_path} is not UTF-8 text ({e.reason} at byte {e.start})")
+        raise UserError(f"{input_path} is not UTF-8 text ({e.reason} at byte {e.start})")
 
 
 def split(text, train_fraction=0.9):
@@ -82,7 +64,7 @@ def split(text, train_fraction=0.9):
 def build_vocab(text):
     chars = sorted(set(text))
     if len(chars) > 65535:  # ids must fit in uint16
-        raise SystemExit(f"error: {len(chars)} distinct characters do not fit in uint16 token ids")
+        raise UserError(f"{len(chars)} distinct characters do not fit in uint16 token ids")
     stoi = {ch: i for i, ch in enumerate(chars)}
     itos = {i: ch for i, ch in enumerate(chars)}
     return stoi, itos
@@ -94,7 +76,7 @@ def write_tokens(path, ids):
 
 
 def write_meta(path, meta):
-    write_atomic(path, lambda f: pickle.dump(meta, f))
+    write_atomic(path, pickle.dumps(meta))
 
 
 def prepare(text, out_dir):
@@ -107,7 +89,7 @@ def prepare(text, out_dir):
     val_ids = [stoi[c] for c in val_text]
     print(f"train has {len(train_ids):,} tokens")
     print(f"val has {len(val_ids):,} tokens")
-    make_out_dir(out_dir)
+    check_writable(out_dir)
     write_tokens(os.path.join(out_dir, 'train.bin'), train_ids)
     write_tokens(os.path.join(out_dir, 'val.bin'), val_ids)
     write_meta(os.path.join(out_dir, 'meta.pkl'), {
@@ -120,7 +102,8 @@ def main(argv=None):
     parser.add_argument('--input', default=None, help='local text file (default: input.txt in out_dir, downloaded if missing)')
     parser.add_argument('--out_dir', default=HERE, help='where train.bin, val.bin, meta.pkl go (default: this script\'s directory)')
     args = parser.parse_args(argv)
-    prepare(get_text(args.input, args.out_dir), args.out_dir)
+    with cli_errors():
+        prepare(get_text(args.input, args.out_dir), args.out_dir)
 
 
 if __name__ == '__main__':
