@@ -220,17 +220,16 @@ def write_stage_data(out_dir, splits, meta, stage, cur, seed):
 # evaluation: the answer after the thoughts, and what it cost
 
 def read_answer(ids, tok):
-    """(answer after '####', number of ids up to the end of its line, number of ids up to the
-    end of '####') of generated ids; the answer is None and the last number 0 when no '####'
-    was written."""
+    """(answer, number of ids up to the end of its line, number of ids up to the end of '####')
+    of generated ids: the answer is the rest of the line after '####' (vocab.parse_answer); it
+    is None and the last number 0 when no '####' was written."""
     text, marked = '', 0
     for n, i in enumerate(ids, 1):
         text += vocab.render([i], tok, mode='plain')
         marked = marked or (n if text.endswith('####') else 0)
-        tail = text.rsplit('####', 1)[1] if '####' in text else None
-        if tail is not None and tail.endswith('\n'):
-            return tail.strip(), n, marked
-    return (tail.strip() if tail is not None else None), len(ids), marked
+        if '####' in text and text.endswith('\n'):
+            return vocab.parse_answer(text[text.index('####'):], '####'), n, marked
+    return (vocab.parse_answer(text[text.index('####'):], '####') if '####' in text else None), len(ids), marked
 
 
 def forced_choice(model, tok, prompt, generated, marked, options):

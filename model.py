@@ -237,11 +237,13 @@ class GPT(nn.Module):
         latents): in training a ListCache, which autograd can go back through; else a KVCache."""
         return ListCache(self.config.n_layer) if torch.is_grad_enabled() else self.new_cache(batch_size, max_len)
 
-    def next_token_logits(self, idx, cache, start):
-        """Feed the text tokens idx (B, T), whose first sits at text position `start`, through
-        the cache; return the logits (B, V) for the token after the last one."""
-        pos = torch.arange(start, start + idx.size(1), device=idx.device)
-        return self.head(self.blocks(self.embed(idx, pos), cache=cache)[:, -1])
+    def next_token_logits(self, ctx, cache, n_new):
+        """Logits (B, V) for the token after the context ctx (B, L), whose first L - n_new tokens
+        are in the cache already: the last n_new go through it. An idea with another input
+        layout or another next-token rule overrides this, and generate() is its decode loop too."""
+        start = ctx.size(1) - n_new
+        pos = torch.arange(start, ctx.size(1), device=ctx.device)
+        return self.head(self.blocks(self.embed(ctx[:, start:], pos), cache=cache)[:, -1])
 
     @torch.no_grad()
     def generate(self, idx, max_new_tokens, temperature=1.0, top_k=None):
@@ -251,12 +253,11 @@ class GPT(nn.Module):
         block_size = self.config.block_size
         cache = None
         for _ in range(max_new_tokens):
-            T = idx.size(1)
-            if cache is None or T > block_size:
+            refill = cache is None or idx.size(1) > block_size
+            if refill:
                 cache = self.new_cache(idx.size(0))
-                logits = self.next_token_logits(idx[:, -block_size:], cache, start=0)
-            else:
-                logits = self.next_token_logits(idx[:, -1:], cache, start=T - 1)
+            ctx = idx[:, -block_size:]
+            logits = self.next_token_logits(ctx, cache, ctx.size(1) if refill else 1)
             idx = torch.cat((idx, sample_token(logits, temperature, top_k)), dim=1)
         return idx
 

@@ -99,11 +99,12 @@ class ReasoningTokensGPT(GPT):
     def new_cache(self, batch_size, max_len=None):
         return super().new_cache(batch_size, max_len or self.config.block_size * self.S)
 
-    def next_token_logits(self, idx, cache, start):
+    def next_token_logits(self, ctx, cache, n_new):
         # whole groups go into the cache (the next g attends to these r slots); the prediction
-        # of the next text token is the g slot of the last group. GPT.generate crops idx in text
+        # of the next text token is the g slot of the last group. GPT.generate crops in text
         # tokens, so the context always starts on a group boundary.
-        x = self.blocks(self.stream(idx, start), cache=cache)
+        start = ctx.size(1) - n_new
+        x = self.blocks(self.stream(ctx[:, start:], start), cache=cache)
         return self.head(x[:, -self.S])
 
     def flops_per_token(self, T=None):

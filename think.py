@@ -141,22 +141,12 @@ class ThinkGPT(GPT):
             return logits, None
         return logits, lm_loss(self.text_only(logits), targets.masked_fill(self.is_think(targets), -1))
 
-    @torch.no_grad()
-    def generate(self, idx, max_new_tokens, temperature=1.0, top_k=None):
-        """Continue idx (B, T) by max_new_tokens tokens, think tokens included (at most max_think
-        in a row). Past block_size tokens the context is cropped and refilled at every step."""
-        cache = None
-        for _ in range(max_new_tokens):
-            if cache is None or idx.size(1) > self.config.block_size:
-                cache = self.new_cache(idx.size(0))
-                ctx = idx[:, -self.config.block_size:]
-                h = self.blocks(self.embed(ctx, self.positions(ctx)), cache=cache)
-            else:
-                h = self.blocks(self.embed(idx[:, -1:], self.positions(idx)[:, -1:]), cache=cache)
-            run = self.is_think(idx).flip(1).long().cumprod(1).sum(1)  # think tokens at the end
-            logits = self.budget(self.head(h[:, -1]), run)
-            idx = torch.cat((idx, sample_token(logits, temperature, top_k)), dim=1)
-        return idx
+    def next_token_logits(self, ctx, cache, n_new):
+        """GPT.generate's step: positions count text tokens only, and no think token past the
+        budget (max_think in a row at the end of ctx)."""
+        h = self.blocks(self.embed(ctx[:, -n_new:], self.positions(ctx)[:, -n_new:]), cache=cache)
+        run = self.is_think(ctx).flip(1).long().cumprod(1).sum(1)  # think tokens at the end
+        return self.budget(self.head(h[:, -1]), run)
 
 
 @torch.no_grad()

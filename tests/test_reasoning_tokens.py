@@ -184,9 +184,9 @@ def test_cached_logits_equal_forward(K):
     cache = model.new_cache(2)
     assert cache.max_len == BS * (K + 1)
     with torch.no_grad():
-        a = model.next_token_logits(idx[:, :7], cache, start=0)
-        b = model.next_token_logits(idx[:, 7:8], cache, start=7)
-        c = model.next_token_logits(idx[:, 8:10], cache, start=8)
+        a = model.next_token_logits(idx[:, :7], cache, 7)
+        b = model.next_token_logits(idx[:, :8], cache, 1)
+        c = model.next_token_logits(idx[:, :10], cache, 2)
     for got, t in ((a, 6), (b, 7), (c, 9)):
         assert torch.allclose(got, full[:, t], atol=1e-5)
 
