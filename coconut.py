@@ -138,6 +138,17 @@ class CoconutGPT(GPT):
         return logits, None if targets is None else lm_loss(logits, targets)
 
     @torch.no_grad()
+    def explain(self, idx, n_top=3):
+        """The logits, and at every <latent> its thought: the top n_top tokens of the output
+        head read on the hidden state that is the latent's input (the state just before it).
+        A latent is never trained to be a token: this shows what the head makes of it."""
+        logits = self(idx)[0]
+        before = torch.cat([logits[:, :1], logits[:, :-1]], dim=1)  # position t: the state at t-1
+        top = before.topk(n_top, dim=-1).indices
+        is_latent = (idx == self.config.latent_id) & (torch.arange(idx.size(1), device=idx.device) > 0)
+        return {'logits': logits, 'thoughts': top.masked_fill(~is_latent[..., None], -1), 'thought_join': '|'}
+
+    @torch.no_grad()
     def complete(self, prompts, max_new_tokens, temperature=1.0, top_k=None):
         """Continue prompts (lists of ids, any lengths, latents anywhere) as one batch: the
         prompts end in one column (left padding), the prefill passes compute their latents,

@@ -52,6 +52,7 @@ DEFAULTS = dict(
     seed=1337,
     peak_flops=0.0,  # for MFU; 0: A100 bf16 (312e12) on CUDA, not shown elsewhere
     progress='tqdm',  # 'tqdm' bar or 'lines' (nanoGPT-style lines)
+    cpu_config='',  # a GPU-sized config names its CPU-sized twin, suggested when a CPU would take hours
 )
 MODEL_ONLY = {'vocab_size'}  # comes from the dataset's meta.pkl, never from the config
 

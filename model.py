@@ -246,6 +246,15 @@ class GPT(nn.Module):
         return self.head(self.blocks(self.embed(ctx[:, start:], pos), cache=cache)[:, -1])
 
     @torch.no_grad()
+    def explain(self, idx):
+        """What sample.py shows of idx (B, T <= block_size), teacher forced: 'logits' (B, T, V),
+        the prediction of every next token. An idea that thinks adds 'base_logits', the same
+        prediction without its thinking ('gain' says what that compares), and 'thoughts'
+        (B, T, n) ids, -1 where none: what it thought right after token t ('thought_join'
+        separates them when shown: ' ' a sequence, '|' alternatives)."""
+        return {'logits': self(idx)[0]}
+
+    @torch.no_grad()
     def generate(self, idx, max_new_tokens, temperature=1.0, top_k=None):
         """Continue idx (B, T). Prefill once, then one position per step. Past block_size the
         context is cropped to the last block_size tokens, which moves every position, so from

@@ -211,6 +211,15 @@ class QuietSTaRGPT(GPT):
         self.stats.update(policy_loss=policy.detach(), mixed_nll_ahead=mixed_nll.detach())
         return logits, mixed_nll + c.policy_weight * policy
 
+    @torch.no_grad()
+    def explain(self, idx):
+        """One thought sampled at every position (teacher forced, as in eval): the mixed
+        prediction, the base prediction before thinking, and the thoughts."""
+        h_base, h_post, _, thought = self.think(idx, 1)
+        base, mixed, _ = self.mixed_logits(h_base[:, :, None], h_post)
+        return {'logits': mixed[:, :, 0], 'base_logits': base[:, :, 0], 'thoughts': thought, 'thought_join': '',
+                'gain': 'log-prob of the mixed prediction (after a thought) minus the base one'}
+
     def flops_per_token(self, T=None):
         """Training FLOPs per text token, roughly: every text token runs n_thoughts times through
         n_thought + n_ahead + 2 passes, each about a GPT token's cost (PaLM's 6N + 12*L*C*T)."""

@@ -96,6 +96,26 @@ class ReasoningTokensGPT(GPT):
             return logits, lm_loss(logits_all, targets.unsqueeze(2).expand(-1, -1, self.S))
         return logits, lm_loss(logits, targets)
 
+    @torch.no_grad()
+    def explain(self, idx):
+        """The g-slot logits with the slots, and 'base_logits' with every r slot masked out of
+        attention (the g slots then see the text alone: the same weights as a K=0 model).
+        'thoughts' (B, T, K): the output head read on each r slot of group t, its top token.
+        No loss trains the r slots to predict a token: this is what the head makes of them,
+        not a decoding of what they compute."""
+        B, T = idx.shape
+        S = self.S
+        x = self.stream(idx)
+        h = self.blocks(x).view(B, T, S, -1)
+        out = {'logits': self.head(h[:, :, 0])}
+        if S > 1:
+            n = T * S
+            sees_g = (torch.arange(n, device=idx.device) % S == 0)[None, :] | torch.eye(n, dtype=torch.bool, device=idx.device)
+            base = self.blocks(x, torch.ones(n, n, dtype=torch.bool, device=idx.device).tril() & sees_g)
+            out.update(base_logits=self.head(base.view(B, T, S, -1)[:, :, 0]), thoughts=self.head(h[:, :, 1:]).argmax(-1),
+                       thought_join=' ', gain='log-prob with the reasoning slots minus with every r slot masked out')
+        return out
+
     def new_cache(self, batch_size, max_len=None):
         return super().new_cache(batch_size, max_len or self.config.block_size * self.S)
 

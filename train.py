@@ -331,18 +331,22 @@ class RunLog:
 
 
 @torch.no_grad()
-def evaluate(model, data, config, ctx, device):
+def evaluate(model, data, config, ctx, device, show=False):
     """Mean loss over the same eval_iters batches of each split every time. An idea that samples
     in eval (Quiet-STaR's thoughts) draws from a fork of the random state: how often a run is
-    evaluated never changes what it trains on."""
+    evaluated never changes what it trains on. show: a progress bar over the batches."""
     cuda = torch.device(device).type == 'cuda'
     with torch.random.fork_rng(devices=[torch.device(device).index or 0] if cuda else []):
-        return evaluate_splits(model, data, config, ctx, device)
+        return evaluate_splits(model, data, config, ctx, device, show)
 
 
-def evaluate_splits(model, data, config, ctx, device):
+def evaluate_splits(model, data, config, ctx, device, show=False):
     out = {}
     model.eval()
+    bar = None
+    if show:
+        from tqdm import tqdm
+        bar = tqdm(total=2 * config['eval_iters'], desc='eval', leave=False, dynamic_ncols=True)
     for split in ('train', 'val'):
         losses = torch.zeros(config['eval_iters'])
         for k in range(config['eval_iters']):
@@ -350,9 +354,73 @@ def evaluate_splits(model, data, config, ctx, device):
             with ctx:
                 _, loss = model(x.to(device), y.to(device))
             losses[k] = loss.item()
+            if bar:
+                bar.update(1)
         out[split] = losses.mean().item()
+    if bar:
+        bar.close()
     model.train()
     return out
+
+
+def time_run(model, data, c, ctx, device, accum):
+    """(seconds per training iteration, seconds per eval batch), measured before the run on
+    this machine: forward + backward of one batch (after one to warm up; no optimizer step,
+    the gradients dropped, the random state forked), then one eval-mode forward."""
+    def clock(fn):
+        if device.startswith('cuda'):
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        fn()
+        if device.startswith('cuda'):
+            torch.cuda.synchronize()
+        return time.perf_counter() - t0
+
+    x, y = (t.to(device) for t in data.batch('train', c['batch_size'], seed=eval_batch_seed('train', 0)))
+
+    def step():
+        with ctx:
+            _, loss = model(x, y)
+        loss.backward()
+
+    def eval_batch():
+        with torch.no_grad(), ctx:
+            model(x, y)
+
+    cuda = torch.device(device).type == 'cuda'
+    with torch.random.fork_rng(devices=[torch.device(device).index or 0] if cuda else []):
+        clock(step)
+        t_step = clock(step)
+        model.eval()
+        t_eval = clock(eval_batch)
+        model.train()
+    model.zero_grad(set_to_none=True)
+    return accum * t_step, t_eval
+
+
+def count_evals(c, start_iter, resumed):
+    """Evaluations a run from start_iter does: every eval_interval and at max_iters (a resumed
+    run has its start's evaluation already)."""
+    end, every = c['max_iters'], c['eval_interval']
+    if c['eval_only']:
+        return 1
+    n = end // every - (start_iter - 1) // every + (end % every != 0)
+    return max(0, n - (resumed and (start_iter % every == 0 or start_iter == end)))
+
+
+def duration(s):
+    return f"{s:.0f} s" if s < 90 else f"{s / 60:.0f} min" if s < 5400 else f"{s / 3600:.1f} h"
+
+
+def announce_cost(c, device, t_step, t_eval, iters, evals):
+    """One line of what the run will cost here; on a CPU, hours of it name the CPU-sized twin."""
+    total = iters * t_step + evals * 2 * c['eval_iters'] * t_eval
+    print(f"timing: {t_step:.3g} s/iter, {t_eval:.3g} s per eval batch: {iters} iters and {evals} evaluations "
+          f"of 2x{c['eval_iters']} batches, about {duration(total)} here")
+    if device == 'cpu' and total > 3600:
+        twin = f"; the same comparison sized for a CPU: python train.py {c['cpu_config']}" if c['cpu_config'] else ''
+        print(f"note: this config is sized for a GPU, {duration(total)} on this CPU{twin}. Going on (Ctrl-C stops).")
+    return total
 
 
 def train(config):
@@ -456,6 +524,11 @@ def train_process(config, device, rank, world):
         if master:
             save_checkpoint(ckpt, ckpt_path)
 
+    resumed = c['init_from'] == 'resume'
+    if master:
+        t_step, t_eval = time_run(raw_model, data, c, ctx, device, accum)
+        announce_cost(c, device, t_step, t_eval, 0 if c['eval_only'] else c['max_iters'] - iter_num,
+                      count_evals(c, iter_num, resumed))
     progress = None
     if master and c['progress'] == 'tqdm':
         from tqdm import tqdm
@@ -466,9 +539,9 @@ def train_process(config, device, rank, world):
     t_last = time.time()
     while True:
         at_eval = iter_num % c['eval_interval'] == 0 or iter_num == c['max_iters']
-        if at_eval and not (c['init_from'] == 'resume' and iter_num == start_iter):
+        if at_eval and not (resumed and iter_num == start_iter):
             t_eval = time.time()
-            losses = evaluate(model, data, c, ctx, device)
+            losses = evaluate(model, data, c, ctx, device, show=progress is not None)
             if not all(map(math.isfinite, losses.values())):
                 raise UserError(f"eval loss is {losses} at iter {iter_num}: stopped; the last good checkpoint "
                                 f"{ckpt_path} is kept (try a lower learning_rate)")

@@ -283,9 +283,12 @@ CSS = {'think': 'color:#0a9ba8', 'pause': 'color:#888;opacity:0.6', 'thought': '
 
 
 def use_color(stream=None):
-    """ANSI colors on a terminal, unless NO_COLOR is set (https://no-color.org)."""
+    """ANSI colors on a terminal, unless NO_COLOR is set (https://no-color.org); FORCE_COLOR
+    colors a pipe too (less -R, tests)."""
     stream = stream or sys.stdout
-    return not os.environ.get('NO_COLOR') and hasattr(stream, 'isatty') and stream.isatty()
+    if os.environ.get('NO_COLOR'):
+        return False
+    return bool(os.environ.get('FORCE_COLOR')) or (hasattr(stream, 'isatty') and stream.isatty())
 
 
 def is_base(tok, i):
