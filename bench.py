@@ -16,6 +16,7 @@ import os
 import statistics
 import sys
 import time
+from contextlib import nullcontext
 
 import torch
 
@@ -36,14 +37,17 @@ def peak_matmul_flops(n=2048, repeats=5):
     return 2 * n ** 3 / min(times)
 
 
-def train_step_fn(model, batch_size, block_size, vocab_size):
-    """One forward + backward + AdamW step on fixed random tokens."""
+def train_step_fn(model, batch_size, block_size, vocab_size, dtype='float32'):
+    """One forward + backward + AdamW step on fixed random tokens; bfloat16: under CPU autocast,
+    as train.py runs it (weights and optimizer stay fp32)."""
     optimizer = model.configure_optimizers(0.1, 1e-4, (0.9, 0.95), 'cpu')
     x = torch.randint(vocab_size, (batch_size, block_size))
     y = torch.randint(vocab_size, (batch_size, block_size))
+    ctx = torch.autocast('cpu', dtype=torch.bfloat16) if dtype == 'bfloat16' else nullcontext()
 
     def step():
-        _, loss = model(x, y)
+        with ctx:
+            _, loss = model(x, y)
         loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
@@ -93,6 +97,9 @@ def check_args(args):
         raise UserError(f"--batch_size and --vocab_size must be >= 1, got {args.batch_size}, {args.vocab_size}")
     if args.reference and not (os.path.isfile(args.reference) and args.reference.endswith('.py')):
         raise UserError(f"--reference={args.reference} must be a Python file (nanoGPT's model.py)")
+    bad = [d for d in args.dtypes.split(',') if d not in ('float32', 'bfloat16')]
+    if bad:
+        raise UserError(f"--dtypes={args.dtypes}: each must be float32 or bfloat16, not {', '.join(bad)}")
     try:
         ks = [int(v) for v in args.reasoning.split(',') if v]
     except ValueError:
@@ -189,6 +196,7 @@ def run(argv):
     p.add_argument('--warmup', type=int, default=2)
     p.add_argument('--reference', default='', help="nanoGPT's model.py, timed beside ours")
     p.add_argument('--reasoning', default='', help='comma-separated K values, e.g. 0,1,3')
+    p.add_argument('--dtypes', default='float32,bfloat16', help='training-step dtypes, timed side by side')
     p.add_argument('--gen_tokens', type=int, default=256)
     p.add_argument('--seed', type=int, default=1337)
     args = p.parse_args(argv)
@@ -210,14 +218,18 @@ def run(argv):
     for k in reasoning:
         m = build_model('reasoning_tokens', dict(shape, n_reasoning=k))
         arms[f'reasoning K={k}'] = (m, m.flops_per_token())
-    fns = {name: train_step_fn(m, args.batch_size, args.block_size, args.vocab_size) for name, (m, _) in arms.items()}
+    dtypes = args.dtypes.split(',')
+    fns = {f'{name} {d}': train_step_fn(m, args.batch_size, args.block_size, args.vocab_size, d)
+           for name, (m, _) in arms.items() for d in dtypes}
     secs = time_interleaved(fns, args.steps, args.warmup)
-    base = secs['nanothink']
-    print(f"\ntraining step (forward + backward + AdamW), median of {args.steps}:")
-    for name, (m, flops) in arms.items():
-        achieved = flops * tokens / secs[name]
-        print(f"  {name:16s} {secs[name] * 1000:8.1f} ms/step  {tokens / secs[name]:8.0f} text tokens/s  "
-              f"{achieved / 1e9:6.1f} GFLOP/s  mfu {100 * achieved / peak:5.1f}%  x{secs[name] / base:.2f} of nanothink")
+    base = secs[f'nanothink {dtypes[0]}']
+    print(f"\ntraining step (forward + backward + AdamW), median of {args.steps}; fp32 mfu against the fp32 peak:")
+    for label in fns:
+        name, d = label.rsplit(' ', 1)
+        achieved = arms[name][1] * tokens / secs[label]
+        mfu = f"  mfu {100 * achieved / peak:5.1f}%" if d == 'float32' else ' ' * 12
+        print(f"  {label:26s} {secs[label] * 1000:8.1f} ms/step  {tokens / secs[label]:8.0f} text tokens/s  "
+              f"{achieved / 1e9:6.1f} GFLOP/s{mfu}  x{base / secs[label]:.2f} the speed of nanothink {dtypes[0]}")
 
     if args.gen_tokens:
         ours.eval()

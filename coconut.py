@@ -51,8 +51,8 @@ import torch
 
 import vocab
 from model import GPT, GPTConfig, left_pad, lm_loss, pad_positions, sample_token
-from configurator import check_ranges, load_config
-from train import load_checkpoint, model_from_checkpoint, pick_device, train
+from configurator import check_ranges, load_config, pick_device
+from train import load_checkpoint, model_from_checkpoint, train
 from vocab import Tokenizer, UserError, check_writable, cli_errors, default_data_dir, load_meta, read_jsonl
 
 ROOT = os.path.dirname(os.path.abspath(__file__))

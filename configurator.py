@@ -13,6 +13,8 @@ import ast
 import difflib
 import os
 
+import torch
+
 from model import config_fields, idea_class
 from vocab import UserError, add_special_tokens
 
@@ -207,3 +209,58 @@ def model_args(config, meta):
     except (ValueError, TypeError) as e:
         raise UserError(f"config: {e}")
     return args
+
+
+# -----------------------------------------------------------------------------
+# the machine a run names
+
+def pick_device(name):
+    """'auto': cuda > mps > cpu; any other name is checked against this machine first, so a
+    device it lacks is one line, not a traceback from deep inside torch."""
+    if name == 'auto':
+        if torch.cuda.is_available():
+            return 'cuda'
+        if torch.backends.mps.is_available():
+            return 'mps'
+        return 'cpu'
+    usage = "use auto, cpu, cuda, cuda:N or mps"
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError):
+        raise UserError(f"device {name!r} is not a device name: {usage}")
+    if device.type == 'cuda':
+        if not torch.cuda.is_available():
+            raise UserError(f"device {name!r}: CUDA is not available here (torch {torch.__version__}); use --device=cpu or auto")
+        n = torch.cuda.device_count()
+        if device.index is not None and device.index >= n:
+            raise UserError(f"device {name!r}: this machine has {n} CUDA device(s), cuda:0 to cuda:{n - 1}")
+        return name
+    if device.type == 'mps' and not torch.backends.mps.is_available():
+        raise UserError(f"device {name!r}: MPS (Apple GPU) is not available here; use --device=cpu or auto")
+    if device.type not in ('cpu', 'mps'):
+        raise UserError(f"device {name!r} is not supported: {usage}")
+    return device.type  # 'cpu:0' is the cpu
+
+
+def native_bf16():
+    """This CPU multiplies bfloat16 in hardware (AMX or AVX-512 BF16; Linux's cpu flags)."""
+    try:
+        with open('/proc/cpuinfo') as f:
+            flags = set(f.read().split())
+    except OSError:
+        return False
+    return bool(flags & {'amx_bf16', 'avx512_bf16'})
+
+
+def pick_dtype(name, device_type, n_embd=0):
+    """'auto': bfloat16 on CUDA where supported, else float16; on a CPU with native bfloat16,
+    bfloat16 autocast from 256 wide (measured in bench.py: 2.06x the fp32 step at 384 wide,
+    1.51x at 256, 1.25x at 192, 0.95x at 128: the small models, and every arm of the small
+    comparisons, stay fp32); float32 elsewhere."""
+    if name != 'auto':
+        return name
+    if device_type == 'cuda':
+        return 'bfloat16' if torch.cuda.is_bf16_supported() else 'float16'
+    if device_type == 'cpu' and n_embd >= 256 and native_bf16():
+        return 'bfloat16'
+    return 'float32'

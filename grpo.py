@@ -37,8 +37,8 @@ from torch.nn import functional as F
 
 import vocab
 from model import pad_mask, pad_positions, sample_batch
-from configurator import check_ranges, read_config
-from train import RunLog, checkpoint, group_advantages, load_checkpoint, model_from_checkpoint, pick_device, save_checkpoint, set_lr
+from configurator import check_ranges, pick_device, read_config
+from train import RunLog, checkpoint, group_advantages, load_checkpoint, model_from_checkpoint, save_checkpoint, set_lr
 from vocab import (Tokenizer, UserError, check_writable, cli_errors, default_data_dir, first_number, normalize_number,
                    read_jsonl)
 

@@ -31,7 +31,8 @@ import sys
 import torch
 
 import vocab
-from train import load_checkpoint, model_from_checkpoint, pick_device
+from configurator import pick_device
+from train import load_checkpoint, model_from_checkpoint
 from vocab import cli_errors, Tokenizer, UserError
 
 GAIN_STEPS = (0.1, 0.5, 1.0, 2.0)  # nats: tint levels 1..4 start here; below 0.1 no tint
@@ -180,7 +181,8 @@ def row_pieces(b, text, before, n_start, info, tok, show_thoughts):
         th = info['thoughts']
         after = [] if th is None else [j for j in th[b, t].tolist() if j >= 0]
         if after and (info['join'] == '|' or (show_thoughts and t >= n_start - 1)):
-            pieces.append(('[' + info['join'].join(shown_token(tok, j) for j in after) + ']', float('nan'), None))
+            kind = 'latent' if info['join'] == '|' else 'thought'
+            pieces.append(((kind, '[' + info['join'].join(shown_token(tok, j) for j in after) + ']'), float('nan'), None))
     return pieces
 
 
@@ -191,15 +193,15 @@ def tooltip(b, t, info, tok):
         lines.append(f"thinking gain {g:+.3f} nats")
     if info['thoughts'] is not None and info['join'] != '|':  # where the token is t+1
         after = info['join'].join(shown_token(tok, j) for j in info['thoughts'][b, t + 1].tolist() if j >= 0)
-        lines.append(f"thought after it (this pass): {after}")
+        lines.append(f"thought after it (this pass): {after!r}")
     return lines
 
 
 def paint_pieces(pieces, tok, mode):
     out = []
     for ids, g, tip in pieces:
-        if isinstance(ids, str):  # what the head reads on a slot or latent
-            out.append(vocab.paint('thought', ids, mode))
+        if isinstance(ids, tuple):  # (kind, text): what the head reads on a slot or latent
+            out.append(vocab.paint(*ids, mode))
             continue
         text = vocab.render(ids, tok, 'html' if mode == 'html' else mode)
         if mode != 'html':

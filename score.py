@@ -16,7 +16,8 @@ from collections import defaultdict
 
 import torch
 
-from train import load_checkpoint, model_from_checkpoint, pick_device
+from configurator import pick_device
+from train import load_checkpoint, model_from_checkpoint
 from vocab import Tokenizer, UserError, cli_errors, parse_answer, read_jsonl, render
 
 

@@ -26,9 +26,9 @@ import torch
 from torch.nn import functional as F
 
 from model import GPT, GPTConfig, build_model, lm_loss, sample_token
-from configurator import check_ranges, idea_meta, load_config, model_args
+from configurator import check_ranges, idea_meta, load_config, model_args, pick_device
 from train import (Dataset, RunLog, batch_seed, checkpoint, eval_batch_seed, group_advantages, init_from_run, is_run,
-                   load_checkpoint, model_from_checkpoint, pick_device, save_checkpoint, set_lr)
+                   load_checkpoint, model_from_checkpoint, save_checkpoint, set_lr)
 from vocab import (Tokenizer, UserError, check_extends, check_writable, cli_errors, default_data_dir, load_meta,
                    think_ids, think_token_names)
 

@@ -22,7 +22,7 @@ from contextlib import nullcontext
 import numpy as np
 import torch
 
-from configurator import idea_meta, load_config, model_args
+from configurator import idea_meta, load_config, model_args, pick_device, pick_dtype
 from model import build_model, config_fields, idea_class
 from vocab import (Tokenizer, UserError, check_extends, check_writable, cli_errors, default_data_dir,
                    load_meta, read_jsonl)
@@ -270,42 +270,6 @@ def set_lr(optimizer, it, c):
     return lr
 
 
-def pick_device(name):
-    """'auto': cuda > mps > cpu; any other name is checked against this machine first, so a
-    device it lacks is one line, not a traceback from deep inside torch."""
-    if name == 'auto':
-        if torch.cuda.is_available():
-            return 'cuda'
-        if torch.backends.mps.is_available():
-            return 'mps'
-        return 'cpu'
-    usage = "use auto, cpu, cuda, cuda:N or mps"
-    try:
-        device = torch.device(name)
-    except (RuntimeError, TypeError):
-        raise UserError(f"device {name!r} is not a device name: {usage}")
-    if device.type == 'cuda':
-        if not torch.cuda.is_available():
-            raise UserError(f"device {name!r}: CUDA is not available here (torch {torch.__version__}); use --device=cpu or auto")
-        n = torch.cuda.device_count()
-        if device.index is not None and device.index >= n:
-            raise UserError(f"device {name!r}: this machine has {n} CUDA device(s), cuda:0 to cuda:{n - 1}")
-        return name
-    if device.type == 'mps' and not torch.backends.mps.is_available():
-        raise UserError(f"device {name!r}: MPS (Apple GPU) is not available here; use --device=cpu or auto")
-    if device.type not in ('cpu', 'mps'):
-        raise UserError(f"device {name!r} is not supported: {usage}")
-    return device.type  # 'cpu:0' is the cpu
-
-
-def pick_dtype(name, device_type):
-    if name != 'auto':
-        return name
-    if device_type == 'cuda':
-        return 'bfloat16' if torch.cuda.is_bf16_supported() else 'float16'
-    return 'float32'
-
-
 class RunLog:
     """out_dir/log.jsonl, one JSON object per line: train rows (loss) and eval rows
     (train_loss, val_loss). A resumed run first drops the rows after its checkpoint."""
@@ -365,35 +329,38 @@ def evaluate_splits(model, data, config, ctx, device, show=False):
 
 def time_run(model, data, c, ctx, device, accum):
     """(seconds per training iteration, seconds per eval batch), measured before the run on
-    this machine: forward + backward of one batch (after one to warm up; no optimizer step,
-    the gradients dropped, the random state forked), then one eval-mode forward."""
-    def clock(fn):
+    this machine: forward + backward (no optimizer step, gradients dropped, the random state
+    forked) and an eval forward, of the whole batch where that takes a few seconds, else of an
+    eighth of it, scaled up (batch rows cost about alike)."""
+    def clock(fn, rows):
         if device.startswith('cuda'):
             torch.cuda.synchronize()
         t0 = time.perf_counter()
-        fn()
+        fn(*(t[:rows].to(device) for t in batch))
         if device.startswith('cuda'):
             torch.cuda.synchronize()
         return time.perf_counter() - t0
 
-    x, y = (t.to(device) for t in data.batch('train', c['batch_size'], seed=eval_batch_seed('train', 0)))
-
-    def step():
+    def step(x, y):
         with ctx:
             _, loss = model(x, y)
         loss.backward()
 
-    def eval_batch():
+    def eval_batch(x, y):
+        model.eval()
         with torch.no_grad(), ctx:
             model(x, y)
+        model.train()
 
+    batch = data.batch('train', c['batch_size'], seed=eval_batch_seed('train', 0))
+    B = c['batch_size']
+    rows = -(-B // 8)
     cuda = torch.device(device).type == 'cuda'
     with torch.random.fork_rng(devices=[torch.device(device).index or 0] if cuda else []):
-        clock(step)
-        t_step = clock(step)
-        model.eval()
-        t_eval = clock(eval_batch)
-        model.train()
+        if clock(step, rows) * B / rows < 5:  # the first call warms up too
+            rows = B
+        scale = B / rows
+        t_step, t_eval = clock(step, rows) * scale, clock(eval_batch, rows) * scale
     model.zero_grad(set_to_none=True)
     return accum * t_step, t_eval
 
@@ -418,8 +385,9 @@ def announce_cost(c, device, t_step, t_eval, iters, evals):
     print(f"timing: {t_step:.3g} s/iter, {t_eval:.3g} s per eval batch: {iters} iters and {evals} evaluations "
           f"of 2x{c['eval_iters']} batches, about {duration(total)} here")
     if device == 'cpu' and total > 3600:
-        twin = f"; the same comparison sized for a CPU: python train.py {c['cpu_config']}" if c['cpu_config'] else ''
-        print(f"note: this config is sized for a GPU, {duration(total)} on this CPU{twin}. Going on (Ctrl-C stops).")
+        what = (f"this config is sized for a GPU: {duration(total)} on this CPU. Sized for a CPU: python train.py "
+                f"{c['cpu_config']}" if c['cpu_config'] else f"about {duration(total)} on this CPU")
+        print(f"note: {what}. Going on (Ctrl-C stops).")
     return total
 
 
@@ -456,7 +424,7 @@ def train_process(config, device, rank, world):
     master = rank == 0
     accum = c['gradient_accumulation_steps'] // world
     device_type = 'cuda' if device.startswith('cuda') else device
-    dtype = pick_dtype(c['dtype'], device_type)
+    dtype = pick_dtype(c['dtype'], device_type, c.get('n_embd', 0))
     ptdtype = {'float32': torch.float32, 'bfloat16': torch.bfloat16, 'float16': torch.float16}[dtype]
     ctx = nullcontext() if dtype == 'float32' else torch.autocast(device_type=device_type, dtype=ptdtype)
 
@@ -526,9 +494,10 @@ def train_process(config, device, rank, world):
 
     resumed = c['init_from'] == 'resume'
     if master:
-        t_step, t_eval = time_run(raw_model, data, c, ctx, device, accum)
-        announce_cost(c, device, t_step, t_eval, 0 if c['eval_only'] else c['max_iters'] - iter_num,
+        t_step, t_eval_batch = time_run(raw_model, data, c, ctx, device, accum)
+        announce_cost(c, device, t_step, t_eval_batch, 0 if c['eval_only'] else c['max_iters'] - iter_num,
                       count_evals(c, iter_num, resumed))
+    first_log = True
     progress = None
     if master and c['progress'] == 'tqdm':
         from tqdm import tqdm
@@ -556,6 +525,7 @@ def train_process(config, device, rank, world):
             best_val = min(best_val, losses['val'])
             if iter_num > start_iter and (improved or c['always_save_checkpoint']):
                 save(iter_num)
+            t_eval_batch = (time.time() - t_eval) / (2 * c['eval_iters'])
             t_last += time.time() - t_eval  # ms/iter counts training only
         if iter_num >= c['max_iters'] or c['eval_only']:
             break
@@ -596,6 +566,11 @@ def train_process(config, device, rank, world):
             if peak:
                 row['mfu'] = round(raw_model.estimate_mfu(tokens_per_iter, dt, peak), 4)
             log.write(row)
+            if first_log:  # the estimate again, from this run's own iterations
+                left = (c['max_iters'] - iter_num) * dt + count_evals(c, iter_num, False) * 2 * c['eval_iters'] * t_eval_batch
+                (progress.write if progress else print)(f"measured {dt:.3g} s/iter over the first {c['log_interval']} "
+                                                        f"iters: the rest takes about {duration(left)}")
+                first_log = False
             stats = f"loss {lossf:.4f}, {dt * 1000:.0f} ms/iter, {row['tokens_per_s']:.0f} tok/s, {flops / 1e9:.1f} GFLOP/s"
             if peak:
                 stats += f", mfu {100 * row['mfu']:.1f}%"

@@ -11,6 +11,7 @@
 # loss alone (eval mode) and so comparable across K.
 
 out_dir = 'out-mini'
+cpu_config = 'config/reasoning_small.py'  # the same comparison sized for a CPU (K=0: --n_reasoning=0)
 eval_interval = 250
 eval_iters = 200
 log_interval = 10

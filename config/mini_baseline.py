@@ -6,6 +6,7 @@
 # ~1.47 near iter 2000-2500).
 
 out_dir = 'out-mini-baseline'
+cpu_config = 'config/reasoning_small.py --n_reasoning=0 --out_dir=out-rt-small-k0'  # the K=0 arm sized for a CPU
 eval_interval = 250
 eval_iters = 200
 log_interval = 10

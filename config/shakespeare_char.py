@@ -3,6 +3,7 @@
 # On a CPU it takes hours: see config/cpu.py for the laptop version.
 
 out_dir = 'out-shakespeare-char'
+cpu_config = 'config/cpu.py'  # the laptop version
 eval_interval = 250  # frequent, because this model overfits
 eval_iters = 200
 log_interval = 10

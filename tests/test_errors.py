@@ -398,10 +398,10 @@ def test_device_names_are_checked_against_the_machine(monkeypatch):
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
     monkeypatch.setattr(torch.cuda, 'device_count', lambda: 1)
     with pytest.raises(T.UserError, match=r"'cuda:7': this machine has 1 CUDA device\(s\), cuda:0 to cuda:0"):
-        T.pick_device('cuda:7')
-    assert T.pick_device('cuda:0') == 'cuda:0' and T.pick_device('cpu:0') == 'cpu' and T.pick_device('cpu') == 'cpu'
+        C.pick_device('cuda:7')
+    assert C.pick_device('cuda:0') == 'cuda:0' and C.pick_device('cpu:0') == 'cpu' and C.pick_device('cpu') == 'cpu'
     with pytest.raises(T.UserError, match='not a device name'):
-        T.pick_device('')
+        C.pick_device('')
 
 
 def test_top_k_beyond_the_vocabulary_keeps_every_token(files, capsys):
