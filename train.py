@@ -299,9 +299,14 @@ def evaluate(model, data, config, ctx, device, show=False):
     """Mean loss over the same eval_iters batches of each split every time. An idea that samples
     in eval (Quiet-STaR's thoughts) draws from a fork of the random state: how often a run is
     evaluated never changes what it trains on. show: a progress bar over the batches."""
-    cuda = torch.device(device).type == 'cuda'
-    with torch.random.fork_rng(devices=[torch.device(device).index or 0] if cuda else []):
+    with forked_rng(device):
         return evaluate_splits(model, data, config, ctx, device, show)
+
+
+def forked_rng(device):
+    """A fork of the random state (CPU, and the device's own on CUDA): restored on exit."""
+    cuda = torch.device(device).type == 'cuda'
+    return torch.random.fork_rng(devices=[torch.device(device).index or 0] if cuda else [])
 
 
 def evaluate_splits(model, data, config, ctx, device, show=False):
@@ -355,8 +360,7 @@ def time_run(model, data, c, ctx, device, accum):
     batch = data.batch('train', c['batch_size'], seed=eval_batch_seed('train', 0))
     B = c['batch_size']
     rows = -(-B // 8)
-    cuda = torch.device(device).type == 'cuda'
-    with torch.random.fork_rng(devices=[torch.device(device).index or 0] if cuda else []):
+    with forked_rng(device):
         if clock(step, rows) * B / rows < 5:  # the first call warms up too
             rows = B
         scale = B / rows
