@@ -217,3 +217,22 @@ def test_dtype_rule(monkeypatch):
     assert C.pick_dtype('float32', 'cpu', 384) == 'float32' and C.pick_dtype('auto', 'mps', 384) == 'float32'
     monkeypatch.setattr(C, 'native_bf16', lambda: False)
     assert C.pick_dtype('auto', 'cpu', 384) == 'float32'
+
+
+@pytest.mark.parametrize('idea, extra, start, shown', [
+    ('pause', [], 'ab<pause><pause>', vocab.ANSI['pause'] + '<pause>'),
+    ('think', ['--n_think=4'], 'ab<think1>c', vocab.ANSI['think'] + '<think1>'),
+    ('coconut', [], 'ab<bot><latent><latent><eot>', vocab.ANSI['latent'] + '<latent>'),
+])
+def test_every_idea_shows_its_special_tokens(char_data, tmp_path, idea, extra, start, shown):
+    out = tmp_path / idea
+    T.train(C.load_config(tiny_args(char_data, out, f'--model={idea}', '--max_iters=1', '--eval_interval=1', *extra)))
+    common = ['sample.py', f'--out_dir={out}', '--num_samples=1', '--max_new_tokens=4', f'--start={start}']
+    r = run_script(*common, env={'FORCE_COLOR': '1'})
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith('colors: ') and shown in r.stdout
+    if idea == 'coconut':  # each latent followed by the head's top 3 on its input state
+        assert r.stdout.count(vocab.ANSI['latent'] + '[') >= 2 and r.stdout.count('|') >= 4  # (it may write latents too)
+    r = run_script(*common, env={'NO_COLOR': '1', 'FORCE_COLOR': '1'})
+    assert r.returncode == 0 and '\033' not in r.stdout
+    assert r.stdout.startswith('ab<bot><latent>[' if idea == 'coconut' else start)
