@@ -1,0 +1,90 @@
+"""data/hops: every record's answer is f^k(a) read back from its own prompt, chains hold the
+intermediate nodes, splits never share a record; and with K reasoning slots the records'
+targets stay on their text tokens (the g-slot loss is the cross-entropy of the completion)."""
+
+import pickle
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import train as T
+import vocab
+from conftest import load_script
+from model import build_model
+
+H = load_script('data/hops/prepare.py', 'prepare_hops')
+
+
+def read_permutation(prompt, n):
+    """f from a prompt's array or edges, by the task's own text."""
+    shown = prompt[:prompt.index('?')]
+    names = H.SYMBOLS[:n]
+    if '>' in shown:
+        pairs = dict(edge.split('>') for edge in shown.split())
+        return {names.index(x): names.index(y) for x, y in pairs.items()}
+    return {i: names.index(ch) for i, ch in enumerate(shown)}
+
+
+@pytest.mark.parametrize('form', H.FORMS)
+def test_records_answer_f_to_the_k(tmp_path, form):
+    H.main(['--n=6', '--k=1,2,3', f'--form={form}', '--chain_share=0.5', '--test_chain_share=0',
+            '--train_size=300', '--val_size=50', '--test_size=50', f'--out_dir={tmp_path}'])
+    splits = {s: vocab.read_jsonl(tmp_path / f'{s}.jsonl') for s in ('train', 'val', 'test')}
+    keys, chains = set(), 0
+    for split, rows in splits.items():
+        for r in rows:
+            f = read_permutation(r['prompt'], 6)
+            assert sorted(f) == sorted(f.values()) == list(range(6))  # a permutation
+            a, k = H.SYMBOLS.index(r['prompt'][-3]), int(r['prompt'][-2])
+            node, path = a, []
+            for _ in range(k):
+                node = f[node]
+                path.append(H.SYMBOLS[node])
+            assert r['answer'] == path[-1] and r['k'] == k and vocab.parse_answer(r['completion']) == r['answer']
+            middle = r['completion'][:r['completion'].index('=')]
+            assert middle in ('', ''.join(path[:-1]))
+            chains += bool(middle) or k == 1
+            if split == 'test':
+                assert middle == ''  # --test_chain_share=0
+            key = (r['prompt'][:r['prompt'].index('?')] if form == 'array' else tuple(sorted(f.items())), a, k)
+            assert key not in keys
+            keys.add(key)
+    assert 0.3 < chains / 350 < 0.8  # about half of train+val written with the chain (k=1 has none to write)
+    meta = pickle.load(open(tmp_path / 'meta.pkl', 'rb'))
+    assert meta['task'] == 'hops' and meta['k'] == [1, 2, 3] and meta['vocab_size'] == len(H.ALPHABET)
+
+
+def test_bad_knobs_are_one_line_errors(tmp_path, capsys):
+    for args, says in ((['--n=1'], '--n must be'), (['--k=0'], 'hop counts'), (['--chain_share=2'], 'in [0, 1]'),
+                       (['--n=3', '--k=1'], 'distinct records')):
+        with pytest.raises(SystemExit):
+            H.main(args + [f'--out_dir={tmp_path}'])
+        err = capsys.readouterr().err
+        assert says in err and err.strip().count('\n') == 0
+    assert not list(tmp_path.iterdir())  # nothing half-written
+
+
+@pytest.mark.parametrize('k_slots', [0, 1, 3])
+def test_reasoning_slots_keep_the_targets_on_the_text(tmp_path, k_slots):
+    H.main(['--n=5', '--k=2', '--chain_share=1', '--train_size=200', '--val_size=20', '--test_size=0',
+            f'--out_dir={tmp_path}'])
+    meta = pickle.load(open(tmp_path / 'meta.pkl', 'rb'))
+    tok = vocab.Tokenizer(meta)
+    data = T.Dataset(str(tmp_path), 'hops', 16, tok)
+    x, y = data.batch('train', 8, seed=0)
+    records = [data.splits['train'][i] for i in torch.randint(len(data.splits['train']), (8,),
+                                                              generator=torch.Generator().manual_seed(0)).tolist()]
+    for b, (ids, n_prompt) in enumerate(records):  # the targets are exactly the completion, in place
+        targets = y[b][y[b] != -1].tolist()
+        assert tok.decode_text(targets) == tok.decode_text(ids[n_prompt:]) and x[b, n_prompt - 1] == ids[n_prompt - 1]
+    torch.manual_seed(0)
+    model = build_model('reasoning_tokens', dict(block_size=16, vocab_size=meta['vocab_size'], n_layer=2, n_head=2,
+                                                 n_embd=16, bias=False, dropout=0.0, n_reasoning=k_slots)).eval()
+    with torch.no_grad():
+        logits, loss = model(x, y)
+        # naive: the whole stream, then the g slot of every group, scored on the text's own targets
+        S = k_slots + 1
+        h = model.blocks(model.stream(x)).view(x.size(0), x.size(1), S, -1)[:, :, 0]
+        naive = F.cross_entropy(model.head(h).flatten(0, 1), y.flatten(), ignore_index=-1)
+    assert torch.allclose(loss, naive, atol=1e-5) and torch.allclose(logits, model.head(h), atol=1e-5)
