@@ -46,6 +46,9 @@ def datasets(tmp_path_factory):
                 ['--digits=2', '--train_size=64', '--val_size=8', '--test_size=0', f'--out_dir={out}', *think_tokens, *stream])
             if name in ('addition_pt', 'addition_ft0'):  # <pause> in the vocabulary, as the real ones
                 vocab.main(['add_tokens', str(out), vocab.PAUSE])
+        elif name.startswith('hops'):
+            load_script('data/hops/prepare.py', 'prepare_hops').main(
+                ['--n=8', '--k=3', '--train_size=64', '--val_size=8', '--test_size=8', f'--out_dir={out}'])
         elif name == 'prosqa':  # coconut: task records whose meta has the markers
             load_script('data/prosqa/prepare.py', 'prepare_prosqa').main(
                 ['--train_size=32', '--val_size=8', '--test_size=8', f'--out_dir={out}'])

@@ -114,8 +114,8 @@ def check(args, ks):
     if min(args.train_size, args.val_size) < 1 or args.test_size < 0:
         raise UserError("--train_size and --val_size must be >= 1, --test_size >= 0")
     limit = len(ks) * args.n * math.factorial(args.n)
-    if args.train_size + args.val_size + args.test_size > limit // 2:
-        raise UserError(f"n={args.n} and k in {ks} have {limit:,} distinct records; ask for at most half of them")
+    if args.train_size + args.val_size + args.test_size > limit * 3 // 4:
+        raise UserError(f"n={args.n} and k in {ks} have {limit:,} distinct records; ask for at most 3/4 of them")
 
 
 def prepare(args):
