@@ -11,14 +11,24 @@ plain causal attention of the GPT. Only g_t is trained, to predict x_{t+1}. r_t 
 g_t, so it cannot help predict x_{t+1}; its only gradient comes from the later g slots that
 attend to it, so it learns to compute what is useful further ahead: room to "think" about
 x_t, paid for with K more positions per text token. K = 0 is exactly the baseline GPT.
+
+What the slots hold, on the hops task (data/hops): linear probes of each slot of the last
+prompt tokens for the first hop and the answer, beside the output head's own reading:
+    python reasoning_tokens.py probe out-hops-rt-k1 data/hops_k2/test.jsonl
 """
 
+import argparse
+import json
+import os
+import sys
 from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
 
 from model import GPT, GPTConfig, lm_loss
+from train import load_checkpoint, model_from_checkpoint
+from vocab import Tokenizer, UserError, cli_errors, read_jsonl
 
 
 @dataclass
@@ -138,3 +148,77 @@ class ReasoningTokensGPT(GPT):
         c = self.config
         T = T or c.block_size
         return self.S * (6 * self.get_num_params() + 12 * c.n_layer * c.n_embd * T * self.S)
+
+
+# -----------------------------------------------------------------------------
+# what the slots hold: a linear probe on task records (python reasoning_tokens.py probe RUN RECORDS)
+
+@torch.no_grad()
+def slot_states(model, prompts):
+    """Final hidden states (after ln_f) of every slot of every prompt token, (B, T, S, C):
+    prompts are lists of ids of one length."""
+    idx = torch.tensor(prompts, dtype=torch.long, device=model.lm_head.weight.device)
+    h = model.transformer.ln_f(model.blocks(model.stream(idx)))
+    return h.view(idx.size(0), idx.size(1), model.S, -1)
+
+
+def fit_probe(features, labels, n_classes, train_share=0.8, steps=300, lr=0.05, weight_decay=1e-3):
+    """Held-out accuracy of a linear read-out (multinomial logistic regression, full-batch Adam)
+    from features (N, C) to labels (N,): fitted on the first train_share of rows, scored on the rest."""
+    n = int(len(labels) * train_share)
+    x = (features - features[:n].mean(0)) / (features[:n].std(0) + 1e-6)
+    g = torch.Generator().manual_seed(0)
+    w = (0.01 * torch.randn(x.size(1), n_classes, generator=g)).requires_grad_()
+    b = torch.zeros(n_classes, requires_grad=True)
+    opt = torch.optim.Adam([w, b], lr=lr, weight_decay=weight_decay)
+    for _ in range(steps):
+        loss = torch.nn.functional.cross_entropy(x[:n] @ w + b, labels[:n])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        return ((x[n:] @ w + b).argmax(-1) == labels[n:]).float().mean().item()
+
+
+def probe(run_dir, records_path, limit=2000):
+    """For hops records (data/hops, one length of prompt): does a slot of the last prompt
+    tokens (the start symbol, the hop count, ':') linearly encode the first hop f(a), or the
+    answer? One probe per (position, slot); the output head's own reading of each slot too
+    (argmax over the symbols). Slot 0 is g, 1..K the reasoning slots."""
+    ckpt = load_checkpoint(os.path.join(run_dir, 'ckpt.pt'))
+    model = model_from_checkpoint(ckpt).eval()
+    tok = Tokenizer(ckpt['meta'])
+    records = [r for r in read_jsonl(records_path) if 'path' in r][:limit]
+    if len(records) < 50 or len({len(r['prompt']) for r in records}) != 1 or not hasattr(model, 'S'):
+        raise UserError(f"probe needs a reasoning-token run and >= 50 hops records of one prompt length in {records_path}")
+    h = slot_states(model, [tok.encode(r['prompt']) for r in records])
+    symbols = sorted({s for r in records for s in r['path']})
+    targets = {'first hop': torch.tensor([symbols.index(r['path'][1]) for r in records]),
+               'answer': torch.tensor([symbols.index(r['answer']) for r in records])}
+    symbol_ids = torch.tensor([tok.encode(s)[0] for s in symbols])
+    rows = []
+    for back, where in ((3, 'start symbol'), (2, 'hop count'), (1, "':'")):
+        for slot in range(model.S):
+            states = h[:, -back, slot]
+            read = model.lm_head(states)[:, symbol_ids].argmax(-1)
+            for name, y in targets.items():
+                rows.append({'position': where, 'slot': slot, 'target': name,
+                             'probe_accuracy': round(fit_probe(states, y, len(symbols)), 4),
+                             'head_accuracy': round((read == y).float().mean().item(), 4)})
+    return {'run': run_dir, 'records': len(records), 'chance': round(1 / len(symbols), 4), 'rows': rows}
+
+
+def main(argv):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest='command', required=True)
+    a = sub.add_parser('probe', help="linear probes of RUN's slots on hops RECORDS (jsonl)")
+    a.add_argument('run_dir')
+    a.add_argument('records')
+    a.add_argument('--limit', type=int, default=2000)
+    args = p.parse_args(argv)
+    with cli_errors():
+        print(json.dumps(probe(args.run_dir, args.records, args.limit)))
+
+
+if __name__ == '__main__':
+    main(sys.argv[1:])

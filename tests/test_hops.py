@@ -88,3 +88,36 @@ def test_reasoning_slots_keep_the_targets_on_the_text(tmp_path, k_slots):
         h = model.blocks(model.stream(x)).view(x.size(0), x.size(1), S, -1)[:, :, 0]
         naive = F.cross_entropy(model.head(h).flatten(0, 1), y.flatten(), ignore_index=-1)
     assert torch.allclose(loss, naive, atol=1e-5) and torch.allclose(logits, model.head(h), atol=1e-5)
+
+
+def test_probe_reads_what_is_there_and_not_what_is_not():
+    import reasoning_tokens as R
+    g = torch.Generator().manual_seed(0)
+    labels = torch.randint(8, (400,), generator=g)
+    encoded = F.one_hot(labels, 8).float() @ torch.randn(8, 16, generator=g) + 0.1 * torch.randn(400, 16, generator=g)
+    assert R.fit_probe(encoded, labels, 8) > 0.95
+    assert R.fit_probe(torch.randn(400, 16, generator=g), labels, 8) < 0.3  # chance is 1/8
+
+
+def test_probe_plumbing_on_a_tiny_run(tmp_path):
+    import configurator as C
+    import reasoning_tokens as R
+    H.main(['--n=5', '--k=2', '--train_size=300', '--val_size=20', '--test_size=100', f'--out_dir={tmp_path / "hops"}'])
+    out = tmp_path / 'run'
+    T.train(C.load_config([f'--data_dir={tmp_path / "hops"}', f'--out_dir={out}', '--model=reasoning_tokens',
+                           '--n_reasoning=2', '--n_layer=1', '--n_head=2', '--n_embd=16', '--block_size=16',
+                           '--batch_size=8', '--max_iters=2', '--eval_interval=2', '--eval_iters=1',
+                           '--progress=lines', '--device=cpu']))
+    model = T.model_from_checkpoint(T.load_checkpoint(str(out / 'ckpt.pt'))).eval()
+    tok = vocab.Tokenizer(pickle.load(open(tmp_path / 'hops' / 'meta.pkl', 'rb')))
+    rows = vocab.read_jsonl(tmp_path / 'hops' / 'test.jsonl')
+    ids = [tok.encode(r['prompt']) for r in rows[:4]]
+    h = R.slot_states(model, ids)
+    with torch.no_grad():
+        manual = model.transformer.ln_f(model.blocks(model.stream(torch.tensor(ids))))
+    assert h.shape == (4, len(ids[0]), 3, 16) and torch.allclose(h[:, :, 1], manual[:, 1::3])
+    result = R.probe(str(out), str(tmp_path / 'hops' / 'test.jsonl'))
+    assert result['records'] == 100 and result['chance'] == 0.2
+    assert len(result['rows']) == 3 * 3 * 2  # positions x slots x targets
+    assert {r['position'] for r in result['rows']} == {'start symbol', 'hop count', "':'"}
+    assert all(0 <= r['probe_accuracy'] <= 1 and 0 <= r['head_accuracy'] <= 1 for r in result['rows'])
