@@ -19,6 +19,7 @@ carry `flops`).
 import argparse
 import json
 import os
+import statistics
 import sys
 
 from vocab import cli_errors, log_rows, UserError
@@ -45,30 +46,54 @@ def read_eval_rows(path):
     return log_rows(path, 'val_loss', ('iter', 'train_loss'), 'a train.py log.jsonl (its eval rows)')
 
 
-def table(runs, labels):
-    """Final train/val loss (same iteration for every arm), best val, compute, wall time."""
-    lines = ['| run | iters | final train loss | final val loss | best val loss (iter) | FLOPs/text token | '
-             'total FLOPs | wall time |', '|---|---|---|---|---|---|---|---|']
+def by_label(runs, labels):
+    """Runs that share a label are seeds of one arm: label -> their eval rows, in order."""
+    arms = {}
     for run, label in zip(runs, labels):
-        rows = read_eval_rows(run)
-        last, best = rows[-1], min(rows, key=lambda r: r['val_loss'])
-        flops, time = last.get('flops', float('nan')), last.get('time', float('nan'))
-        per_token = flops / last['tokens'] if last.get('tokens') else float('nan')
-        lines.append(f"| {label} | {last['iter']} | {last['train_loss']:.4f} | {last['val_loss']:.4f} | "
-                     f"{best['val_loss']:.4f} ({best['iter']}) | {per_token / 1e6:.1f}M | {flops:.2e} | "
-                     f"{time / 60:.1f} min |")
+        arms.setdefault(label, []).append(read_eval_rows(run))
+    return arms
+
+
+def mean_sd(values, digits=4):
+    if len(values) == 1:
+        return f"{values[0]:.{digits}f}"
+    return f"{statistics.mean(values):.{digits}f} +- {statistics.stdev(values):.{digits}f}"
+
+
+def table(runs, labels):
+    """Final train/val loss (same iteration for every arm), best val, compute, wall time; an
+    arm with several seeds (runs sharing a label) as mean +- sd over them."""
+    lines = ['| run | seeds | iters | final train loss | final val loss | best val loss | FLOPs/text token | '
+             'total FLOPs | wall time |', '|---|---|---|---|---|---|---|---|---|']
+    for label, seeds in by_label(runs, labels).items():
+        last = [rows[-1] for rows in seeds]
+        best = [min(rows, key=lambda r: r['val_loss']) for rows in seeds]
+        iters = sorted({r['iter'] for r in last})
+        flops, time = last[0].get('flops', float('nan')), statistics.mean(r.get('time', float('nan')) for r in last)
+        per_token = flops / last[0]['tokens'] if last[0].get('tokens') else float('nan')
+        best_at = f" ({best[0]['iter']})" if len(seeds) == 1 else ''
+        lines.append(f"| {label} | {len(seeds)} | {','.join(map(str, iters))} | {mean_sd([r['train_loss'] for r in last])} | "
+                     f"{mean_sd([r['val_loss'] for r in last])} | {mean_sd([r['val_loss'] for r in best])}{best_at} | "
+                     f"{per_token / 1e6:.1f}M | {flops:.2e} | {time / 60:.1f} min |")
     return '\n'.join(lines)
 
 
 def draw_curves(ax, runs, labels, x, ylim):
-    for i, (run, label) in enumerate(zip(runs, labels)):
-        rows = read_eval_rows(run)
-        if rows and x not in rows[0]:
-            raise SystemExit(f"error: {run} has no '{x}' in its eval rows")
-        xs = [r[x] for r in rows]
+    """Val (solid) and train (dashed) loss per arm; an arm with several seeds as their mean,
+    with the band between the lowest and highest seed."""
+    for i, (label, seeds) in enumerate(by_label(runs, labels).items()):
+        if any(rows and x not in rows[0] for rows in seeds):
+            raise SystemExit(f"error: a run of {label} has no '{x}' in its eval rows")
+        n = min(len(rows) for rows in seeds)
+        xs = [r[x] for r in seeds[0][:n]]
         color = f'C{i}'
-        ax.plot(xs, [r['val_loss'] for r in rows], color=color, label=f'{label} val')
-        ax.plot(xs, [r['train_loss'] for r in rows], color=color, linestyle='--', alpha=0.7, label=f'{label} train')
+        for key, style in (('val_loss', '-'), ('train_loss', '--')):
+            ys = [[rows[j][key] for rows in seeds] for j in range(n)]
+            name = f"{label} {key.split('_')[0]}" + (f" ({len(seeds)} seeds)" if len(seeds) > 1 else '')
+            ax.plot(xs, [statistics.mean(y) for y in ys], color=color, linestyle=style, alpha=1 if style == '-' else 0.7,
+                    label=name)
+            if len(seeds) > 1:
+                ax.fill_between(xs, [min(y) for y in ys], [max(y) for y in ys], color=color, alpha=0.15)
     ax.set_xlabel(X_AXES[x])
     ax.set_ylabel('loss (nats per text token)')
     if ylim:

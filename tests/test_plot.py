@@ -18,7 +18,20 @@ def test_table_reports_the_last_and_best_eval(tmp_path, capsys):
     log = write_log(tmp_path / 'a.jsonl', [(2.0, 2.1), (1.5, 1.6), (1.4, 1.7)])
     plot.main([log, '--labels=arm', '--table'])
     row = capsys.readouterr().out.splitlines()[-1]
-    assert row.startswith('| arm | 20 | 1.4000 | 1.7000 | 1.6000 (10) |')
+    assert row.startswith('| arm | 1 | 20 | 1.4000 | 1.7000 | 1.6000 (10) |')
+
+
+def test_runs_sharing_a_label_are_seeds(tmp_path, capsys):
+    a = write_log(tmp_path / 'a.jsonl', [(2.0, 2.1), (1.5, 1.6), (1.4, 1.7)])
+    b = write_log(tmp_path / 'b.jsonl', [(2.0, 2.1), (1.5, 1.8), (1.2, 1.9)])
+    c = write_log(tmp_path / 'c.jsonl', [(2.0, 2.1), (1.0, 1.0)])
+    plot.main([a, b, c, '--labels=arm,arm,other', '--table'])
+    rows = capsys.readouterr().out.splitlines()
+    # final val 1.7 and 1.9: mean 1.8, sd 0.1414; best 1.6 and 1.8; final train 1.4 and 1.2
+    assert rows[-2].startswith('| arm | 2 | 20 | 1.3000 +- 0.1414 | 1.8000 +- 0.1414 | 1.7000 +- 0.1414 |')
+    assert rows[-1].startswith('| other | 1 | 10 | 1.0000 | 1.0000 | 1.0000 (10) |')
+    plot.main([a, b, c, '--labels=arm,arm,other', f'--out={tmp_path / "seeds.png"}'])
+    assert (tmp_path / 'seeds.png').stat().st_size > 1000
 
 
 def test_curves_and_bars_write_images(tmp_path):
