@@ -32,6 +32,7 @@ import torch
 
 import vocab
 from configurator import pick_device
+from model import GPT
 from train import load_checkpoint, model_from_checkpoint
 from vocab import cli_errors, Tokenizer, UserError
 
@@ -68,7 +69,6 @@ def load_model(args):
     if args.init_from == 'resume':
         ckpt = load_checkpoint(os.path.join(find_run(args.out_dir), 'ckpt.pt'))
         return model_from_checkpoint(ckpt), ckpt['meta']
-    from model import GPT
     try:
         model = GPT.from_pretrained(args.init_from)
     except OSError as e:
@@ -112,7 +112,8 @@ def explain(model, ids, n_top=5):
         window = ids[:, s:s + L]
         out = model.explain(window)
         keep = 0 if s == 0 else L - step
-        nxt = torch.cat([window[:, 1:], window[:, -1:]], dim=1)[..., None]  # token t+1 (last: a stand-in)
+        nxt = ids[:, s + 1:s + L + 1]
+        nxt = torch.cat([nxt, window[:, nxt.size(1):]], dim=1)[..., None]  # token t+1 (past the end: a stand-in)
         logp = torch.log_softmax(out['logits'].float(), -1)
         probs, top = logp.exp().topk(n_top, dim=-1)
         gain = torch.full(window.shape, float('nan'))
@@ -168,21 +169,58 @@ def split_display(row, tok):
     return text, before[:-1]
 
 
-def row_pieces(b, text, before, n_start, info, tok, show_thoughts):
-    """One sample as (ids, gain, tooltip) pieces in display order: thoughts that came before a
-    token, the token, the thoughts after it."""
-    pieces = []
+def complete_text(tok, ids):
+    """Whether ids end on a whole character: a BPE token can hold part of one (UTF-8 bytes)."""
+    if tok.kind == 'char':
+        return True
+    try:
+        b''.join(tok.enc.decode_single_token_bytes(i) for i in ids if is_text(tok, i)).decode('utf-8')
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def is_text(tok, i):
+    return i not in tok.special_names and vocab.is_base(tok, i)
+
+
+def display_row(row, n_start, tok, end_id, has_thoughts):
+    """(text ids, thought ids before each text token) of a generated row, the text cut at its
+    first <|endoftext|> after the start (a thought that holds one does not end the sample)."""
+    text, before = split_display(row, tok) if has_thoughts else (row, [[] for _ in row])
+    text = cut_at_end(text, n_start, end_id)
+    return text, before[:len(text)]
+
+
+def row_pieces(b, text, before, n_start, info, tok, show_thoughts, generated_thoughts):
+    """One sample as (ids, gain, tooltip, region kind) pieces in display order: a thought that
+    came before a token (generated_thoughts: Quiet-STaR's, with --show_thoughts), the token (BPE
+    tokens grouped until they end a character; text inside <think>..</think> keeps the tags'
+    color), what the head reads after it (Coconut's latents always; reasoning slots with
+    --show_thoughts)."""
+    pieces, group, closing, region = [], [], None, None
+    nan = float('nan')
+    th = info['thoughts']
+    inline = info['join'] == '|' or (show_thoughts and not generated_thoughts)
     for t, i in enumerate(text):
         if show_thoughts and before[t]:
-            pieces.append((before[t], float('nan'), None))
-        g = info['gain'][b, t - 1].item() if n_start <= t else float('nan')  # predicted at t-1
-        tip = tooltip(b, t - 1, info, tok) if n_start <= t else None
-        pieces.append(([i], g, tip))
-        th = info['thoughts']
-        after = [] if th is None else [j for j in th[b, t].tolist() if j >= 0]
-        if after and (info['join'] == '|' or (show_thoughts and t >= n_start - 1)):
+            pieces.append((before[t], nan, None, None))
+        group.append(i)
+        name = tok.special_names.get(i)
+        if name is None and t < len(text) - 1 and not complete_text(tok, group):
+            continue  # the rest of the character is in the next token
+        generated = n_start <= t
+        pieces.append((group, info['gain'][b, t - 1].item() if generated else nan,  # predicted at t-1
+                       tooltip(b, t - 1, info, tok) if generated else None, region if name is None else None))
+        group = []
+        if closing is None and name in vocab.REGIONS:
+            closing, region = vocab.REGIONS[name], vocab.token_kind(name)
+        elif name is not None and name == closing:
+            closing, region = None, None
+        after = [] if th is None or not inline else [j for j in th[b, t].tolist() if j >= 0]
+        if after and (info['join'] == '|' or t >= n_start - 1):
             kind = 'latent' if info['join'] == '|' else 'thought'
-            pieces.append(((kind, '[' + info['join'].join(shown_token(tok, j) for j in after) + ']'), float('nan'), None))
+            pieces.append(((kind, '[' + info['join'].join(shown_token(tok, j) for j in after) + ']'), nan, None, None))
     return pieces
 
 
@@ -199,11 +237,14 @@ def tooltip(b, t, info, tok):
 
 def paint_pieces(pieces, tok, mode):
     out = []
-    for ids, g, tip in pieces:
+    for ids, g, tip, region in pieces:
         if isinstance(ids, tuple):  # (kind, text): what the head reads on a slot or latent
             out.append(vocab.paint(*ids, mode))
             continue
-        text = vocab.render(ids, tok, 'html' if mode == 'html' else mode)
+        if region:
+            text = vocab.paint(region, vocab.render(ids, tok, 'plain'), mode)
+        else:
+            text = vocab.render(ids, tok, mode)
         if mode != 'html':
             out.append(tint(text, g, mode))
             continue
@@ -268,13 +309,15 @@ def sample(args):
         ids = ids[-block_size:]
     x = torch.tensor(ids, dtype=torch.long, device=device)[None].repeat(args.num_samples, 1)
     extra = {}
+    if args.show_thoughts and type(model).explain is GPT.explain and 'show_thoughts' not in inspect.signature(model.generate).parameters:
+        raise UserError(f"--show_thoughts needs a model that thinks (quietstar, reasoning_tokens); this one is {type(model).__name__}")
     if args.show_thoughts and 'show_thoughts' in inspect.signature(model.generate).parameters:
         extra['show_thoughts'] = True  # the thoughts that chose each token, between the text tokens
     with torch.no_grad():
         y = model.generate(x, args.max_new_tokens, temperature=args.temperature, top_k=args.top_k or None, **extra)
     end_id = vocab.end_of_text_id(tokenizer)
-    rows = [cut_at_end(row, len(ids), end_id) for row in y.tolist()]
-    split = [split_display(row, tokenizer) if extra else (row, [[] for _ in row]) for row in rows]
+    split = [display_row(row, len(ids), tokenizer, end_id, bool(extra)) for row in y.tolist()]
+    rows = [text + [i for b in before for i in b] for text, before in split]  # every token shown
     longest = max(len(text) for text, _ in split)
     padded = torch.tensor([text + text[-1:] * (longest - len(text)) for text, _ in split], device=device)
     with torch.no_grad():
@@ -283,9 +326,10 @@ def sample(args):
         raise UserError(f"--show_thoughts needs a model that thinks (quietstar, reasoning_tokens with n_reasoning > 0); "
                         f"this one is {type(model).__name__}")
     mode = 'ansi' if vocab.use_color() else 'plain'
-    pieces = [row_pieces(b, text, before, len(ids), info, tokenizer, args.show_thoughts)
+    pieces = [row_pieces(b, text, before, len(ids), info, tokenizer, args.show_thoughts, bool(extra))
               for b, (text, before) in enumerate(split)]
-    kinds = kinds_in(rows, tokenizer) | ({'thought'} if info['thoughts'] is not None and args.show_thoughts else set())
+    read = set() if info['thoughts'] is None else {'latent' if info['join'] == '|' else 'thought'}
+    kinds = kinds_in(rows, tokenizer) | (read if args.show_thoughts or read == {'latent'} else set())
     line = legend(kinds, info, mode)
     if line:
         print(line)

@@ -337,13 +337,17 @@ def time_run(model, data, c, ctx, device, accum):
     this machine: forward + backward (no optimizer step, gradients dropped, the random state
     forked) and an eval forward, of the whole batch where that takes a few seconds, else of an
     eighth of it, scaled up (batch rows cost about alike)."""
-    def clock(fn, rows):
+    def sync():
         if device.startswith('cuda'):
             torch.cuda.synchronize()
+        elif device == 'mps':
+            torch.mps.synchronize()
+
+    def clock(fn, rows):
+        sync()
         t0 = time.perf_counter()
         fn(*(t[:rows].to(device) for t in batch))
-        if device.startswith('cuda'):
-            torch.cuda.synchronize()
+        sync()
         return time.perf_counter() - t0
 
     def step(x, y):
@@ -360,11 +364,12 @@ def time_run(model, data, c, ctx, device, accum):
     batch = data.batch('train', c['batch_size'], seed=eval_batch_seed('train', 0))
     B = c['batch_size']
     rows = -(-B // 8)
+    trains = not c['eval_only']  # an eval-only run needs no backward (nor the memory for one)
     with forked_rng(device):
-        if clock(step, rows) * B / rows < 5:  # the first call warms up too
+        if clock(step if trains else eval_batch, rows) * B / rows < 5:  # the first call warms up too
             rows = B
         scale = B / rows
-        t_step, t_eval = clock(step, rows) * scale, clock(eval_batch, rows) * scale
+        t_step, t_eval = clock(step, rows) * scale if trains else 0.0, clock(eval_batch, rows) * scale
     model.zero_grad(set_to_none=True)
     return accum * t_step, t_eval
 
@@ -509,10 +514,10 @@ def train_process(config, device, rank, world):
 
     t_start = time.time()
     start_iter = iter_num
-    t_last = time.time()
+    t_last, last_logged = time.time(), iter_num
     while True:
         at_eval = iter_num % c['eval_interval'] == 0 or iter_num == c['max_iters']
-        if at_eval and not (resumed and iter_num == start_iter):
+        if (at_eval or c['eval_only']) and not (resumed and iter_num == start_iter and not c['eval_only']):
             t_eval = time.time()
             losses = evaluate(model, data, c, ctx, device, show=progress is not None)
             if not all(map(math.isfinite, losses.values())):
@@ -559,8 +564,8 @@ def train_process(config, device, rank, world):
         if progress:
             progress.update(1)
         if master and iter_num % c['log_interval'] == 0:
-            dt = (time.time() - t_last) / c['log_interval']
-            t_last = time.time()
+            dt = (time.time() - t_last) / (iter_num - last_logged)  # a resumed run's first interval can be short
+            t_last, last_logged = time.time(), iter_num
             flops = raw_model.flops_per_token() * tokens_per_iter / dt
             row = {'iter': iter_num - 1, 'tokens': iter_num * tokens_per_iter,
                    'time': round(elapsed0 + time.time() - t_start, 3), 'lr': lr, 'loss': lossf,
@@ -572,7 +577,7 @@ def train_process(config, device, rank, world):
             log.write(row)
             if first_log:  # the estimate again, from this run's own iterations
                 left = (c['max_iters'] - iter_num) * dt + count_evals(c, iter_num, False) * 2 * c['eval_iters'] * t_eval_batch
-                (progress.write if progress else print)(f"measured {dt:.3g} s/iter over the first {c['log_interval']} "
+                (progress.write if progress else print)(f"measured {dt:.3g} s/iter over the first {iter_num - start_iter} "
                                                         f"iters: the rest takes about {duration(left)}")
                 first_log = False
             stats = f"loss {lossf:.4f}, {dt * 1000:.0f} ms/iter, {row['tokens_per_s']:.0f} tok/s, {flops / 1e9:.1f} GFLOP/s"

@@ -104,6 +104,10 @@ def test_windows_cover_long_samples():
     p = torch.log_softmax(later['logits'], -1).exp().topk(5, -1).indices
     assert torch.equal(info['top'][:, 24:32], p[:, 8:16])
     assert torch.isnan(info['gain'][:, -1]).all() and not torch.isnan(info['gain'][:, :-1]).any()
+    # a window's last kept position is scored on the token after the window, not on itself
+    for t, (s, out) in ((15, (0, first)), (31, (16, later))):
+        lp = torch.log_softmax(out['logits'], -1) - torch.log_softmax(out['base_logits'], -1)
+        assert torch.allclose(info['gain'][:, t], lp[:, t - s].gather(-1, ids[:, t + 1, None]).squeeze(-1), atol=1e-5)
     assert torch.isnan(S.explain(GPT(GPTConfig(**SHAPE)).eval(), ids)['gain']).all()  # a GPT has no gain
 
 
@@ -151,6 +155,33 @@ def test_quietstar_run_shows_thoughts_and_gain(char_data, tmp_path):
     legend = r.stdout.split('\n')[0]
     assert 'magenta thoughts' in legend and 'mixed prediction' in legend
     assert r.stdout.count(vocab.ANSI['thought'] + vocab.START_THOUGHT) == 5  # one thought before each new token
+    assert vocab.ANSI['thought'] + '[' not in r.stdout  # and no second, teacher-forced one after it
+
+
+def test_a_thought_holding_end_of_text_does_not_end_the_sample():
+    meta = vocab.add_special_tokens({'vocab_size': 4, 'tokenizer': 'char', 'stoi': {c: i for i, c in enumerate('abcd')},
+                                     'itos': dict(enumerate('abcd')), 'special_tokens': {}},
+                                    [vocab.START_THOUGHT, vocab.END_THOUGHT, vocab.END_OF_TEXT])
+    tok = vocab.Tokenizer(meta)
+    sot, eot, end = (tok.special[n] for n in (vocab.START_THOUGHT, vocab.END_THOUGHT, vocab.END_OF_TEXT))
+    row = [0, 1, sot, 2, end, eot, 3, sot, 1, 2, eot, 0, end, 1]
+    text, before = S.display_row(row, 2, tok, end, True)
+    assert text == [0, 1, 3, 0, end] and before == [[], [], [sot, 2, end, eot], [sot, 1, 2, eot], []]
+
+
+def test_bpe_characters_split_over_tokens_stay_whole():
+    try:
+        tok = vocab.Tokenizer({'vocab_size': 50257, 'tokenizer': 'r50k_base', 'special_tokens': {}})
+    except vocab.UserError as e:
+        pytest.skip(f'no GPT-2 BPE here: {e}')
+    text = 'na\u00efve caf\u00e9 \u2014 \u6771\u4eac'
+    ids = tok.encode(text)
+    n = len(ids)
+    assert any(not S.complete_text(tok, [i]) for i in ids)  # some token holds part of a character
+    info = {'gain': torch.full((1, n), 0.7), 'thoughts': None, 'join': ' ', 'top': torch.zeros(1, n, 5, dtype=torch.long),
+            'probs': torch.zeros(1, n, 5)}
+    pieces = S.row_pieces(0, ids, [[] for _ in ids], 1, info, tok, False, False)
+    assert S.paint_pieces(pieces, tok, 'plain') == text and '\ufffd' not in S.paint_pieces(pieces, tok, 'html')
 
 
 def test_latest_run_and_its_errors(tmp_path):
@@ -200,6 +231,14 @@ def test_announce_names_the_cpu_twin(capsys):
     T.announce_cost(c, 'cuda', 2.0, 0.5, 5000, 21)
     T.announce_cost(c, 'cpu', 0.01, 0.01, 100, 2)
     assert 'note' not in capsys.readouterr().out
+
+
+def test_eval_only_on_a_resumed_run_evaluates(char_data, tmp_path):
+    T.train(C.load_config(tiny_args(char_data, tmp_path, '--max_iters=2', '--eval_interval=2')))
+    r = run_script('train.py', *tiny_args(char_data, tmp_path, '--max_iters=2', '--eval_interval=2',
+                                          '--init_from=resume', '--eval_only=True'))
+    assert r.returncode == 0, r.stderr
+    assert 'iter 2: train loss' in r.stdout and '0 iters and 1 evaluations' in r.stdout
 
 
 def test_train_prints_its_estimate_before_the_first_evaluation(char_data, tmp_path):
