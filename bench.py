@@ -21,6 +21,7 @@ from contextlib import nullcontext
 import torch
 
 import quietstar
+from configurator import pick_device
 from model import GPT, GPTConfig, build_model, idea_class
 from vocab import cli_errors, UserError
 
@@ -37,13 +38,15 @@ def peak_matmul_flops(n=2048, repeats=5):
     return 2 * n ** 3 / min(times)
 
 
-def train_step_fn(model, batch_size, block_size, vocab_size, dtype='float32'):
-    """One forward + backward + AdamW step on fixed random tokens; bfloat16: under CPU autocast,
+def train_step_fn(model, batch_size, block_size, vocab_size, dtype='float32', device='cpu'):
+    """One forward + backward + AdamW step on fixed random tokens; bfloat16: under autocast,
     as train.py runs it (weights and optimizer stay fp32)."""
-    optimizer = model.configure_optimizers(0.1, 1e-4, (0.9, 0.95), 'cpu')
-    x = torch.randint(vocab_size, (batch_size, block_size))
-    y = torch.randint(vocab_size, (batch_size, block_size))
-    ctx = torch.autocast('cpu', dtype=torch.bfloat16) if dtype == 'bfloat16' else nullcontext()
+    device_type = 'cuda' if device.startswith('cuda') else 'cpu'
+    model.to(device)
+    optimizer = model.configure_optimizers(0.1, 1e-4, (0.9, 0.95), device_type)
+    x = torch.randint(vocab_size, (batch_size, block_size), device=device)
+    y = torch.randint(vocab_size, (batch_size, block_size), device=device)
+    ctx = torch.autocast(device_type, dtype=torch.bfloat16) if dtype == 'bfloat16' else nullcontext()
 
     def step():
         with ctx:
@@ -55,15 +58,19 @@ def train_step_fn(model, batch_size, block_size, vocab_size, dtype='float32'):
 
 
 def time_interleaved(fns, steps, warmup):
-    """Median seconds per call of each fn, called in turn so that load hits all alike."""
+    """Median seconds per call of each fn, called in turn so that load hits all alike (on CUDA
+    each call waits for the GPU to finish)."""
+    sync = torch.cuda.synchronize if torch.cuda.is_available() else (lambda: None)
     for _ in range(warmup):
         for fn in fns.values():
             fn()
     times = {name: [] for name in fns}
     for _ in range(steps):
         for name, fn in fns.items():
+            sync()
             t = time.perf_counter()
             fn()
+            sync()
             times[name].append(time.perf_counter() - t)
     return {name: statistics.median(ts) for name, ts in times.items()}
 
@@ -199,14 +206,22 @@ def run(argv):
     p.add_argument('--dtypes', default='float32,bfloat16', help='training-step dtypes, timed side by side')
     p.add_argument('--gen_tokens', type=int, default=256)
     p.add_argument('--seed', type=int, default=1337)
+    p.add_argument('--device', default='cpu', help='cpu or cuda (auto: cuda when there is one)')
+    p.add_argument('--peak_flops', type=float, default=989e12, help='on CUDA: the bf16 peak for MFU (H100/H200 dense)')
     args = p.parse_args(argv)
     reasoning = check_args(args)
     torch.manual_seed(args.seed)
     shape = dict(n_layer=args.n_layer, n_head=args.n_head, n_embd=args.n_embd, block_size=args.block_size,
                  vocab_size=args.vocab_size, dropout=0.0, bias=False)
     tokens = args.batch_size * args.block_size
-    peak = peak_matmul_flops()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; fp32 matmul peak {peak / 1e9:.0f} GFLOP/s")
+    device = pick_device(args.device)
+    cuda = device.startswith('cuda')
+    if cuda:  # MFU against the GPU's bf16 peak; fp32 steps run as TF32 if torch allows it
+        peak, peak_dtype = args.peak_flops, 'bfloat16'
+        print(f"torch {torch.__version__}, {torch.cuda.get_device_name(device)}; bf16 peak {peak / 1e12:.0f} TFLOP/s (--peak_flops)")
+    else:
+        peak, peak_dtype = peak_matmul_flops(), 'float32'
+        print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; fp32 matmul peak {peak / 1e9:.0f} GFLOP/s")
     print(f"shape: {args.n_layer} layers, {args.n_head} heads, {args.n_embd} wide, block {args.block_size}, "
           f"batch {args.batch_size}")
 
@@ -219,21 +234,21 @@ def run(argv):
         m = build_model('reasoning_tokens', dict(shape, n_reasoning=k))
         arms[f'reasoning K={k}'] = (m, m.flops_per_token())
     dtypes = args.dtypes.split(',')
-    fns = {f'{name} {d}': train_step_fn(m, args.batch_size, args.block_size, args.vocab_size, d)
+    fns = {f'{name} {d}': train_step_fn(m, args.batch_size, args.block_size, args.vocab_size, d, device)
            for name, (m, _) in arms.items() for d in dtypes}
     secs = time_interleaved(fns, args.steps, args.warmup)
     base = secs[f'nanothink {dtypes[0]}']
-    print(f"\ntraining step (forward + backward + AdamW), median of {args.steps}; fp32 mfu against the fp32 peak:")
+    print(f"\ntraining step (forward + backward + AdamW), median of {args.steps}; {peak_dtype} mfu against the peak:")
     for label in fns:
         name, d = label.rsplit(' ', 1)
         achieved = arms[name][1] * tokens / secs[label]
-        mfu = f"  mfu {100 * achieved / peak:5.1f}%" if d == 'float32' else ' ' * 12
+        mfu = f"  mfu {100 * achieved / peak:5.1f}%" if d == peak_dtype else ' ' * 12
         print(f"  {label:26s} {secs[label] * 1000:8.1f} ms/step  {tokens / secs[label]:8.0f} text tokens/s  "
               f"{achieved / 1e9:6.1f} GFLOP/s{mfu}  x{base / secs[label]:.2f} the speed of nanothink {dtypes[0]}")
 
     if args.gen_tokens:
         ours.eval()
-        idx = torch.zeros((1, 1), dtype=torch.long)
+        idx = torch.zeros((1, 1), dtype=torch.long, device=device)
         secs = time_interleaved({
             'kv cache': lambda: ours.generate(idx, args.gen_tokens, temperature=0),
             'recompute': lambda: generate_recompute(ours, idx, args.gen_tokens),

@@ -91,3 +91,7 @@ def run_script(*args, env=None, timeout=300):
 def read_log(out_dir):
     import json
     return [json.loads(line) for line in open(Path(out_dir) / 'log.jsonl')]
+
+
+def pytest_configure(config):
+    config.addinivalue_line('markers', 'cuda: needs a CUDA GPU (skipped elsewhere); python cuda_run.py runs them')
