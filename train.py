@@ -337,11 +337,8 @@ def time_run(model, data, c, ctx, device, accum):
     this machine: forward + backward (no optimizer step, gradients dropped, the random state
     forked) and an eval forward, of the whole batch where that takes a few seconds, else of an
     eighth of it, scaled up (batch rows cost about alike)."""
-    def sync():
-        if device.startswith('cuda'):
-            torch.cuda.synchronize()
-        elif device == 'mps':
-            torch.mps.synchronize()
+    kind = torch.device(device).type
+    sync = torch.cuda.synchronize if kind == 'cuda' else torch.mps.synchronize if kind == 'mps' else (lambda: None)
 
     def clock(fn, rows):
         sync()
