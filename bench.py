@@ -60,7 +60,7 @@ def train_step_fn(model, batch_size, block_size, vocab_size, dtype='float32', de
 def time_interleaved(fns, steps, warmup):
     """Median seconds per call of each fn, called in turn so that load hits all alike (on CUDA
     each call waits for the GPU to finish)."""
-    sync = torch.cuda.synchronize if torch.cuda.is_available() else (lambda: None)
+    sync = torch.cuda.synchronize if torch.cuda.is_available() else (lambda: None)  # main() sets the device
     for _ in range(warmup):
         for fn in fns.values():
             fn()
@@ -215,7 +215,11 @@ def run(argv):
                  vocab_size=args.vocab_size, dropout=0.0, bias=False)
     tokens = args.batch_size * args.block_size
     device = pick_device(args.device)
+    if device == 'mps':
+        raise UserError("bench.py times cpu or cuda; MPS has no bf16 autocast path here")
     cuda = device.startswith('cuda')
+    if cuda:
+        torch.cuda.set_device(device)  # the timing syncs wait on this GPU
     if cuda:  # MFU against the GPU's bf16 peak; fp32 steps run as TF32 if torch allows it
         peak, peak_dtype = args.peak_flops, 'bfloat16'
         print(f"torch {torch.__version__}, {torch.cuda.get_device_name(device)}; bf16 peak {peak / 1e12:.0f} TFLOP/s (--peak_flops)")

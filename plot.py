@@ -84,11 +84,13 @@ def draw_curves(ax, runs, labels, x, ylim):
     for i, (label, seeds) in enumerate(by_label(runs, labels).items()):
         if any(rows and x not in rows[0] for rows in seeds):
             raise SystemExit(f"error: a run of {label} has no '{x}' in its eval rows")
-        n = min(len(rows) for rows in seeds)
-        xs = [r[x] for r in seeds[0][:n]]
+        # seeds meet at the iterations they all evaluated; x (time, flops) is their mean there
+        at = [{r['iter']: r for r in rows} for rows in seeds]
+        iters = sorted(set.intersection(*(set(a) for a in at)))
+        xs = [statistics.mean(a[it][x] for a in at) for it in iters]
         color = f'C{i}'
         for key, style in (('val_loss', '-'), ('train_loss', '--')):
-            ys = [[rows[j][key] for rows in seeds] for j in range(n)]
+            ys = [[a[it][key] for a in at] for it in iters]
             name = f"{label} {key.split('_')[0]}" + (f" ({len(seeds)} seeds)" if len(seeds) > 1 else '')
             ax.plot(xs, [statistics.mean(y) for y in ys], color=color, linestyle=style, alpha=1 if style == '-' else 0.7,
                     label=name)

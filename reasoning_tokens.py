@@ -184,7 +184,8 @@ def probe(run_dir, records_path, limit=2000):
     """For hops records (data/hops, one length of prompt): does a slot of the last prompt
     tokens (the start symbol, the hop count, ':') linearly encode the first hop f(a), or the
     answer? One probe per (position, slot); the output head's own reading of each slot too
-    (argmax over the symbols). Slot 0 is g, 1..K the reasoning slots."""
+    (argmax over the symbols). Slot 0 is g, 1..K the reasoning slots. Compare with 'baselines',
+    not with 1/n: the answer is the start itself whenever a's cycle length divides k."""
     ckpt = load_checkpoint(os.path.join(run_dir, 'ckpt.pt'))
     model = model_from_checkpoint(ckpt).eval()
     tok = Tokenizer(ckpt['meta'])
@@ -196,6 +197,14 @@ def probe(run_dir, records_path, limit=2000):
     targets = {'first hop': torch.tensor([symbols.index(r['path'][1]) for r in records]),
                'answer': torch.tensor([symbols.index(r['answer']) for r in records])}
     symbol_ids = torch.tensor([tok.encode(s)[0] for s in symbols])
+    # what needs no hop at all: the majority class, copying the start (right whenever a's cycle
+    # length divides k), and a probe that sees only the start symbol
+    start = torch.tensor([symbols.index(r['path'][0]) for r in records])
+    one_hot = torch.nn.functional.one_hot(start, len(symbols)).float()
+    baselines = {name: {'majority': round(y.bincount().max().item() / len(y), 4),
+                        'copy_start': round((y == start).float().mean().item(), 4),
+                        'probe_on_start_only': round(fit_probe(one_hot, y, len(symbols)), 4)}
+                 for name, y in targets.items()}
     rows = []
     for back, where in ((3, 'start symbol'), (2, 'hop count'), (1, "':'")):
         for slot in range(model.S):
@@ -205,7 +214,8 @@ def probe(run_dir, records_path, limit=2000):
                 rows.append({'position': where, 'slot': slot, 'target': name,
                              'probe_accuracy': round(fit_probe(states, y, len(symbols)), 4),
                              'head_accuracy': round((read == y).float().mean().item(), 4)})
-    return {'run': run_dir, 'records': len(records), 'chance': round(1 / len(symbols), 4), 'rows': rows}
+    return {'run': run_dir, 'records': len(records), 'chance': round(1 / len(symbols), 4), 'baselines': baselines,
+            'rows': rows}
 
 
 def main(argv):

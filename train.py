@@ -71,6 +71,10 @@ class Dataset:
             out.append((p + c, len(p)))
         if not out:
             raise UserError(f"{path} holds no records")
+        cut = sum(len(ids) - 1 > self.block_size for ids, _ in out)
+        if cut:
+            print(f"note: {cut:,} of the {len(out):,} records in {path} are longer than block_size + 1 "
+                  f"({self.block_size + 1} tokens); each keeps its end, its start is cut", file=sys.stderr)
         return out
 
     def batch(self, split, batch_size, seed):
@@ -338,7 +342,7 @@ def time_run(model, data, c, ctx, device, accum):
     forked) and an eval forward, of the whole batch where that takes a few seconds, else of an
     eighth of it, scaled up (batch rows cost about alike)."""
     kind = torch.device(device).type
-    sync = torch.cuda.synchronize if kind == 'cuda' else torch.mps.synchronize if kind == 'mps' else (lambda: None)
+    sync = (lambda: torch.cuda.synchronize(device)) if kind == 'cuda' else torch.mps.synchronize if kind == 'mps' else (lambda: None)
 
     def clock(fn, rows):
         sync()

@@ -19,7 +19,8 @@ always_save_checkpoint = False
 n_layer = 2
 n_head = 4
 n_embd = 128
-block_size = 16  # an array record at n=8 is at most 17 tokens: 16 inputs
+block_size = 16  # a record is n+7 tokens direct, n+k+6 with the chain (array form): 16 inputs fit n=8, k<=3
+# (train.py says so when records are longer: they keep their end and lose their start)
 batch_size = 64
 dropout = 0.0
 bias = False

@@ -121,3 +121,21 @@ def test_probe_plumbing_on_a_tiny_run(tmp_path):
     assert len(result['rows']) == 3 * 3 * 2  # positions x slots x targets
     assert {r['position'] for r in result['rows']} == {'start symbol', 'hop count', "':'"}
     assert all(0 <= r['probe_accuracy'] <= 1 and 0 <= r['head_accuracy'] <= 1 for r in result['rows'])
+    # the baselines need no hop: copying the start is right exactly when f^k(a) = a
+    copy = sum(r['answer'] == r['path'][0] for r in rows) / len(rows)
+    assert result['baselines']['answer']['copy_start'] == round(copy, 4) > 0
+    fixed = sum(r['path'][1] == r['path'][0] for r in rows) / len(rows)  # f(a) = a: a fixed point
+    assert result['baselines']['first hop']['copy_start'] == round(fixed, 4)
+    assert set(result['baselines']['answer']) == {'majority', 'copy_start', 'probe_on_start_only'}
+
+
+
+
+def test_records_longer_than_the_block_are_said(tmp_path, capsys):
+    H.main(['--n=8', '--k=3', '--chain_share=1', '--train_size=50', '--val_size=10', '--test_size=0',
+            f'--out_dir={tmp_path}'])
+    tok = vocab.Tokenizer(pickle.load(open(tmp_path / 'meta.pkl', 'rb')))
+    T.Dataset(str(tmp_path), 'hops', 16, tok)  # 17-token records: 16 inputs fit
+    assert 'longer than block_size' not in capsys.readouterr().err
+    T.Dataset(str(tmp_path), 'hops', 12, tok)
+    assert 'note: 50 of the 50 records' in capsys.readouterr().err

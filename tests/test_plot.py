@@ -31,6 +31,7 @@ def test_runs_sharing_a_label_are_seeds(tmp_path, capsys):
     assert rows[-2].startswith('| arm | 2 | 20 | 1.3000 +- 0.1414 | 1.8000 +- 0.1414 | 1.7000 +- 0.1414 |')
     assert rows[-1].startswith('| other | 1 | 10 | 1.0000 | 1.0000 | 1.0000 (10) |')
     plot.main([a, b, c, '--labels=arm,arm,other', f'--out={tmp_path / "seeds.png"}'])
+    plot.main([a, b, c, '--labels=arm,arm,other', '--x=time', f'--out={tmp_path / "seeds_time.png"}'])
     assert (tmp_path / 'seeds.png').stat().st_size > 1000
 
 
