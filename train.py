@@ -379,13 +379,11 @@ def count_evals(c, start_iter, resumed):
     """Evaluations a run from start_iter does: every eval_interval and at max_iters (a resumed
     run has its start's evaluation already)."""
     end, every = c['max_iters'], c['eval_interval']
-    if c['eval_only']:
-        return 1
     n = end // every - (start_iter - 1) // every + (end % every != 0)
-    return max(0, n - (resumed and (start_iter % every == 0 or start_iter == end)))
+    return 1 if c['eval_only'] else max(0, n - (resumed and (start_iter % every == 0 or start_iter == end)))
 
 
-def duration(s):
+def duration(s):  # seconds as a person reads them
     return f"{s:.0f} s" if s < 90 else f"{s / 60:.0f} min" if s < 5400 else f"{s / 3600:.1f} h"
 
 
