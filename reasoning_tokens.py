@@ -180,11 +180,41 @@ def fit_probe(features, labels, n_classes, train_share=0.8, steps=300, lr=0.05, 
         return ((x[n:] @ w + b).argmax(-1) == labels[n:]).float().mean().item()
 
 
+def pointers(prompt):
+    """The permutation of a hops prompt (array 'cgd...?' or edges 'a>c b>g ...?') as a dict, and
+    the positions where an image f(x) is shown: the tokens a slot could chase one hop further."""
+    shown = prompt[:prompt.index('?')]
+    if '>' not in shown:
+        return {chr(ord('a') + i): y for i, y in enumerate(shown)}, list(range(len(shown)))
+    at = [i + 1 for i, ch in enumerate(shown) if ch == '>']
+    return {shown[i - 2]: shown[i] for i in at}, at
+
+
+def probe_pointers(model, records, h, slot, symbols, symbol_ids):
+    """At every position that shows an image y = f(x): does the slot hold the next hop f(y)?
+    Positions of all records are pooled; 'copy' is the share where f(y) = y."""
+    states, labels, shown = [], [], []
+    for i, r in enumerate(records):
+        f, at = pointers(r['prompt'])
+        for pos in at:
+            y = r['prompt'][pos]
+            states.append(h[i, pos, slot])
+            labels.append(symbols.index(f[y]))
+            shown.append(symbols.index(y))
+    states, labels = torch.stack(states), torch.tensor(labels)
+    read = model.lm_head(states)[:, symbol_ids].argmax(-1)
+    return [{'position': 'shown images f(x)', 'slot': slot, 'target': 'next hop f(f(x))',
+             'probe_accuracy': round(fit_probe(states, labels, len(symbols)), 4),
+             'head_accuracy': round((read == labels).float().mean().item(), 4),
+             'copy_shown': round((labels == torch.tensor(shown)).float().mean().item(), 4)}]
+
+
 def probe(run_dir, records_path, limit=2000):
     """For hops records (data/hops, one length of prompt): does a slot of the last prompt
     tokens (the start symbol, the hop count, ':') linearly encode the first hop f(a), or the
-    answer? One probe per (position, slot); the output head's own reading of each slot too
-    (argmax over the symbols). Slot 0 is g, 1..K the reasoning slots. Compare with 'baselines',
+    answer? And does a slot where the permutation shows an image y hold the next hop f(y)?
+    One probe per (position, slot); the output head's own reading of each slot too (argmax
+    over the symbols). Slot 0 is g, 1..K the reasoning slots. Compare with 'baselines',
     not with 1/n: the answer is the start itself whenever a's cycle length divides k."""
     ckpt = load_checkpoint(os.path.join(run_dir, 'ckpt.pt'))
     model = model_from_checkpoint(ckpt).eval()
@@ -193,7 +223,7 @@ def probe(run_dir, records_path, limit=2000):
     if len(records) < 50 or len({len(r['prompt']) for r in records}) != 1 or not hasattr(model, 'S'):
         raise UserError(f"probe needs a reasoning-token run and >= 50 hops records of one prompt length in {records_path}")
     h = slot_states(model, [tok.encode(r['prompt']) for r in records])
-    symbols = sorted({s for r in records for s in r['path']})
+    symbols = sorted({s for r in records for s in r['path'] + list(pointers(r['prompt'])[0].values())})
     targets = {'first hop': torch.tensor([symbols.index(r['path'][1]) for r in records]),
                'answer': torch.tensor([symbols.index(r['answer']) for r in records])}
     symbol_ids = torch.tensor([tok.encode(s)[0] for s in symbols])
@@ -205,7 +235,7 @@ def probe(run_dir, records_path, limit=2000):
                         'copy_start': round((y == start).float().mean().item(), 4),
                         'probe_on_start_only': round(fit_probe(one_hot, y, len(symbols)), 4)}
                  for name, y in targets.items()}
-    rows = []
+    rows = [row for slot in range(model.S) for row in probe_pointers(model, records, h, slot, symbols, symbol_ids)]
     for back, where in ((3, 'start symbol'), (2, 'hop count'), (1, "':'")):
         for slot in range(model.S):
             states = h[:, -back, slot]

@@ -90,6 +90,15 @@ def test_reasoning_slots_keep_the_targets_on_the_text(tmp_path, k_slots):
     assert torch.allclose(loss, naive, atol=1e-5) and torch.allclose(logits, model.head(h), atol=1e-5)
 
 
+@pytest.mark.parametrize('prompt', ['cgdahbfe?a3:', 'a>c e>h b>g c>d d>a f>b g>f h>e ?a3:'])
+def test_pointers_read_the_permutation_of_either_form(prompt):
+    import reasoning_tokens as R
+    f, at = R.pointers(prompt)
+    assert f == {'a': 'c', 'b': 'g', 'c': 'd', 'd': 'a', 'e': 'h', 'f': 'b', 'g': 'f', 'h': 'e'}
+    assert sorted(prompt[i] for i in at) == sorted(f.values())  # every image, once
+    assert all(prompt[i - 1] == '>' for i in at) if '>' in prompt else at == list(range(8))
+
+
 def test_probe_reads_what_is_there_and_not_what_is_not():
     import reasoning_tokens as R
     g = torch.Generator().manual_seed(0)
@@ -118,8 +127,12 @@ def test_probe_plumbing_on_a_tiny_run(tmp_path):
     assert h.shape == (4, len(ids[0]), 3, 16) and torch.allclose(h[:, :, 1], manual[:, 1::3])
     result = R.probe(str(out), str(tmp_path / 'hops' / 'test.jsonl'))
     assert result['records'] == 100 and result['chance'] == 0.2
-    assert len(result['rows']) == 3 * 3 * 2  # positions x slots x targets
-    assert {r['position'] for r in result['rows']} == {'start symbol', 'hop count', "':'"}
+    assert len(result['rows']) == 3 * 3 * 2 + 3  # (positions x targets + shown images) x slots
+    assert {r['position'] for r in result['rows']} == {'start symbol', 'hop count', "':'", 'shown images f(x)'}
+    # the next hop of a shown image is f(f(x)); it equals the image only at a fixed point of f
+    fixed_points = sum(r['prompt'][i] == chr(ord('a') + i) for r in rows for i in range(5)) / (5 * len(rows))
+    chased = [r for r in result['rows'] if r['position'] == 'shown images f(x)']
+    assert [r['slot'] for r in chased] == [0, 1, 2] and chased[0]['copy_shown'] == round(fixed_points, 4)
     assert all(0 <= r['probe_accuracy'] <= 1 and 0 <= r['head_accuracy'] <= 1 for r in result['rows'])
     # the baselines need no hop: copying the start is right exactly when f^k(a) = a
     copy = sum(r['answer'] == r['path'][0] for r in rows) / len(rows)
