@@ -7,7 +7,7 @@ timings are noisy.
     python bench.py                                    # 10.65M shape, batch 8, block 256
     python bench.py --reference=/tmp/nanogpt/model.py  # side by side with nanoGPT's model.py
     python bench.py --reasoning=0,1,3                  # reasoning-token step time vs K=0
-    python bench.py quietstar --T=128 --n_thought=8    # Quiet-STaR: parallel thoughts vs one position at a time
+    python bench.py quietstar --T=128 --thought_len=8    # Quiet-STaR: parallel thoughts vs one position at a time
 """
 
 import argparse
@@ -125,17 +125,17 @@ def check_args(args):
 # -----------------------------------------------------------------------------
 # Quiet-STaR: thoughts at every position in parallel vs one position at a time
 
-def bench_model(T, n_thought):
+def bench_model(T, thought_len):
     torch.manual_seed(0)
     cfg = quietstar.QuietSTaRConfig(block_size=256, vocab_size=67, n_layer=4, n_head=4, n_embd=128, bias=False,
-                          n_thought=n_thought, thought_temperature=0.0, start_id=65, end_id=66)
+                          thought_len=thought_len, thought_temperature=0.0, start_id=65, end_id=66)
     return quietstar.QuietSTaRGPT(cfg).eval(), torch.randint(65, (1, T))
 
 
 @torch.no_grad()
 def think_serial(model, idx):
     """What generate does at each new position: one text token into the cache, then its thought."""
-    cache = model.new_cache(idx.size(0), idx.size(1) + model.config.n_thought + 2)
+    cache = model.new_cache(idx.size(0), idx.size(1) + model.config.thought_len + 2)
     posts = []
     for i in range(idx.size(1)):
         h = model.blocks(model.embed(idx[:, i:i + 1], torch.tensor([i])), cache=cache)[:, -1]
@@ -158,22 +158,22 @@ def peak_memory_mb(fn):
     return (status('VmHWM') - before) / 1024
 
 
-def quietstar_bench(T=128, n_thought=8, repeats=5):
-    """Thoughts at all T positions (T * (n_thought + 2) thought tokens): the parallel passes vs
+def quietstar_bench(T=128, thought_len=8, repeats=5):
+    """Thoughts at all T positions (T * (thought_len + 2) thought tokens): the parallel passes vs
     generate's way, one position at a time through the KV cache. Interleaved, medians."""
-    if T < 1 or n_thought < 0 or repeats < 1:
-        raise UserError(f"need --T >= 1, --n_thought >= 0 and --repeats >= 1, got {T}, {n_thought}, {repeats}")
-    model, idx = bench_model(T, n_thought)
+    if T < 1 or thought_len < 0 or repeats < 1:
+        raise UserError(f"need --T >= 1, --thought_len >= 0 and --repeats >= 1, got {T}, {thought_len}, {repeats}")
+    model, idx = bench_model(T, thought_len)
     if T > model.config.block_size:
         raise UserError(f"--T={T} is longer than the bench model's block_size {model.config.block_size}")
     fns = {'parallel': lambda: torch.no_grad()(model.think)(idx, 1), 'serial': lambda: think_serial(model, idx)}
     mem = {name: peak_memory_mb(fn) for name, fn in fns.items()}  # first, before freed memory is reused
     assert torch.allclose(fns['parallel']()[1][:, :, 0], fns['serial'](), atol=1e-4), 'the two paths disagree'
     secs = time_interleaved(fns, steps=repeats, warmup=1)
-    kv = 2 * model.config.n_layer * T * (n_thought + 3) * model.config.n_embd * 4 / 2**20
-    print(f"T={T}, {n_thought} thought tokens, 4 layers x 128, batch 1, {torch.get_num_threads()} thread(s), median of {repeats}:")
+    kv = 2 * model.config.n_layer * T * (thought_len + 3) * model.config.n_embd * 4 / 2**20
+    print(f"T={T}, {thought_len} thought tokens, 4 layers x 128, batch 1, {torch.get_num_threads()} thread(s), median of {repeats}:")
     for name in fns:
-        print(f"  {name:8s} {secs[name] * 1000:8.1f} ms  {T * (n_thought + 2) / secs[name]:8.0f} thought tokens/s  "
+        print(f"  {name:8s} {secs[name] * 1000:8.1f} ms  {T * (thought_len + 2) / secs[name]:8.0f} thought tokens/s  "
               f"peak memory +{mem[name]:.1f} MB")
     print(f"  parallel is {secs['serial'] / secs['parallel']:.1f}x faster; its KV cache is {kv:.1f} MB")
 
@@ -183,10 +183,10 @@ def main(argv=None):
         if argv and argv[0] == 'quietstar':
             p = argparse.ArgumentParser(prog='bench.py quietstar', description=quietstar_bench.__doc__)
             p.add_argument('--T', type=int, default=128)
-            p.add_argument('--n_thought', type=int, default=8)
+            p.add_argument('--thought_len', type=int, default=8)
             p.add_argument('--repeats', type=int, default=5)
             args = p.parse_args(argv[1:])
-            quietstar_bench(args.T, args.n_thought, args.repeats)
+            quietstar_bench(args.T, args.thought_len, args.repeats)
         else:
             run(argv)
 

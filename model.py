@@ -205,7 +205,12 @@ class GPT(nn.Module):
         """Token ids (B, T) and positions (T,) or (B, T), default 0..T-1 -> vectors (B, T, C)."""
         if pos is None:
             pos = torch.arange(idx.size(1), device=idx.device)
-        return self.transformer.drop(self.transformer.wte(idx) + self.transformer.wpe(pos))
+        return self.transformer.drop(self.token_embedding(idx) + self.transformer.wpe(pos))
+
+    def token_embedding(self, idx):
+        """The input vectors of token ids: the (tied) embedding rows; an idea may give some
+        tokens their own."""
+        return self.transformer.wte(idx)
 
     def blocks(self, x, mask=None, cache=None):
         """The transformer. mask: bool (T, S) or (B, 1, T, S), True = may attend; S counts the

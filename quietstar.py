@@ -11,20 +11,38 @@ the tokens of its own thought so far, nothing else. With the T new keys of every
 appended to the cache, the boolean mask of pass k is (T, T*(k+1)) = [causal | I | .. | I].
 The k-th token after position i (k=1 is <startofthought>) sits at position i+k; positions
 past block_size-1 are clamped to block_size-1 (they share the last position embedding), so
-every prediction that has a target is exact when T + n_thought + 2 <= block_size. (train.py
-fills the context, T = block_size: the thoughts of the last n_thought + 2 positions are clamped.)
+every prediction that has a target is exact when T + thought_len + 2 <= block_size. (train.py
+fills the context, T = block_size: the thoughts of the last thought_len + 2 positions are clamped.)
 
-    pass:        0         1        2..n+1        n+2       n+3..n+1+n_ahead
-    at i:       x_i     <start>   t_1..t_n     <end>     x_{i+1}..x_{i+n_ahead-1}  (teacher forced)
-    predicts:  x_{i+1}    t_1     t_2..<end>   x_{i+1}   x_{i+2}..x_{i+n_ahead}
+    pass:        0         1        2..n+1        n+2       n+3..n+1+n_true
+    at i:       x_i     <start>   t_1..t_n     <end>     x_{i+1}..x_{i+n_true-1}  (teacher forced)
+    predicts:  x_{i+1}    t_1     t_2..<end>   x_{i+1}   x_{i+2}..x_{i+n_true}
 
 The two markers are this idea's special tokens (special_tokens below): training it on any
 dataset adds them to the vocabulary, and fine-tuning a run into it starts their rows as copies
 of '-' (init_token_rows). The paper's claim (Mistral 7B continued on OpenWebMath): GSM8K
 5.9% -> 10.9%, CommonsenseQA 36.3% -> 47.2% zero-shot; what we measured: docs/quietstar.md.
 
+The official recipe (ezelikman/quiet-star, modeling_mistral.py and quiet-star-train.py) has
+terms that are config options here, off by default (today's behaviour), with the official
+values in config/quietstar_official.py:
+    base_nll_weight 0.5   half the loss is the base head's next-token NLL (no thought)
+    policy_weight   1e6   REINFORCE's weight against the NLL
+    marker_scale    100   the markers' input vectors are their own parameters, stored /100 and
+                          used x100 (a reparameterisation, so Adam moves them 100x faster)
+    mix_layers      3     the mixing head: Linear(2C, C), ReLU, Linear(C, C), ReLU, Linear(C, 1)
+    mix_bound       none  w unbounded; here tanh by default, so w stays in (-1, 1)
+    n_true          4     true tokens after each thought (the paper's n_ahead_talk)
+    thought_len     9     official n_ahead = 12: <start> at step 0, sampled tokens at 1-9, <end> at 10
+The mixing itself is the official one: it mixes the final hidden states, (1-w) h_base + w h_post,
+before the (linear) head, which equals mixing the logits as done here. Left out: REINFORCE's
+log-probabilities at temperature 3 (reinforce_temperature; ours use the sampling temperature);
+straight-through Gumbel-softmax inputs (the thought tokens are detached there too, so the
+samples and their gradient match Gumbel-max); and the official per-ahead-step averaging of the
+mixed NLL (here one mean over every (position, step) pair with a target).
+
     python train.py config/cpu.py                    # the base model, out-cpu
-    python train.py config/quietstar.py --n_thought=4 --out_dir=out-qs-t4   # fine-tuned from out-cpu
+    python train.py config/quietstar.py --thought_len=4 --out_dir=out-qs-t4   # fine-tuned from out-cpu
     python quietstar.py eval out-cpu out-qs-t4       # base vs mixed val NLL on fixed batches
     python bench.py quietstar                   # parallel vs one-position-at-a-time thoughts
     python plot.py results/quietstar/*.jsonl --out=assets/quietstar.png --figure=quietstar
@@ -46,24 +64,34 @@ from train import Dataset, group_advantages, eval_batch_seed, load_checkpoint, m
 from vocab import Tokenizer, UserError, cli_errors, default_data_dir
 
 
+MIX_BOUNDS = ('tanh', 'none')
+
+
 @dataclass
 class QuietSTaRConfig(GPTConfig):
-    n_thought: int = 4  # sampled thought tokens between <startofthought> and <endofthought>
-    n_ahead: int = 2  # true tokens predicted after each thought (teacher forced): loss and reward horizon
-    n_thoughts: int = 2  # thoughts sampled per position in training; the reward baseline is their mean
+    thought_len: int = 4  # sampled thought tokens between <startofthought> and <endofthought>
+    n_true: int = 2  # true tokens predicted after each thought (teacher forced): loss and reward horizon
+    thoughts_per_position: int = 2  # thoughts sampled per position in training; the reward baseline is their mean
     thought_temperature: float = 1.0  # 0: greedy thoughts
-    policy_weight: float = 1.0  # weight of the REINFORCE loss
+    policy_weight: float = 1.0  # weight of the REINFORCE loss (official: 1e6)
     clamp_rewards: bool = True  # negative advantages -> 0: only better-than-average thoughts are reinforced
+    base_nll_weight: float = 0.0  # b: loss (1-b) mixed NLL + b base NLL of the next token (official: 0.5)
+    marker_scale: float = 0.0  # s > 0: the markers' own input vectors, stored /s, used x s (official: 100)
+    mix_layers: int = 2  # linear layers of the mixing head, ReLU between (official: 3)
+    mix_bound: str = 'tanh'  # mixing weight w = tanh(head), in (-1, 1); 'none': w = head, unbounded (official)
     start_id: int = -1  # the ids of <startofthought>, <endofthought>: train.py fills them
     end_id: int = -1
 
     def __post_init__(self):
         super().__post_init__()
-        if self.n_thought < 0 or self.n_ahead < 1 or self.n_thoughts < 2:
-            raise ValueError(f"need n_thought >= 0, n_ahead >= 1, n_thoughts >= 2 (got {self.n_thought}, "
-                             f"{self.n_ahead}, {self.n_thoughts})")
-        if self.thought_temperature < 0 or self.policy_weight < 0:
-            raise ValueError("thought_temperature and policy_weight must be >= 0")
+        if self.thought_len < 0 or self.n_true < 1 or self.thoughts_per_position < 2:
+            raise ValueError(f"need thought_len >= 0, n_true >= 1, thoughts_per_position >= 2 (got {self.thought_len}, "
+                             f"{self.n_true}, {self.thoughts_per_position})")
+        if self.thought_temperature < 0 or self.policy_weight < 0 or self.marker_scale < 0:
+            raise ValueError("thought_temperature, policy_weight and marker_scale must be >= 0")
+        if not 0 <= self.base_nll_weight <= 1 or self.mix_layers < 1 or self.mix_bound not in MIX_BOUNDS:
+            raise ValueError(f"need base_nll_weight in [0, 1], mix_layers >= 1 and mix_bound in {MIX_BOUNDS} (got "
+                             f"{self.base_nll_weight}, {self.mix_layers}, {self.mix_bound!r})")
         if self.start_id < 0 or self.end_id < 0:
             raise ValueError("start_id and end_id must be set (train.py sets them from the dataset's meta.pkl)")
 
@@ -81,8 +109,9 @@ def reinforce_loss(logp, reward, valid, clamp=True):
 
 class QuietSTaRGPT(GPT):
     """forward(idx, targets) -> mixed next-token logits (B, T, V), each from x<=t and the thought
-    at t, and the loss: in training the mixed NLL over the n_ahead true tokens plus
-    policy_weight * REINFORCE over n_thoughts thoughts per position; in eval the mixed NLL of
+    at t, and the loss: in training (1 - b) * the mixed NLL over the n_true true tokens + b * the
+    base NLL of the next token (b = base_nll_weight) + policy_weight * REINFORCE over
+    thoughts_per_position thoughts per position; in eval the mixed NLL of
     the next token alone (one thought per position), comparable with the GPT's val loss.
     self.stats holds, as tensors for the log, base_nll, mixed_nll (next token), policy_loss and
     the mean mixing weight where predictions have targets (and the share of it below 0)."""
@@ -95,11 +124,31 @@ class QuietSTaRGPT(GPT):
         if max(config.start_id, config.end_id) >= config.vocab_size or config.start_id == config.end_id:
             raise ValueError(f"start_id and end_id must differ and be in the vocabulary of {config.vocab_size}")
         C = config.n_embd
-        self.mix = nn.Sequential(nn.Linear(2 * C, C), nn.ReLU(), nn.Linear(C, 1))
+        widths = [2 * C] + [C] * (config.mix_layers - 1) + [1]
+        layers = [layer for a, b in zip(widths, widths[1:]) for layer in (nn.Linear(a, b), nn.ReLU())]
+        self.mix = nn.Sequential(*layers[:-1])
         # zero last layer: w = 0, so training starts from the base model exactly
-        nn.init.zeros_(self.mix[2].weight)
-        nn.init.zeros_(self.mix[2].bias)
+        nn.init.zeros_(self.mix[-1].weight)
+        nn.init.zeros_(self.mix[-1].bias)
+        if config.marker_scale:
+            self.marker_embedding = nn.Parameter(torch.empty(2, C))
+            self.copy_marker_rows()
         self.stats = {}
+
+    def copy_marker_rows(self):
+        """The markers' own input vectors start at their embedding rows (divided by the scale)."""
+        if self.config.marker_scale:
+            with torch.no_grad():
+                self.marker_embedding.copy_(self.transformer.wte.weight[self.markers('cpu')] / self.config.marker_scale)
+
+    def token_embedding(self, idx):
+        """With marker_scale s, the markers read s * marker_embedding instead of their rows: the
+        official reparameterisation, whose Adam steps move a marker s times as far as a row's."""
+        e = super().token_embedding(idx)
+        if self.config.marker_scale:
+            for j, marker in enumerate((self.config.start_id, self.config.end_id)):
+                e = torch.where((idx == marker).unsqueeze(-1), self.config.marker_scale * self.marker_embedding[j], e)
+        return e
 
     def init_token_rows(self, tokenizer, new_ids):
         """New marker rows start as copies of marker_init's embedding, not the mean one (the rows
@@ -109,6 +158,7 @@ class QuietSTaRGPT(GPT):
         if markers and len(init) == 1:
             with torch.no_grad():
                 self.transformer.wte.weight[markers] = self.transformer.wte.weight[init[0]].clone()
+        self.copy_marker_rows()
 
     def markers(self, device):
         return torch.tensor([self.config.start_id, self.config.end_id], device=device)
@@ -135,17 +185,19 @@ class QuietSTaRGPT(GPT):
     def mixed_logits(self, h_base, h_post):
         """Mixing head: w from [base hidden; post-thought hidden]; (1-w) base + w post."""
         hb, hp = self.transformer.ln_f(h_base), self.transformer.ln_f(h_post)
-        w = torch.tanh(self.mix(torch.cat([hb, hp], dim=-1)))  # tanh(0) = 0, bounded, gradient 1 at 0
+        w = self.mix(torch.cat([hb, hp], dim=-1))
+        if self.config.mix_bound == 'tanh':
+            w = torch.tanh(w)  # tanh(0) = 0, bounded, gradient 1 at 0
         base, post = self.lm_head(hb), self.lm_head(hp)
         return self.text_only(base), self.text_only(base + w * (post - base)), w
 
     def think(self, x, n_true, noise=None):
         """The parallel passes over x (B, T). n_true: true tokens to predict after each thought
-        (n_true-1 of them teacher forced). noise: Gumbel noise (n_thought, B, T, V) or None.
+        (n_true-1 of them teacher forced). noise: Gumbel noise (thought_len, B, T, V) or None.
         Returns h_base (B, T, C), h_post (B, T, n_true, C) (the <endofthought> state, then the
-        teacher-forced ones), logp (B, T, n_thought) and the thought ids (B, T, n_thought)."""
+        teacher-forced ones), logp (B, T, thought_len) and the thought ids (B, T, thought_len)."""
         c, (B, T), dev = self.config, x.shape, x.device
-        n = c.n_thought
+        n = c.thought_len
         n_pass = n + 2 + n_true
         cache = self.new_pass_cache(B, T * n_pass)
         h = h_base = self.blocks(self.embed(x), cache=cache)  # pass 0: the ordinary causal pass
@@ -178,7 +230,7 @@ class QuietSTaRGPT(GPT):
         if T > c.block_size:
             raise ValueError(f"sequence of {T} tokens is longer than block_size {c.block_size}")
         training = self.training and targets is not None
-        S, n_true = (c.n_thoughts, c.n_ahead) if training else (1, 1)
+        S, n_true = (c.thoughts_per_position, c.n_true) if training else (1, 1)
         x = idx.repeat(S, 1)  # thought s of row b is row s*B + b
         h_base, h_post, logp, _ = self.think(x, n_true, noise)
         # the base prediction of the same target as post-thought step j is the base state at i+j
@@ -194,22 +246,24 @@ class QuietSTaRGPT(GPT):
         nll = F.cross_entropy(mixed.flatten(0, 2), y.flatten(), ignore_index=-1, reduction='none').view_as(y)
         mixed_nll = nll.sum() / valid.sum().clamp(min=1)
         next_valid = valid[:, :, 0].sum().clamp(min=1)
-        base_nll0 = F.cross_entropy(base[:, :, 0].flatten(0, 1), y[:, :, 0].flatten(), ignore_index=-1, reduction='none')
+        base_nll = F.cross_entropy(base[:, :, 0].flatten(0, 1), y[:, :, 0].flatten(), ignore_index=-1,
+                                   reduction='sum') / next_valid
         # the mixing weight where it counts: at predictions that have a target (tanh: it can go negative)
         w_used = w.squeeze(-1)[valid]
         none = w_used.numel() == 0
         # tensors, detached: train.py turns them into numbers only when it logs (no sync here)
-        self.stats = {'base_nll': base_nll0.detach().sum() / next_valid, 'mixed_nll': nll[:, :, 0].detach().sum() / next_valid,
+        self.stats = {'base_nll': base_nll.detach(), 'mixed_nll': nll[:, :, 0].detach().sum() / next_valid,
                       'mix_weight': w.new_zeros(()) if none else w_used.detach().mean(),
                       'mix_weight_negative': w.new_zeros(()) if none else (w_used.detach() < 0).float().mean()}
         if not training:
             return logits, nll[:, :, 0].sum() / next_valid
-        # reward: log p(true next n_ahead tokens | thought) under the mixed prediction, as in the
+        # reward: log p(true next n_true tokens | thought) under the mixed prediction, as in the
         # paper; equal for all thoughts while w = 0: REINFORCE starts once the mixing head listens
         reward = -nll.detach().sum(dim=-1).view(S, B, T)
         policy = reinforce_loss(logp.sum(-1).view(S, B, T), reward, valid[:, :, 0].view(S, B, T), c.clamp_rewards)
         self.stats.update(policy_loss=policy.detach(), mixed_nll_ahead=mixed_nll.detach())
-        return logits, mixed_nll + c.policy_weight * policy
+        b = c.base_nll_weight
+        return logits, (1 - b) * mixed_nll + b * base_nll + c.policy_weight * policy
 
     @torch.no_grad()
     def explain(self, idx):
@@ -221,10 +275,10 @@ class QuietSTaRGPT(GPT):
                 'gain': 'log-prob of the mixed prediction (after a thought) minus the base one'}
 
     def flops_per_token(self, T=None):
-        """Training FLOPs per text token, roughly: every text token runs n_thoughts times through
-        n_thought + n_ahead + 2 passes, each about a GPT token's cost (PaLM's 6N + 12*L*C*T)."""
+        """Training FLOPs per text token, roughly: every text token runs thoughts_per_position times through
+        thought_len + n_true + 2 passes, each about a GPT token's cost (PaLM's 6N + 12*L*C*T)."""
         c = self.config
-        return c.n_thoughts * (c.n_thought + c.n_ahead + 2) * super().flops_per_token(T)
+        return c.thoughts_per_position * (c.thought_len + c.n_true + 2) * super().flops_per_token(T)
 
     # --- generation: one position at a time -------------------------------------------
 
@@ -235,11 +289,11 @@ class QuietSTaRGPT(GPT):
         c, B, dev = self.config, h_last.size(0), h_last.device
         i = cache.pos - 1  # the text position that thinks
         tok, h, tokens = torch.full((B, 1), c.start_id, device=dev), None, []
-        for k in range(1, c.n_thought + 3):
-            if 2 <= k <= c.n_thought + 1:
+        for k in range(1, c.thought_len + 3):
+            if 2 <= k <= c.thought_len + 1:
                 tok = self.sample_thought(h)[0]
                 tokens.append(tok)
-            elif k == c.n_thought + 2:
+            elif k == c.thought_len + 2:
                 tok = torch.full((B, 1), c.end_id, device=dev)
             pos = torch.tensor([min(i + k, c.block_size - 1)], device=dev)
             h = self.blocks(self.embed(tok, pos), cache=cache)  # one query: sees the text and its own thought
@@ -257,7 +311,7 @@ class QuietSTaRGPT(GPT):
         for _ in range(max_new_tokens):
             T = idx.size(1)
             if cache is None or T > c.block_size:
-                cache = self.new_cache(idx.size(0), c.block_size + c.n_thought + 2)
+                cache = self.new_cache(idx.size(0), c.block_size + c.thought_len + 2)
                 h = self.blocks(self.embed(idx[:, -c.block_size:]), cache=cache)[:, -1]
             else:
                 h = self.blocks(self.embed(idx[:, -1:], torch.tensor([T - 1], device=idx.device)), cache=cache)[:, -1]

@@ -80,7 +80,7 @@ RL = dict(
     entropy_weight=0.001,  # bonus on the policy's entropy where it chose a token
     lm_weight=1.0,  # next_text: NLL of the true text after thinking (so the model learns to read it)
     sft_weight=1.0,  # the plain next-token loss on a batch of text without think tokens
-    n_ahead=8,  # token streams: true text tokens after each prefix (task records: the completion)
+    n_true=8,  # token streams: true text tokens after each prefix (task records: the completion)
 )
 
 
@@ -88,13 +88,13 @@ def check_rl(c):
     """The RL keys of a config (load_config(argv, extra=RL)), each in its range."""
     if c['model'] != 'think':
         raise UserError(f"the config must say model = 'think', not {c['model']!r}")
-    check_ranges(c, positive=('group_size', 'n_ahead', 'rollout_temperature'),
+    check_ranges(c, positive=('group_size', 'n_true', 'rollout_temperature'),
                  nonnegative=('think_penalty', 'entropy_weight', 'lm_weight', 'sft_weight'),
                  choices={'reward': REWARDS, 'baseline': BASELINES})
     if c['baseline'] != 'none' and c['group_size'] < 2:
         raise UserError(f"config key baseline={c['baseline']!r} needs group_size >= 2, got {c['group_size']}")
-    if c['n_ahead'] >= c['block_size']:
-        raise UserError(f"config key n_ahead must be < block_size {c['block_size']}, got {c['n_ahead']}")
+    if c['n_true'] >= c['block_size']:
+        raise UserError(f"config key n_true must be < block_size {c['block_size']}, got {c['n_true']}")
 
 
 class ThinkGPT(GPT):
@@ -250,10 +250,10 @@ def policy_loss(action_logp, adv):
 class Prefixes:
     """Prefixes and their true continuations from train.py's Dataset: task records (prompt,
     completion; one batch holds records of one length) or windows of a token stream
-    (block_size - n_ahead tokens, then n_ahead)."""
+    (block_size - n_true tokens, then n_true)."""
 
-    def __init__(self, data, n_ahead):
-        self.data, self.n_ahead = data, n_ahead
+    def __init__(self, data, n_true):
+        self.data, self.n_true = data, n_true
         self.buckets = {}
         if data.kind == 'records':
             for split, records in data.splits.items():
@@ -268,7 +268,7 @@ class Prefixes:
         if self.data.kind == 'stream':
             x, y = self.data.batch(split, batch_size, seed)
             full = torch.cat([x, y[:, -1:]], dim=1)
-            return full[:, :-self.n_ahead], full[:, -self.n_ahead:]
+            return full[:, :-self.n_true], full[:, -self.n_true:]
         buckets = self.buckets[split]
         sizes = torch.tensor([len(b) for _, b in buckets], dtype=torch.float)
         (n_prompt, _), bucket = buckets[torch.multinomial(sizes, 1, generator=g).item()]
@@ -376,7 +376,7 @@ def train_rl(c):
     data_dir = c['data_dir'] or default_data_dir(c['dataset'])
     meta = idea_meta(c, load_meta(data_dir, c['dataset']))
     data = Dataset(data_dir, c['dataset'], c['block_size'], Tokenizer(meta))
-    prefixes = Prefixes(data, c['n_ahead'])
+    prefixes = Prefixes(data, c['n_true'])
     if c['init_from'] == 'scratch':
         model = build_model('think', model_args(c, meta))
     elif is_run(c['init_from']):

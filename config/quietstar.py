@@ -3,12 +3,12 @@
 # <startofthought><endofthought>, the extra passes and the mixing head but no thought content,
 # so a gain there is not thinking), 2, 4 and 8. Run in order, for each N:
 #   python train.py config/cpu.py                       # the base model, if out-cpu is missing
-#   OMP_NUM_THREADS=1 python train.py config/quietstar.py --n_thought=N --out_dir=out-qs-tN
+#   OMP_NUM_THREADS=1 python train.py config/quietstar.py --thought_len=N --out_dir=out-qs-tN
 #   python quietstar.py eval out-cpu out-qs-tN         # base vs mixed val NLL, same batches
 # The run starts from out-cpu's weights; train.py adds <startofthought> and <endofthought> to
 # the vocabulary, their rows copied from '-'.
 
-out_dir = 'out-qs-t4'  # arms: --n_thought=N --out_dir=out-qs-tN
+out_dir = 'out-qs-t4'  # arms: --thought_len=N --out_dir=out-qs-tN
 dataset = 'shakespeare_char'
 init_from = 'out-cpu'
 eval_interval = 100
@@ -17,14 +17,14 @@ log_interval = 5
 always_save_checkpoint = True
 
 model = 'quietstar'
-n_thought = 4
-n_ahead = 2
-n_thoughts = 2
+thought_len = 4
+n_true = 2
+thoughts_per_position = 2
 thought_temperature = 1.0
 policy_weight = 1.0
 clamp_rewards = True
 
-# the base model's shape (config/cpu.py); block 64, so the thoughts of the last n_thought + 2
+# the base model's shape (config/cpu.py); block 64, so the thoughts of the last thought_len + 2
 # positions run past it and share position 63
 n_layer = 4
 n_head = 4

@@ -17,7 +17,7 @@ SHAPE = dict(block_size=64, vocab_size=80, n_layer=2, n_head=4, n_embd=64, bias=
 IDEAS = {
     'gpt': {},
     'reasoning_tokens': {'n_reasoning': 2},
-    'quietstar': {'n_thought': 3, 'n_ahead': 2, 'n_thoughts': 2, 'start_id': 78, 'end_id': 79},
+    'quietstar': {'thought_len': 3, 'n_true': 2, 'thoughts_per_position': 2, 'start_id': 78, 'end_id': 79},
     'pause': {'pause_id': 79},
     'think': {'think_id': 70, 'n_think': 8},
     'coconut': {'bot_id': 77, 'latent_id': 78, 'eot_id': 79},

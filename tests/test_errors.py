@@ -360,7 +360,7 @@ BAD_INPUT = [
     ('bench', ['--block_size=0'], 'block_size must be positive'),
     ('bench', ['quietstar', '--T=0'], 'need --T >= 1'),
     ('bench', ['quietstar', '--T=1000'], "longer than the bench model's block_size"),
-    ('bench', ['quietstar', '--n_thought=-1'], '--n_thought >= 0'),
+    ('bench', ['quietstar', '--thought_len=-1'], '--thought_len >= 0'),
     # data/*/prepare.py: an out_dir that cannot be made (a file of that name)
     ('prepare/shakespeare_char', ['--input={two}', '--out_dir={afile}'], 'out_dir {afile} is not writable'),
     ('prepare/shakespeare', ['--input={two}', '--out_dir={afile}'], 'out_dir {afile} is not writable'),

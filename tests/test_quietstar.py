@@ -23,8 +23,8 @@ V = 12  # 10 text tokens, then <startofthought> = 10, <endofthought> = 11
 
 def tiny(seed=0, **kw):
     torch.manual_seed(seed)
-    args = dict(block_size=32, vocab_size=V, n_layer=2, n_head=2, n_embd=16, bias=False, n_thought=3, n_ahead=3,
-                n_thoughts=2, start_id=10, end_id=11, clamp_rewards=False)
+    args = dict(block_size=32, vocab_size=V, n_layer=2, n_head=2, n_embd=16, bias=False, thought_len=3, n_true=3,
+                thoughts_per_position=2, start_id=10, end_id=11, clamp_rewards=False)
     model = Q.QuietSTaRGPT(Q.QuietSTaRConfig(**{**args, **kw}))
     return model
 
@@ -32,14 +32,14 @@ def tiny(seed=0, **kw):
 def random_mixing(model):
     """A trained-looking mixing head, so w != 0 and the thoughts matter."""
     with torch.no_grad():
-        model.mix[2].weight.normal_(0, 0.5)
-        model.mix[2].bias.fill_(0.3)
+        model.mix[-1].weight.normal_(0, 0.5)
+        model.mix[-1].bias.fill_(0.3)
     return model
 
 
 def gumbel(model, B, T, seed=1):
     g = torch.Generator().manual_seed(seed)
-    u = torch.rand(model.config.n_thought, B, T, V, generator=g)
+    u = torch.rand(model.config.thought_len, B, T, V, generator=g)
     return -torch.log(-torch.log(u))
 
 
@@ -49,7 +49,7 @@ def serial_reference(model, idx, targets, noise):
     loss, mixed next-token NLL, policy loss), computed with plain loops."""
     c = model.config
     B, T = idx.shape
-    S, n, A = c.n_thoughts, c.n_thought, c.n_ahead
+    S, n, A = c.thoughts_per_position, c.thought_len, c.n_true
 
     def causal(seq, pos):
         return model.blocks(model.embed(seq[None], torch.tensor(pos).clamp(max=c.block_size - 1)))[0]
@@ -93,14 +93,20 @@ def serial_reference(model, idx, targets, noise):
         policy = policy - adv * logps[s, b, i]
     policy = policy / len(rewards)
     mixed_nll = sum(nlls) / len(nlls)
-    return logits0, mixed_nll + c.policy_weight * policy, (sum(next_nlls) / len(next_nlls)).item(), policy.item()
+    base_nll = sum(F.cross_entropy(model.text_only(model.head(h_text[b][i])), targets[b, i])
+                   for b in range(B) for i in range(T)) / (B * T)
+    loss = (1 - c.base_nll_weight) * mixed_nll + c.base_nll_weight * base_nll + c.policy_weight * policy
+    return logits0, loss, (sum(next_nlls) / len(next_nlls)).item(), policy.item()
 
 
-@pytest.mark.parametrize('clamp,n_thought', [(False, 3), (True, 3), (False, 0)])
-def test_parallel_thoughts_equal_thinking_one_position_at_a_time(clamp, n_thought):
-    model = random_mixing(tiny(clamp_rewards=clamp, n_thought=n_thought, policy_weight=0.7,
-                               thought_temperature=0.8)).train()
-    B, T_ = 2, 7  # T + n_thought + n_ahead <= block_size: no clamped positions
+OFFICIAL = dict(base_nll_weight=0.5, marker_scale=100.0, mix_layers=3, mix_bound='none')
+
+
+@pytest.mark.parametrize('clamp,thought_len,recipe', [(False, 3, {}), (True, 3, {}), (False, 0, {}), (True, 3, OFFICIAL)])
+def test_parallel_thoughts_equal_thinking_one_position_at_a_time(clamp, thought_len, recipe):
+    model = random_mixing(tiny(clamp_rewards=clamp, thought_len=thought_len, policy_weight=0.7,
+                               thought_temperature=0.8, **recipe)).train()
+    B, T_ = 2, 7  # T + thought_len + n_true <= block_size: no clamped positions
     idx = torch.randint(10, (B, T_), generator=torch.Generator().manual_seed(3))
     y = torch.randint(10, (B, T_), generator=torch.Generator().manual_seed(4))
     noise = gumbel(model, 2 * B, T_)
@@ -116,7 +122,7 @@ def test_parallel_thoughts_equal_thinking_one_position_at_a_time(clamp, n_though
     assert stats['mixed_nll'] == pytest.approx(ref_next_nll, abs=1e-5)
     assert stats['policy_loss'] == pytest.approx(ref_policy, abs=1e-5)
     # the thoughts differ, so the test covers REINFORCE; <start><end> alone has nothing to reinforce
-    assert (stats['policy_loss'] != 0) == (n_thought > 0)
+    assert (stats['policy_loss'] != 0) == (thought_len > 0)
     for k, p in model.named_parameters():  # gradients flow through every pass the same way
         assert torch.allclose(grads[k], p.grad, atol=1e-5), k
     with torch.no_grad():  # no gradients: the preallocated KVCache path gives the same numbers
@@ -130,7 +136,7 @@ def test_logits_depend_only_on_the_past_and_the_own_thought():
     idx = torch.randint(10, (B, T_))
     for mode in ('train', 'eval'):
         getattr(model, mode)()
-        S = model.config.n_thoughts if mode == 'train' else 1
+        S = model.config.thoughts_per_position if mode == 'train' else 1
         noise = gumbel(model, S * B, T_)
         y = torch.randint(10, (B, T_))
         base, _ = model(idx, y, noise=noise)
@@ -165,7 +171,7 @@ def test_zero_initialised_mixing_is_the_base_model():
     h_base, h_post = torch.randn(2, 5, 16), torch.randn(2, 5, 16)
     base, mixed, w = model.mixed_logits(h_base, h_post)
     assert (w == 0).all() and torch.equal(base, mixed)
-    # in training too (n_ahead tokens, two thoughts): every reward is the same, so no policy gradient
+    # in training too (n_true tokens, two thoughts): every reward is the same, so no policy gradient
     model.train()
     logits, loss = model(idx, y)
     torch.testing.assert_close(logits[..., :10], want[..., :10], atol=1e-5, rtol=1e-5)
@@ -175,7 +181,7 @@ def test_zero_initialised_mixing_is_the_base_model():
 def test_mix_weight_is_logged_where_predictions_have_targets():
     model = random_mixing(tiny(thought_temperature=0.0)).eval()  # greedy thoughts: the same in both calls
     with torch.no_grad():  # a bias that makes w negative at some positions and positive at others
-        model.mix[2].bias.fill_(0.0)
+        model.mix[-1].bias.fill_(0.0)
     idx, y = torch.randint(10, (2, 12)), torch.randint(10, (2, 12))
     y[:, 6:] = -1  # no targets in the second half
     with torch.no_grad():
@@ -199,6 +205,66 @@ def test_eval_loss_is_the_mixed_next_token_nll():
     assert float(model.stats['base_nll']) != pytest.approx(loss.item(), abs=1e-3)
 
 
+def test_base_nll_weight_trains_the_base_path_only_at_one():
+    # b = 1 and no REINFORCE: the loss is the base NLL, so the mixing head gets no gradient
+    # (the serial reference above checks b = 0.5 against a hand-computed base NLL)
+    idx, y = torch.randint(10, (2, 8)), torch.randint(10, (2, 8))
+    model = random_mixing(tiny(base_nll_weight=1.0, policy_weight=0.0)).train()
+    _, loss = model(idx, y)
+    loss.backward()
+    assert loss.item() == pytest.approx(float(model.stats['base_nll']), abs=1e-6)
+    assert all(p.grad is None or not p.grad.any() for p in model.mix.parameters())
+    assert model.transformer.wte.weight.grad.abs().sum() > 0
+    model = random_mixing(tiny(base_nll_weight=0.0, policy_weight=0.0)).train()
+    model(idx, y)[1].backward()
+    assert model.mix[-1].weight.grad.abs().sum() > 0
+
+
+def test_marker_scale_reparameterises_the_markers():
+    idx, y = torch.randint(10, (2, 8)), torch.randint(10, (2, 8))
+    rows = random_mixing(tiny(seed=5)).train()
+    scaled = tiny(seed=6, marker_scale=100.0).train()
+    missing, _ = scaled.load_state_dict(rows.state_dict(), strict=False)
+    assert missing == ['marker_embedding']
+    scaled.copy_marker_rows()  # what fine-tuning (init_token_rows) does after loading the weights
+    assert torch.allclose(100 * scaled.marker_embedding, rows.transformer.wte.weight[10:], atol=1e-7)
+    noise = gumbel(rows, 4, 8)
+    for m in (rows, scaled):
+        torch.manual_seed(0)
+        m(idx, y, noise=noise)[1].backward()
+    assert torch.allclose(scaled(idx, y, noise=noise)[0], rows(idx, y, noise=noise)[0], atol=1e-5)  # same function
+    # the gradient on the stored vector is 100x the one the rows got as inputs (their logits are
+    # masked, so inputs are all a marker row is used for), and the scaled rows get none
+    marker_grad = rows.transformer.wte.weight.grad[10:]
+    assert marker_grad.abs().sum() > 0
+    assert torch.allclose(scaled.marker_embedding.grad, 100 * marker_grad, rtol=1e-4, atol=1e-6)
+    assert not scaled.transformer.wte.weight.grad[10:].any()
+    # so one Adam step moves a marker's input vector ~100x as far
+    moved = []
+    for m, vector in ((rows, lambda: m.transformer.wte.weight[10:]), (scaled, lambda: 100 * m.marker_embedding)):
+        before = vector().detach().clone()
+        torch.optim.Adam(m.parameters(), lr=1e-3).step()
+        moved.append((vector().detach() - before).abs().median().item())
+    assert moved[1] / moved[0] == pytest.approx(100, rel=0.05)
+
+
+@pytest.mark.parametrize('bound', ['tanh', 'none'])
+def test_mixing_head_depth_and_bound(bound):
+    model = tiny(mix_layers=3, mix_bound=bound)
+    linear = [m for m in model.mix if isinstance(m, torch.nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in linear] == [(32, 16), (16, 16), (16, 1)]
+    h_base, h_post = torch.randn(2, 5, 16), torch.randn(2, 5, 16)
+    assert (model.mixed_logits(h_base, h_post)[2] == 0).all()  # zero last layer: the base model
+    with torch.no_grad():
+        model.mix[-1].bias.fill_(2.0)
+    base, mixed, w = model.mixed_logits(h_base, h_post)
+    want = 2.0 if bound == 'none' else torch.tanh(torch.tensor(2.0)).item()
+    assert torch.allclose(w, torch.full_like(w, want))
+    post = model.text_only(model.head(h_post))
+    finite = torch.isfinite(base)
+    assert torch.allclose(mixed[finite], (base + want * (post - base))[finite], atol=1e-5)
+
+
 def test_reinforce_loss_by_hand():
     # one position, two thoughts: rewards -1 and -3 (mean -2), advantages +1 and -1
     logp = torch.tensor([[[-0.5]], [[-2.0]]], requires_grad=True)
@@ -219,7 +285,7 @@ def test_reinforce_loss_by_hand():
 
 
 def test_markers_are_never_sampled_inside_a_thought():
-    model = tiny(n_thought=6, thought_temperature=1.0).eval()
+    model = tiny(thought_len=6, thought_temperature=1.0).eval()
     with torch.no_grad():  # make the markers by far the likeliest next tokens
         model.transformer.wte.weight[10:] = 5 * model.transformer.h[0].ln_1.weight.sign()
     idx = torch.randint(10, (4, 10))
@@ -259,14 +325,17 @@ def test_serial_benchmark_path_matches_parallel():
 
 
 def test_config_checks():
-    with pytest.raises(ValueError, match='n_thoughts >= 2'):
-        tiny(n_thoughts=1)
+    with pytest.raises(ValueError, match='thoughts_per_position >= 2'):
+        tiny(thoughts_per_position=1)
     with pytest.raises(ValueError, match='start_id and end_id'):
         tiny(start_id=-1)
     with pytest.raises(ValueError, match='vocabulary'):
         tiny(end_id=12)
     with pytest.raises(ValueError, match='differ'):
         tiny(end_id=10)
+    for bad in (dict(base_nll_weight=1.5), dict(mix_layers=0), dict(mix_bound='sigmoid'), dict(marker_scale=-1.0)):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            tiny(**bad)
 
 
 # -----------------------------------------------------------------------------
@@ -284,8 +353,8 @@ def base_run(char_data, tmp_path_factory):
 def qs_args(tmp, out, *extra):
     """Quiet-STaR fine-tuned from the base run on the base run's own data, in one command."""
     data = T.load_checkpoint(str(tmp / 'base' / 'ckpt.pt'))['config']['data_dir']
-    return tiny_args(data, tmp / out, '--model=quietstar', f'--init_from={tmp / "base"}', '--n_thought=2',
-                     '--n_ahead=2', '--batch_size=2', '--eval_interval=3', *extra)
+    return tiny_args(data, tmp / out, '--model=quietstar', f'--init_from={tmp / "base"}', '--thought_len=2',
+                     '--n_true=2', '--batch_size=2', '--eval_interval=3', *extra)
 
 
 def test_finetune_from_a_base_run_in_one_command(base_run):
@@ -298,6 +367,11 @@ def test_finetune_from_a_base_run_in_one_command(base_run):
     model, _ = T.init_from_run(config, meta)
     wte, dash = model.transformer.wte.weight, meta['stoi']['-']
     assert torch.equal(wte[s], wte[dash]) and torch.equal(wte[e], wte[dash])  # copied rows: exact
+    official = C.load_config(qs_args(tmp, 'qs-official') + [str(ROOT / 'config' / 'quietstar_official.py')])
+    assert (official['marker_scale'], official['mix_layers'], official['policy_weight']) == (100.0, 3, 1e6)
+    model, missing = T.init_from_run(official, meta)
+    assert 'marker_embedding' in missing  # its own vectors start from the '-' row, divided by the scale
+    assert torch.allclose(100 * model.marker_embedding, model.transformer.wte.weight[[dash, dash]], atol=1e-7)
     # before any training the fine-tune is the base model: same val NLL on the same batches
     T.train(C.load_config(qs_args(tmp, 'qs0', '--max_iters=1', '--learning_rate=0', '--min_lr=0')))
     base, qs = Q.evaluate(str(tmp / 'base'), 3, 4), Q.evaluate(str(tmp / 'qs0'), 3, 4)

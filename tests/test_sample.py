@@ -57,7 +57,7 @@ def test_reasoning_explain_first_prediction_gains_nothing():
 
 def qs_tiny(**kw):
     torch.manual_seed(0)
-    args = dict(SHAPE, vocab_size=V + 2, block_size=32, n_thought=3, n_ahead=2, n_thoughts=2, start_id=V,
+    args = dict(SHAPE, vocab_size=V + 2, block_size=32, thought_len=3, n_true=2, thoughts_per_position=2, start_id=V,
                 end_id=V + 1, thought_temperature=0.0)
     return Q.QuietSTaRGPT(Q.QuietSTaRConfig(**{**args, **kw})).eval()
 
@@ -147,7 +147,7 @@ def test_reasoning_run_samples_in_color_and_plain(rt_run, tmp_path):
 
 def test_quietstar_run_shows_thoughts_and_gain(char_data, tmp_path):
     out = tmp_path / 'qs'
-    T.train(C.load_config(tiny_args(char_data, out, '--model=quietstar', '--n_thought=2', '--n_ahead=2',
+    T.train(C.load_config(tiny_args(char_data, out, '--model=quietstar', '--thought_len=2', '--n_true=2',
                                     '--max_iters=1', '--eval_interval=1')))
     r = run_script('sample.py', f'--out_dir={out}', '--num_samples=1', '--max_new_tokens=5', '--start=First',
                    '--show_thoughts', env={'FORCE_COLOR': '1'})
