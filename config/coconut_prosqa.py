@@ -1,5 +1,5 @@
-# Coconut on the ProsQA-style graph questions (data/prosqa) at CPU scale: a 0.2M-parameter
-# character model. Every arm is this config plus curriculum keys (coconut.py CURRICULUM):
+# Coconut on ProsQA graphs (data/prosqa, the symbolic rendering: one token per concept) at CPU
+# scale: a 0.2M-parameter model. Every arm is this config plus curriculum keys (coconut.py CURRICULUM):
 #   python data/prosqa/prepare.py
 #   python coconut.py curriculum config/coconut_prosqa.py --arm=nocot --out_dir=out-coconut-nocot
 #   python coconut.py curriculum config/coconut_prosqa.py --arm=cot --out_dir=out-coconut-cot
@@ -20,7 +20,7 @@ model = 'coconut'
 n_layer = 4
 n_head = 4
 n_embd = 64
-block_size = 256  # the longest record (230 characters) plus c*max_stage thoughts and the markers
+block_size = 128  # the longest symbolic record (~107 tokens, test_deeper's) plus c*max_stage thoughts and the markers
 dropout = 0.0
 bias = False
 

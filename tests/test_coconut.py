@@ -231,40 +231,88 @@ def test_forced_choice_scores_the_whole_option():
 def prosqa(tmp_path_factory):
     out = tmp_path_factory.mktemp('prosqa')
     load_script('data/prosqa/prepare.py', 'prepare_prosqa').main(
-        ['--train_size=64', '--val_size=16', '--test_size=16', '--min_depth=2', '--max_depth=3', '--n_nodes=10',
-         '--n_extra=4', f'--out_dir={out}'])
+        ['--train_size=150', '--val_size=16', '--test_size=40', f'--out_dir={out}'])
     return out
 
 
-def test_prosqa_answer_reachable_other_not(prosqa):
+def test_prosqa_graphs_need_a_search_from_the_root(prosqa):
     prep = load_script('data/prosqa/prepare.py', 'prepare_prosqa')
-    keys = {}
-    for split in ('train', 'val', 'test'):
-        for r in T.read_jsonl(str(prosqa / f'{split}.jsonl')):
-            dist = prep.reachable([tuple(e) for e in r['edges']], r['root'])
-            other = next(o for o in r['options'] if o != r['answer'])
-            assert r['answer'] in r['options'] and dist[r['answer']] == r['depth'] == len(r['steps'])
-            assert other not in dist
-            # the steps are the facts of a path root -> answer, all stated in the question
-            hops = [s.split() for s in r['steps']]
-            assert hops[0][1] == r['root'] and hops[-1][-1] == r['answer'] + '.'
-            assert all(a[-1] == b[1] + '.' for a, b in zip(hops, hops[1:]))
-            assert all(s in r['question'] for s in r['steps'])
-            assert r['completion'].endswith(f"#### {r['answer']}\n")
-            keys.setdefault(prep.graph_key(r), set()).add(split)
+    keys, splits = {}, {s: T.read_jsonl(str(prosqa / f'{s}.jsonl')) for s in ('train', 'val', 'test', 'test_deeper')}
+    for split, records in splits.items():
+        for r in records:
+            edges, root, target, neg = [tuple(e) for e in r['edges']], r['root'], r['target'], r['neg_target']
+            dist = prep.distances(edges, root)
+            assert dist[target] == r['depth'] == len(r['steps']) and neg not in dist  # the distractor: not from the root
+            assert prep.ancestors(edges, neg) >= r['depth']  # ... but from other nodes
+            assert all(u < v for u, v in edges)  # one topological order: acyclic
+            assert not any(u in (target, neg) for u, _ in edges)  # both options are sinks
+            assert len(dist) - 1 - r['depth'] >= 3  # dead ends: the root reaches more than its path
+            names = r['names']
+            assert sorted(r['options']) == sorted([names[target], names[neg]]) and r['answer'] == names[target]
+            # the steps are the facts of a shortest path root -> answer; every fact is in the prompt
+            path = [root] + [names.index(step[1]) for step in r['steps']]
+            assert names.index(r['steps'][0][0]) == root and all((u, v) in edges for u, v in zip(path, path[1:]))
+            facts = r['prompt'].split('|')[0]
+            assert sorted(facts[i:i + 2] for i in range(0, len(facts), 2)) == sorted(names[u] + names[v] for u, v in edges)
+            assert r['prompt'].endswith(f"{names[root]}?{r['options'][0]}{r['options'][1]}\n")
+            assert r['completion'] == ''.join(s + '\n' for s in r['steps']) + f"#### {r['answer']}\n"
+            keys.setdefault(prep.graph_key((0, edges, root, target, neg)), set()).add(split)
     assert all(len(s) == 1 for s in keys.values())  # no graph in two splits
+    assert {r['depth'] for r in splits['train']} <= {3, 4, 5, 6} and {r['depth'] for r in splits['test_deeper']} == {7}
+    stats = prep.graph_stats(splits['train'])  # the official shape (22.8 nodes, 35.8 edges, depth 3.78, ...)
+    assert stats['nodes'] == 23 and stats['edges'] == 36 and stats['root out-degree'] == 3
+    assert 3.4 < stats['depth'] < 4.2 and 1.2 < stats['shortest paths to the answer'] < 2.2
+    rules = prep.heuristics(splits['train'])  # no rule that skips the search beats a coin by much
+    assert rules['no outgoing edge'] == rules['more incoming edges'] == 0.5 and rules['more ancestors'] < 0.62
     meta = T.load_meta(str(prosqa), 'prosqa')
     assert {vocab.BOT, vocab.LATENT, vocab.EOT, vocab.PAUSE} <= meta['special_tokens'].keys()
 
 
-def test_prosqa_depth_and_size_options(tmp_path):
+def test_prosqa_rules_are_scored_by_hand():
     prep = load_script('data/prosqa/prepare.py', 'prepare_prosqa')
-    splits = prep.make_splits({'train': 20}, 5, 5, 14, 3, 4, seed=1)
-    for r in splits['train']:
-        assert r['depth'] == 5 and len(r['edges']) <= 10 + 3
-        assert all(len(name) == 4 for e in r['edges'] for name in e)
+    # root 0 -> 1 -> 3 (the answer); 2, 5, 6 -> 4 (the distractor), 7 -> 6; 5 -> 3 as well
+    r = {'edges': [(0, 1), (1, 3), (2, 4), (5, 4), (5, 3), (6, 4), (7, 6)], 'n_nodes': 8, 'target': 3, 'neg_target': 4}
+    assert prep.ancestors(r['edges'], 3) == 3 and prep.ancestors(r['edges'], 4) == 4  # {0, 1, 5} and {2, 5, 6, 7}
+    rules = prep.heuristics([r])
+    assert rules['more incoming edges'] == 0.0  # the distractor has 3 parents, the answer 2: the rule is wrong here
+    assert rules['more ancestors'] == 0.0 and rules['no outgoing edge'] == 0.5  # both sinks: a coin
+    r['edges'] = r['edges'][:-1]  # without 7 -> 6 the ancestors tie (3 and 3): a coin again
+    assert prep.heuristics([r])['more ancestors'] == 0.5
+    r['target'], r['neg_target'] = 4, 3  # the rules are symmetric in the options
+    assert prep.heuristics([r])['more incoming edges'] == 1.0
+    assert prep.shortest_paths([(0, 1), (0, 2), (1, 3), (2, 3), (0, 3)], 0, 3) == [[0, 3]]
+    assert sorted(prep.shortest_paths([(0, 1), (0, 2), (1, 3), (2, 3)], 0, 3)) == [[0, 1, 3], [0, 2, 3]]
+
+
+@pytest.mark.parametrize('rendering', ['symbolic', 'words'])
+def test_prosqa_reads_the_official_files(tmp_path, rendering):
+    """--json_dir: a file of the official layout (written here) becomes the same records."""
+    prep = load_script('data/prosqa/prepare.py', 'prepare_prosqa')
+    official = tmp_path / 'official'
+    official.mkdir()
+    names = ['wumpus', 'rempus', 'lempus', 'zhorpus', 'gorpus', 'yimpus']
+    item = {'question': 'Every wumpus is a rempus. Every rempus is a lempus. Every zhorpus is a gorpus. '
+                        'Every yimpus is a wumpus. Tom is a wumpus. Is Tom a lempus or a gorpus?',
+            'answer': 'Tom is a lempus.', 'steps': ['Every wumpus is a rempus.', 'Every rempus is a lempus.'],
+            'idx_to_symbol': names, 'edges': [[0, 1], [1, 2], [3, 4], [5, 0]], 'root': 0, 'target': 2,
+            'neg_target': 4}
+    for name in prep.OFFICIAL_SPLITS.values():
+        (official / name).write_text(json.dumps([item, item]))
+    out = tmp_path / 'out'
+    prep.main([f'--json_dir={official}', f'--rendering={rendering}', f'--out_dir={out}'])
+    r = T.read_jsonl(str(out / 'train.jsonl'))[0]
+    assert (r['root'], r['target'], r['neg_target'], r['depth']) == (0, 2, 4, 2)
+    assert r['edges'] == [[0, 1], [1, 2], [3, 4], [5, 0]]
+    got = r['names']
+    assert r['answer'] == got[2] and sorted(r['options']) == sorted([got[2], got[4]])
+    if rendering == 'words':
+        assert got == names and r['prompt'] == item['question'] + '\n' and r['steps'] == item['steps']
+    else:
+        assert all(len(n) == 1 for n in got) and r['steps'] == [got[0] + got[1], got[1] + got[2]]
+        assert r['prompt'].endswith(f"|0{got[0]}?{r['options'][0]}{r['options'][1]}\n")  # Tom is person 0
+    (official / 'prosqa_test.json').write_text('[{"question": "x"}]')
     with pytest.raises(SystemExit):
-        prep.make_splits({'train': 2}, 5, 5, 8, 3, 1, seed=1)  # two chains of 5 hops need 12 nodes
+        prep.main([f'--json_dir={official}', f'--out_dir={out}'])
 
 
 def test_curriculum_runs_and_logs_every_stage(prosqa, tmp_path):
