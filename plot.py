@@ -125,11 +125,34 @@ def read_accuracy(path):
     return result['accuracy']
 
 
+def accuracies(paths, labels):
+    """Results that share a label are seeds of one arm: label -> their accuracies, in order."""
+    arms = {}
+    for path, label in zip(paths, labels):
+        arms.setdefault(label, []).append(read_accuracy(path))
+    return arms
+
+
+def accuracy_table(paths, labels):
+    lines = ['| arm | seeds | accuracy | each seed |', '|---|---|---|---|']
+    for label, accs in accuracies(paths, labels).items():
+        sd = f" +- {statistics.stdev(accs):.1%}" if len(accs) > 1 else ''
+        lines.append(f"| {label} | {len(accs)} | {statistics.mean(accs):.1%}{sd} | {', '.join(f'{a:.1%}' for a in accs)} |")
+    return '\n'.join(lines)
+
+
 def draw_bars(ax, paths, labels, chance):
-    accs = [read_accuracy(p) for p in paths]
-    bars = ax.bar(range(len(accs)), accs, color=[f'C{i % 2}' for i in range(len(accs))])
-    ax.bar_label(bars, labels=[f'{a:.1%}' for a in accs], fontsize=8)
-    ax.set_xticks(range(len(accs)), labels, fontsize=8)
+    """One bar per arm at its mean accuracy; an arm with several seeds shows each as a dot and
+    its sd as an error bar."""
+    arms = accuracies(paths, labels)
+    means = [statistics.mean(a) for a in arms.values()]
+    sds = [statistics.stdev(a) if len(a) > 1 else 0.0 for a in arms.values()]
+    bars = ax.bar(range(len(arms)), means, yerr=sds, capsize=3, color=[f'C{i % 10}' for i in range(len(arms))], alpha=0.8)
+    for i, accs in enumerate(arms.values()):
+        if len(accs) > 1:
+            ax.plot([i] * len(accs), accs, 'k.', markersize=4)
+    ax.bar_label(bars, labels=[f'{m:.1%}' for m in means], fontsize=8)
+    ax.set_xticks(range(len(arms)), list(arms), fontsize=8)
     ax.set_ylim(0, 1.05)
     ax.set_ylabel('accuracy')
     if chance:
@@ -291,7 +314,7 @@ def main(argv):
     p.add_argument('--title', default='')
     p.add_argument('--ylim', default='', help='low,high')
     p.add_argument('--out', default='', help='the figure (default: curves.png, or FIGURE.png with --figure)')
-    p.add_argument('--table', action='store_true', help='print a Markdown table instead of plotting')
+    p.add_argument('--table', action='store_true', help='print a Markdown table instead of plotting (of accuracy with --bars)')
     p.add_argument('--bars', action='store_true', help='bars of accuracy .json results instead of curves')
     p.add_argument('--chance', type=float, default=0.5, help='with --bars: a line at this accuracy (0: none)')
     p.add_argument('--figure', default='curves', choices=['curves', *IDEA_FIGURES],
@@ -314,7 +337,7 @@ def main(argv):
             IDEA_FIGURES[args.figure](args.runs, labels, out, args.window)
             return
         if args.table:
-            print(table(args.runs, labels))
+            print(accuracy_table(args.runs, labels) if args.bars else table(args.runs, labels))
             return
 
         fig, ax = pyplot().subplots(figsize=(8, 5))

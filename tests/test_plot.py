@@ -47,6 +47,18 @@ def test_curves_and_bars_write_images(tmp_path):
     assert (tmp_path / 'bars.png').stat().st_size > 1000
 
 
+def test_accuracy_of_seeds_is_grouped_by_label(tmp_path, capsys):
+    paths = []
+    for i, acc in enumerate((0.30, 0.40, 0.50, 0.90)):
+        paths.append(str(tmp_path / f'{i}.json'))
+        open(paths[-1], 'w').write(json.dumps({'accuracy': acc, 'correct': 1, 'n': 1}))
+    plot.main(paths + ['--bars', '--table', '--labels=K=0,K=0,K=0,deeper'])
+    out = capsys.readouterr().out
+    assert '| K=0 | 3 | 40.0% +- 10.0% | 30.0%, 40.0%, 50.0% |' in out and '| deeper | 1 | 90.0% | 90.0% |' in out
+    plot.main(paths + ['--bars', '--labels=K=0,K=0,K=0,deeper', f'--out={tmp_path / "bars.png"}'])
+    assert (tmp_path / 'bars.png').stat().st_size > 1000
+
+
 def test_bars_refuse_a_file_without_accuracy(tmp_path):
     bad = tmp_path / 'bad.json'
     bad.write_text('{"loss": 1.0}')
