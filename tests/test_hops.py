@@ -55,6 +55,24 @@ def test_records_answer_f_to_the_k(tmp_path, form):
     assert meta['task'] == 'hops' and meta['k'] == [1, 2, 3] and meta['vocab_size'] == len(H.ALPHABET)
 
 
+def test_chain_markers_are_the_ids_quietstar_adds(tmp_path):
+    # pre-training with chains as thoughts, then Quiet-STaR on direct records: one vocabulary
+    H.main(['--n=6', '--k=3', '--chain_share=1', '--chain_markers', '--train_size=40', '--val_size=5', '--test_size=5',
+            f'--out_dir={tmp_path / "mix"}'])
+    H.main(['--n=6', '--k=3', '--train_size=40', '--val_size=5', '--test_size=5', f'--out_dir={tmp_path / "direct"}'])
+    mix = pickle.load(open(tmp_path / 'mix' / 'meta.pkl', 'rb'))
+    r = vocab.read_jsonl(tmp_path / 'mix' / 'train.jsonl')[0]
+    assert r['completion'] == f"{vocab.START_THOUGHT}{''.join(r['path'][1:-1])}{vocab.END_THOUGHT}={r['answer']}\n"
+    ids = vocab.Tokenizer(mix).encode(r['completion'])
+    assert ids[0] == len(H.ALPHABET) and ids[3] == len(H.ALPHABET) + 1 and len(ids) == 7  # one id per marker
+    import configurator as C
+    direct = pickle.load(open(tmp_path / 'direct' / 'meta.pkl', 'rb'))
+    config = C.load_config(['--model=quietstar', f'--data_dir={tmp_path / "direct"}'])
+    grown = C.idea_meta(config, direct)  # the idea adds its markers at the same ids
+    assert grown['special_tokens'] == mix['special_tokens'] and grown['vocab_size'] == mix['vocab_size']
+    T.check_extends(mix, grown)  # so a Quiet-STaR run can start from a model pre-trained on the mix
+
+
 def test_bad_knobs_are_one_line_errors(tmp_path, capsys):
     for args, says in ((['--n=1'], '--n must be'), (['--k=0'], 'hop counts'), (['--chain_share=2'], 'in [0, 1]'),
                        (['--n=3', '--k=1'], 'distinct records')):

@@ -21,6 +21,11 @@ start, k) repeats across splits. score.py reads the answer after the last '='.
     python data/hops/prepare.py --n=8 --k=3                       # direct answers: the control
     python data/hops/prepare.py --n=8 --k=3 --chain_share=1 --out_dir=data/hops_chain   # the ceiling
     python data/hops/prepare.py --n=8 --k=3 --chain_share=0.5 --test_chain_share=0 --out_dir=data/hops_mix
+    python data/hops/prepare.py --n=8 --k=3 --chain_share=0.5 --chain_markers --out_dir=data/hops_thought_mix
+
+--chain_markers writes a chain as a thought, <startofthought>cd<endofthought>=a (the markers are
+two special tokens after the characters): Quiet-STaR's pre-training mix, so that its thoughts
+start where chains sat.
 
 meta.pkl: the character vocabulary of the task (symbols, digits, '?', ':', '=', '>', ' ',
 '\\n'), the same for every n <= 26 and k <= 9, so runs on different knobs share one vocabulary.
@@ -53,7 +58,7 @@ def hops(f, a, k):
     return path
 
 
-def record(f, a, k, form, chain, rng):
+def record(f, a, k, form, chain, rng, markers=False):
     n = len(f)
     names = SYMBOLS[:n]
     if form == 'array':
@@ -65,11 +70,13 @@ def record(f, a, k, form, chain, rng):
     path = hops(f, a, k)
     answer = names[path[-1]]
     middle = ''.join(names[p] for p in path[:-1]) if chain else ''
+    if chain and markers:  # the chain as a thought: where Quiet-STaR's markers will sit
+        middle = vocab.START_THOUGHT + middle + vocab.END_THOUGHT
     return {'prompt': f'{shown}?{names[a]}{k}:', 'completion': f'{middle}={answer}\n', 'answer': answer,
             'k': k, 'path': [names[a]] + [names[p] for p in path]}
 
 
-def make_splits(sizes, n, ks, form, chain_share, test_chain_share, seed):
+def make_splits(sizes, n, ks, form, chain_share, test_chain_share, seed, markers=False):
     rng = random.Random(f'hops:{seed}:{n}:{form}')
     seen, out = set(), {}
     for split, size in sizes.items():
@@ -83,15 +90,16 @@ def make_splits(sizes, n, ks, form, chain_share, test_chain_share, seed):
             if key in seen:
                 continue
             seen.add(key)
-            rows.append(record(f, a, k, form, rng.random() < share, rng))
+            rows.append(record(f, a, k, form, rng.random() < share, rng, markers))
         out[split] = rows
     return out
 
 
-def make_meta():
+def make_meta(markers=False):
     stoi = {ch: i for i, ch in enumerate(ALPHABET)}
-    return {'vocab_size': len(ALPHABET), 'tokenizer': 'char', 'stoi': stoi, 'itos': dict(enumerate(ALPHABET)),
+    meta = {'vocab_size': len(ALPHABET), 'tokenizer': 'char', 'stoi': stoi, 'itos': dict(enumerate(ALPHABET)),
             'special_tokens': {}}
+    return vocab.add_special_tokens(meta, [vocab.START_THOUGHT, vocab.END_THOUGHT]) if markers else meta
 
 
 def parse_ks(text):
@@ -124,13 +132,14 @@ def prepare(args):
     check_writable(args.out_dir)
     test_share = args.chain_share if args.test_chain_share is None else args.test_chain_share
     sizes = {'train': args.train_size, 'val': args.val_size, 'test': args.test_size}
-    meta = make_meta()
-    splits = make_splits(sizes, args.n, ks, args.form, args.chain_share, test_share, args.seed)
+    meta = make_meta(args.chain_markers)
+    splits = make_splits(sizes, args.n, ks, args.form, args.chain_share, test_share, args.seed, args.chain_markers)
     for split, rows in splits.items():
-        vocab.write_split(args.out_dir, split, rows, lambda text: [meta['stoi'][ch] for ch in text], False)
+        vocab.write_split(args.out_dir, split, rows, None, False)
     meta.update(task='hops', n=args.n, k=ks, form=args.form, chain_share=args.chain_share, test_chain_share=test_share)
     vocab.write_atomic(os.path.join(args.out_dir, 'meta.pkl'), pickle.dumps(meta))
-    longest = max(len(r['prompt']) + len(r['completion']) for rows in splits.values() for r in rows)
+    tok = vocab.Tokenizer(meta)
+    longest = max(len(tok.encode(r['prompt'] + r['completion'])) for rows in splits.values() for r in rows)
     print(f"{args.n}-symbol permutations as {args.form}, k in {ks}, chain share {args.chain_share} "
           f"(test {test_share}): train {args.train_size:,}, val {args.val_size:,}, test {args.test_size:,} "
           f"records in {args.out_dir}; longest record {longest} tokens")
@@ -144,6 +153,8 @@ def main(argv=None):
     p.add_argument('--form', default='array', choices=FORMS, help='the permutation as an array or as shuffled edges')
     p.add_argument('--chain_share', type=float, default=0.0, help='share of train/val records with the chain written')
     p.add_argument('--test_chain_share', type=float, default=None, help='the same for test.jsonl (default: --chain_share)')
+    p.add_argument('--chain_markers', action='store_true',
+                   help="write a chain between <startofthought> and <endofthought> (Quiet-STaR's pre-training mix)")
     p.add_argument('--train_size', type=int, default=200_000)
     p.add_argument('--val_size', type=int, default=1_000)
     p.add_argument('--test_size', type=int, default=1_000)
