@@ -44,6 +44,7 @@ mixed NLL (here one mean over every (position, step) pair with a target).
     python train.py config/cpu.py                    # the base model, out-cpu
     python train.py config/quietstar.py --thought_len=4 --out_dir=out-qs-t4   # fine-tuned from out-cpu
     python quietstar.py eval out-cpu out-qs-t4       # base vs mixed val NLL on fixed batches
+    python quietstar.py answers out-qs-hops data/hops_k3/test.jsonl   # at the answers; thoughts swapped
     python bench.py quietstar                   # parallel vs one-position-at-a-time thoughts
     python plot.py results/quietstar/*.jsonl --out=assets/quietstar.png --figure=quietstar
 """
@@ -61,7 +62,7 @@ from torch.nn import functional as F
 import vocab
 from model import GPT, GPTConfig, sample_token
 from train import Dataset, group_advantages, eval_batch_seed, load_checkpoint, model_from_checkpoint
-from vocab import Tokenizer, UserError, cli_errors, default_data_dir
+from vocab import Tokenizer, UserError, cli_errors, default_data_dir, read_jsonl
 
 
 MIX_BOUNDS = ('tanh', 'none')
@@ -167,15 +168,17 @@ class QuietSTaRGPT(GPT):
         """The thought markers are never text, and never sampled inside a thought."""
         return logits.index_fill(-1, self.markers(logits.device), -float('inf'))
 
-    def sample_thought(self, h, noise=None):
+    def sample_thought(self, h, noise=None, given=None):
         """Next thought token from hidden states h (..., C): Gumbel-max on logits/temperature,
-        so tests can fix the noise. Returns (ids, log-probabilities with gradient)."""
+        so tests can fix the noise; or the given ids. Returns (ids, log-probabilities with gradient)."""
         logits = self.text_only(self.head(h))
         if self.config.thought_temperature > 0:
             logits = logits / self.config.thought_temperature
         logp = F.log_softmax(logits, dim=-1)
         with torch.no_grad():
-            if self.config.thought_temperature == 0:
+            if given is not None:
+                tok = given
+            elif self.config.thought_temperature == 0:
                 tok = logits.argmax(-1)
             else:
                 g = noise if noise is not None else -torch.empty_like(logits).exponential_().log()
@@ -191,9 +194,11 @@ class QuietSTaRGPT(GPT):
         base, post = self.lm_head(hb), self.lm_head(hp)
         return self.text_only(base), self.text_only(base + w * (post - base)), w
 
-    def think(self, x, n_true, noise=None):
+    def think(self, x, n_true, noise=None, thoughts=None):
         """The parallel passes over x (B, T). n_true: true tokens to predict after each thought
         (n_true-1 of them teacher forced). noise: Gumbel noise (thought_len, B, T, V) or None.
+        thoughts: given thought ids (B, T, thought_len) to read instead of sampling (their logp is
+        still the model's).
         Returns h_base (B, T, C), h_post (B, T, n_true, C) (the <endofthought> state, then the
         teacher-forced ones), logp (B, T, thought_len) and the thought ids (B, T, thought_len)."""
         c, (B, T), dev = self.config, x.shape, x.device
@@ -209,7 +214,8 @@ class QuietSTaRGPT(GPT):
             if k == 1:
                 tok = torch.full_like(x, c.start_id)
             elif k <= n + 1:
-                tok, logp = self.sample_thought(h, None if noise is None else noise[k - 2])
+                tok, logp = self.sample_thought(h, None if noise is None else noise[k - 2],
+                                                None if thoughts is None else thoughts[:, :, k - 2])
                 tokens.append(tok)
                 logps.append(logp)
             elif k == n + 2:
@@ -353,6 +359,56 @@ def evaluate(out_dir, n_batches=20, batch_size=12, seed=0):
     return {'out_dir': out_dir, 'iter': ckpt['iter_num'], 'base_nll': base, 'mixed_nll': mixed}
 
 
+@torch.no_grad()
+def answer_metrics(model, tok, records, seed=0):
+    """At the answer of each task record (the token after the completion's last '='): base and
+    mixed accuracy (argmax) and NLL, the mixing weight, how often the thought there starts with
+    the true chain (hops records: the path's inner nodes), and the content ablation: the same
+    mixed prediction with every record reading another record's thoughts (rolled by one within
+    a group of records of one length). A thought that carries the answer's computation loses it
+    when swapped; one that does not leaves the mixed result where it was."""
+    torch.manual_seed(seed)
+    groups = {}
+    for r in records:
+        ids = tok.encode(r['prompt'] + r['completion'])
+        at = max(i for i, t in enumerate(ids[:-1]) if t == tok.encode('=')[0])
+        chain = tok.encode(''.join(r['path'][1:-1])) if 'path' in r else None
+        groups.setdefault(len(ids), []).append((ids, at, chain))
+    sums, counted_chains = {}, 0
+    for rows in groups.values():
+        x = torch.tensor([ids[:-1] for ids, _, _ in rows], device=model.lm_head.weight.device)
+        at = torch.tensor([a for _, a, _ in rows], device=x.device)
+        b = torch.arange(len(rows), device=x.device)
+        y = x.new_tensor([ids[a + 1] for ids, a, _ in rows])
+        h_base, h_post, _, thought = model.think(x, 1)
+        base, mixed, w = model.mixed_logits(h_base[b, at], h_post[b, at, 0])
+        swapped = model.think(x, 1, thoughts=thought.roll(1, dims=0))
+        mixed_swapped = model.mixed_logits(h_base[b, at], swapped[1][b, at, 0])[1]
+        for name, logits in (('base', base), ('mixed', mixed), ('swapped', mixed_swapped)):
+            sums[f'{name}_accuracy'] = sums.get(f'{name}_accuracy', 0) + (logits.argmax(-1) == y).sum().item()
+            sums[f'{name}_nll'] = sums.get(f'{name}_nll', 0) + F.cross_entropy(logits, y, reduction='sum').item()
+        sums['mix_weight'] = sums.get('mix_weight', 0) + w.sum().item()
+        for (_, _, chain), t in zip(rows, thought[b, at].tolist()):
+            if chain is not None and len(chain) <= len(t):
+                counted_chains += 1
+                sums['thought_is_chain'] = sums.get('thought_is_chain', 0) + (t[:len(chain)] == chain)
+    n = len(records)
+    out = {key: round(value / (counted_chains if key == 'thought_is_chain' else n), 4) for key, value in sums.items()}
+    return {'records': n, **out}
+
+
+def answers(run_dir, records_path, limit=1000):
+    """answer_metrics of run_dir's checkpoint on the first `limit` records of a jsonl file."""
+    ckpt = load_checkpoint(os.path.join(run_dir, 'ckpt.pt'))
+    model = model_from_checkpoint(ckpt).eval()
+    if not isinstance(model, QuietSTaRGPT):
+        raise UserError(f"{run_dir} is a {ckpt['idea']!r} run; answers needs a Quiet-STaR one")
+    records = [r for r in read_jsonl(records_path) if '=' in r.get('completion', '')][:limit]
+    if not records:
+        raise UserError(f"{records_path} has no task records whose completion holds '=' before the answer")
+    return {'run': run_dir, **answer_metrics(model, Tokenizer(ckpt['meta']), records)}
+
+
 def main(argv):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest='command', required=True)
@@ -360,8 +416,15 @@ def main(argv):
     a.add_argument('out_dirs', nargs='+')
     a.add_argument('--batches', type=int, default=20)
     a.add_argument('--batch_size', type=int, default=12)
+    r = sub.add_parser('answers', help="base vs mixed at the answers of RECORDS, and with the thoughts swapped")
+    r.add_argument('run_dir')
+    r.add_argument('records')
+    r.add_argument('--limit', type=int, default=1000)
     args = p.parse_args(argv)
     with cli_errors():
+        if args.command == 'answers':
+            print(json.dumps(answers(args.run_dir, args.records, args.limit)))
+            return
         for d in args.out_dirs:
             print(json.dumps(evaluate(d, args.batches, args.batch_size)))
 

@@ -265,6 +265,65 @@ def test_mixing_head_depth_and_bound(bound):
     assert torch.allclose(mixed[finite], (base + want * (post - base))[finite], atol=1e-5)
 
 
+def hops_records(n_records, seed=0):
+    """2-hop records over 4 symbols, and a tokenizer whose 10 characters are tiny()'s text ids."""
+    import random
+    from conftest import load_script
+    H = load_script('data/hops/prepare.py', 'prepare_hops')
+    chars = 'abcd?2:=\n>'
+    meta = {'tokenizer': 'char', 'vocab_size': V, 'stoi': {c: i for i, c in enumerate(chars)},
+            'itos': dict(enumerate(chars)), 'special_tokens': {vocab.START_THOUGHT: 10, vocab.END_THOUGHT: 11}}
+    rng = random.Random(seed)
+    records = []
+    for _ in range(n_records):
+        f = list(range(4))
+        rng.shuffle(f)
+        records.append(H.record(f, rng.randrange(4), 2, 'array', False, rng))
+    return records, vocab.Tokenizer(meta)
+
+
+def test_answer_metrics_and_the_swap_ablation():
+    records, tok = hops_records(12)
+    model = random_mixing(tiny(thought_len=2)).eval()
+    with torch.no_grad():  # w near 1 and tokens that stand out: the post-thought prediction counts
+        model.mix[-1].bias.fill_(3.0)
+        model.transformer.wte.weight.mul_(5)
+    inner = torch.tensor([tok.encode(r['path'][1])[0] for r in records])  # the 2 hops' inner node
+    think = model.think
+
+    def chain_thoughts(x, n_true, noise=None, thoughts=None):
+        """Thoughts that write each record's true chain at every position (unless given)."""
+        if thoughts is None:
+            thoughts = inner[:, None, None].expand(x.size(0), x.size(1), 2).clone()
+        return think(x, n_true, noise, thoughts)
+    model.think = chain_thoughts
+    got = Q.answer_metrics(model, tok, records)
+    assert got['thought_is_chain'] == 1.0 and got['records'] == 12
+    # the mixed numbers are those of the thoughts at the answer (the token after '=')
+    ids = torch.tensor([tok.encode(r['prompt'] + r['completion']) for r in records])
+    at, y = ids.size(1) - 3, ids[:, -2]  # ... '=', answer, '\n': '=' is the input that predicts the answer
+    h_base, h_post, _, thought = model.think(ids[:, :-1], 1)
+    base, mixed, w = model.mixed_logits(h_base[:, at], h_post[:, at, 0])
+    assert got['mixed_nll'] == pytest.approx(F.cross_entropy(mixed, y).item(), abs=1e-4)
+    assert got['base_nll'] == pytest.approx(F.cross_entropy(base, y).item(), abs=1e-4)
+    assert got['mixed_accuracy'] == pytest.approx((mixed.argmax(-1) == y).float().mean().item(), abs=1e-4)
+    assert got['mix_weight'] == pytest.approx(w.mean().item(), abs=1e-4)
+    # swapped: record b reads record b-1's thoughts, by hand
+    _, post_swapped, _, _ = model.think(ids[:, :-1], 1, thoughts=thought.roll(1, dims=0))
+    _, mixed_swapped, _ = model.mixed_logits(h_base[:, at], post_swapped[:, at, 0])
+    assert got['swapped_nll'] == pytest.approx(F.cross_entropy(mixed_swapped, y).item(), abs=1e-4)
+    assert (mixed_swapped - mixed)[:, :10].abs().max() > 1e-3  # the thoughts differ, so swapping them matters
+    model.think = think
+    # the model's own thoughts: reading them back changes nothing, and records that are all the
+    # same swap nothing; with w = 0 (a fresh mixing head) nothing matters: mixed = base = swapped
+    h_base, h_post, _, thought = model.think(ids[:, :-1], 1)
+    assert torch.allclose(model.think(ids[:, :-1], 1, thoughts=thought)[1], h_post, atol=1e-6)
+    same = Q.answer_metrics(random_mixing(tiny(thought_len=2, thought_temperature=0.0)).eval(), tok, [records[0]] * 4)
+    assert same['swapped_nll'] == same['mixed_nll']
+    fresh = Q.answer_metrics(tiny(thought_len=2).eval(), tok, records)
+    assert fresh['mixed_nll'] == fresh['base_nll'] == fresh['swapped_nll'] and fresh['mix_weight'] == 0
+
+
 def test_reinforce_loss_by_hand():
     # one position, two thoughts: rewards -1 and -3 (mean -2), advantages +1 and -1
     logp = torch.tensor([[[-0.5]], [[-2.0]]], requires_grad=True)
