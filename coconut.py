@@ -30,6 +30,7 @@ curriculum) and Coconut without the curriculum (first_stage=max_stage).
     python coconut.py curriculum config/coconut_prosqa.py --dataset=gsm8k --steps_key=equations \
         --eval_split=val --block_size=1024 --c=2 --out_dir=out-coconut-gsm8k  # steps: the <<..>> equations
     python coconut.py eval out-coconut/stage3 out-coconut/data/stage3/test.jsonl
+    python coconut.py probe out-coconut/stage3 data/prosqa/test.jsonl --latents=3   # a search frontier?
     python plot.py out-coconut*/stages.jsonl --figure=coconut
     python plot.py out-coconut*/stages.jsonl --out=assets/coconut_stages.png --figure=coconut
     python sample.py --out_dir=out-coconut/stage3 --temperature=0 --start=FILE:q.txt   # question<bot><latent>x3<eot>
@@ -306,6 +307,73 @@ def evaluate(run_dir, split_path, limit=0, batch_size=64):
 
 
 # -----------------------------------------------------------------------------
+# what a latent holds (the paper's probe): a breadth-first frontier?
+
+def frontier_scores(values, dist, k):
+    """values: the head's log-probability of each node of one graph at latent k; dist: hops
+    from the root (None: unreachable). Returns (auc, frontier): how often a node within k hops
+    outranks one that is not (ties count half), and the probability mass (renormalised over
+    the graph's nodes) on the nodes exactly k hops away."""
+    near = [v for v, d in zip(values, dist) if d is not None and 0 < d <= k]
+    far = [v for v, d in zip(values, dist) if d is None or d > k]
+    pairs = [(a > b) + 0.5 * (a == b) for a in near for b in far]
+    auc = sum(pairs) / len(pairs) if pairs else None
+    p = torch.tensor(values).softmax(0)
+    frontier = sum(p[i].item() for i, d in enumerate(dist) if d == k)
+    return auc, frontier
+
+
+@torch.no_grad()
+def latent_probe(run_dir, records_path, n_latents, limit=500):
+    """For ProsQA records (data/prosqa: edges, root, names): each record's question, <bot>,
+    n_latents <latent>, <eot> through run_dir's model; at latent k the output head is read on
+    the state that is the latent's input, over the graph's own concepts. Per k: the mean AUC
+    of nodes within k hops of the root against the rest, and the mass on the k-hop frontier."""
+    ckpt = load_checkpoint(os.path.join(run_dir, 'ckpt.pt'))
+    if ckpt['idea'] != 'coconut':
+        raise UserError(f"{run_dir} holds a {ckpt['idea']!r} model; the probe needs model='coconut'")
+    model = model_from_checkpoint(ckpt).eval()
+    tok = Tokenizer(ckpt['meta'])
+    records = [r for r in read_jsonl(records_path) if {'edges', 'root', 'names'} <= set(r)][:limit]
+    if not records or n_latents < 1:
+        raise UserError(f"the probe needs ProsQA records with edges, root and names in {records_path} "
+                        f"(data/prosqa/prepare.py writes them) and --latents >= 1")
+    sums = {k: [0.0, 0, 0.0] for k in range(1, n_latents + 1)}  # auc sum, graphs with an auc, frontier mass
+    for r in records:
+        ids = tok.encode(r['prompt'] + vocab.BOT + vocab.LATENT * n_latents + vocab.EOT)[-model.config.block_size:]
+        logp = torch.log_softmax(model(torch.tensor([ids]))[0][0].float(), -1)
+        first = len(ids) - n_latents - 1  # the first latent; the state before it is <bot>'s
+        node_ids = [tok.encode(name) for name in r['names']]
+        if any(len(i) != 1 for i in node_ids):
+            raise UserError(f"the probe reads one token per concept: use the symbolic rendering of {records_path}")
+        reach = distances_from(r['edges'], r['root'])
+        dist = [reach.get(v) for v in range(len(r['names']))]
+        for k in range(1, n_latents + 1):
+            auc, frontier = frontier_scores(logp[first + k - 2, [i[0] for i in node_ids]].tolist(), dist, k)
+            if auc is not None:
+                sums[k][0] += auc
+                sums[k][1] += 1
+            sums[k][2] += frontier
+    return {'run': run_dir, 'records': len(records),
+            'latents': [{'k': k, 'auc_within_k': round(a / n, 4) if n else None, 'frontier_mass': round(f / len(records), 4)}
+                        for k, (a, n, f) in sums.items()]}
+
+
+def distances_from(edges, root):
+    """Hops from root to every node it reaches."""
+    children = {}
+    for u, v in edges:
+        children.setdefault(u, []).append(v)
+    dist, todo = {root: 0}, [root]
+    for u in todo:
+        for v in children.get(u, []):
+            if v not in dist:
+                dist[v] = dist[u] + 1
+                todo.append(v)
+    return dist
+
+
+# -----------------------------------------------------------------------------
 # the schedule: one train.py run per stage
 
 CURRICULUM = dict(
@@ -400,6 +468,11 @@ def main(argv):
     a.add_argument('run_dir')
     a.add_argument('split')
     a.add_argument('--limit', type=int, default=0)
+    b = sub.add_parser('probe', help="what RUN_DIR's latents hold on ProsQA RECORDS: the frontier of a search?")
+    b.add_argument('run_dir')
+    b.add_argument('records')
+    b.add_argument('--latents', type=int, default=6)
+    b.add_argument('--limit', type=int, default=500)
     args, rest = p.parse_known_args(argv)
     if rest and args.command != 'curriculum':
         p.error(f"unrecognized arguments: {' '.join(rest)}")
@@ -407,6 +480,8 @@ def main(argv):
         if args.command == 'curriculum':
             stages = curriculum(rest)
             print(f"every stage's score: {stages}; its table and figure: python plot.py {stages} --figure=coconut")
+        elif args.command == 'probe':
+            print(json.dumps(latent_probe(args.run_dir, args.records, args.latents, args.limit)))
         else:
             print(json.dumps(evaluate(args.run_dir, args.split, args.limit)))
 

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 import coconut
+import configurator as C
 import plot
 import vocab
 import train as T
@@ -282,6 +283,42 @@ def test_prosqa_rules_are_scored_by_hand():
     assert prep.heuristics([r])['more incoming edges'] == 1.0
     assert prep.shortest_paths([(0, 1), (0, 2), (1, 3), (2, 3), (0, 3)], 0, 3) == [[0, 3]]
     assert sorted(prep.shortest_paths([(0, 1), (0, 2), (1, 3), (2, 3)], 0, 3)) == [[0, 1, 3], [0, 2, 3]]
+
+
+def test_frontier_scores_by_hand():
+    # nodes: the root (0 hops), two at 1 hop, one at 2, two unreachable
+    dist = [0, 1, 1, 2, None, None]
+    auc, frontier = coconut.frontier_scores([5.0, 3.0, 1.0, 2.0, 0.0, 4.0], dist, 1)
+    assert auc == pytest.approx(3 / 6)  # 3 beats 2, 0 (not 4); 1 beats 0 (not 2, 4)
+    p = torch.tensor([5.0, 3.0, 1.0, 2.0, 0.0, 4.0]).softmax(0)
+    assert frontier == pytest.approx((p[1] + p[2]).item())
+    assert coconut.frontier_scores([0.0, 9.0, 8.0, 1.0, 1.0, 1.0], dist, 1)[0] == 1.0  # the 1-hop frontier on top
+    assert coconut.frontier_scores([0.0, 0.0, 0.0, 9.0, 5.0, 5.0], dist, 2)[0] == pytest.approx(2 / 6)  # within 2 hops
+    assert coconut.frontier_scores([1.0] * 6, dist, 1)[0] == 0.5  # ties: half
+
+
+def test_latent_probe_reads_the_state_before_each_latent(prosqa, tmp_path):
+    out = tmp_path / 'run'
+    T.train(C.load_config([*TINY, '--block_size=128', f'--data_dir={prosqa}', f'--out_dir={out}', '--model=coconut',
+                    '--max_iters=2', '--eval_interval=2']))
+    result = coconut.latent_probe(str(out), str(prosqa / 'test.jsonl'), 3, limit=5)
+    assert result['records'] == 5 and [row['k'] for row in result['latents']] == [1, 2, 3]
+    assert all(0 <= row['auc_within_k'] <= 1 and 0 <= row['frontier_mass'] <= 1 for row in result['latents'])
+    # by hand for one record: latent 1 reads the head at <bot>, latent 2 at latent 1
+    model = T.model_from_checkpoint(T.load_checkpoint(str(out / 'ckpt.pt'))).eval()
+    tok = vocab.Tokenizer(T.load_checkpoint(str(out / 'ckpt.pt'))['meta'])
+    r = T.read_jsonl(str(prosqa / 'test.jsonl'))[0]
+    ids = tok.encode(r['prompt'] + vocab.BOT + vocab.LATENT * 3 + vocab.EOT)
+    with torch.no_grad():
+        logp = torch.log_softmax(model(torch.tensor([ids]))[0][0], -1)
+    names = [tok.encode(n)[0] for n in r['names']]
+    dist = coconut.distances_from(r['edges'], r['root'])
+    one = coconut.latent_probe(str(out), str(prosqa / 'test.jsonl'), 3, limit=1)['latents']
+    for k in (1, 2, 3):
+        at = ids.index(tok.encode(vocab.BOT)[0]) + k - 1  # <bot> for latent 1, then the latents before
+        auc, mass = coconut.frontier_scores(logp[at, names].tolist(), [dist.get(v) for v in range(len(names))], k)
+        assert one[k - 1]['auc_within_k'] == pytest.approx(auc, abs=1e-4)
+        assert one[k - 1]['frontier_mass'] == pytest.approx(mass, abs=1e-4)
 
 
 @pytest.mark.parametrize('rendering', ['symbolic', 'words'])
