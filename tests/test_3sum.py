@@ -93,35 +93,44 @@ def test_formats_decode_to_the_same_instance(seed, n, d, n_pause, loss, test):
         for fmt in S.FORMATS:
             rec = S.record(tuples, fmt, loss, n_pause, test)
             texts[fmt] = text = rec['prompt'] + rec['completion']
-            assert S.parse(text) == (tuples, fmt, answer)
+            assert S.parse(text, d) == (tuples, fmt, answer)
             assert rec['answer'] == answer and rec['tuples'] == [''.join(map(str, t)) for t in tuples]
             assert text.count('<pause>') == n_pause and text.endswith(f'={answer}\n')
-        # the chain of thought, step by step, from the spec
+        # one token per tuple: the input is n symbols, each the tuple read as a number
+        inp = texts['immediate'].replace('<pause>', '').split(':')[0]
+        assert [ord(ch) - 0x4E00 for ch in inp] == [int(''.join(map(str, t))) for t in tuples]
+        # the chain of thought, step by step, from the spec: two tokens per pair
         cot = texts['cot'].replace('<pause>', '').split(':')[1].split('=')[0]
-        steps = [cot[s:s + d + 1] for s in range(0, len(cot), d + 1)]
-        assert len(steps) == comb(n, 2)
+        steps = [cot[s:s + 2] for s in range(0, len(cot), 2)]
+        assert len(steps) == comb(n, 2) and len(cot) == 2 * comb(n, 2)
         for (i, j), step in zip(combinations(range(n), 2), steps):
             need = tuple((-a - b) % 10 for a, b in zip(tuples[i], tuples[j]))
-            assert step[:d] == ''.join(map(str, need))
-            assert step[d] == ('+' if need in tuples[j + 1:] else '-')
+            assert S.from_symbol(step[0], d) == need
+            assert step[1] == ('+' if need in tuples[j + 1:] else '-')
         assert ('+' in cot) == (answer == 'True')
-        # filler: a dot per character of the chain of thought; without the dots: immediate
-        assert texts['filler'].count('.') == len(cot) == comb(n, 2) * (d + 1)
+        # filler: n^2 dots, as the paper; without the dots: immediate
+        assert texts['filler'].count('.') == n * n
         assert texts['filler'].replace('.', '') == texts['immediate']
 
 
 def test_layouts_put_the_loss_where_they_say():
     tuples = [(1, 2), (3, 4), (6, 4)]  # 1+3+6 = 10, 2+4+4 = 10: True
-    assert S.layout(tuples, 'cot') == ('12 34 64:', '64+34-12-=True\n')
-    assert S.layout(tuples, 'filler') == ('12 34 64:', '.........=True\n')
-    assert S.layout(tuples, 'immediate', n_pause=2) == ('12 34 64:<pause><pause>', '=True\n')
-    assert S.layout(tuples, 'cot', loss='answer') == ('12 34 64:64+34-12-=', 'True\n')
+    t = {v: chr(0x4E00 + v) for v in (12, 34, 64, 65)}  # the tuple symbols
+    inp = t[12] + t[34] + t[64] + ':'
+    # pairs (0,1), (0,2), (1,2) need 64 (there, after 34: '+'), 34 (not after 64), 12 (not after 64)
+    cot = t[64] + '+' + t[34] + '-' + t[12] + '-'
+    assert S.layout(tuples, 'cot') == (inp, cot + '=True\n')
+    assert S.layout(tuples, 'filler') == (inp, '.........=True\n')
+    assert S.layout(tuples, 'immediate', n_pause=2) == (inp + '<pause><pause>', '=True\n')
+    assert S.layout(tuples, 'cot', loss='answer') == (inp + cot + '=', 'True\n')
     # test layout: the filler is given up to '='; a chain of thought is the model's to write
-    assert S.layout(tuples, 'filler', test=True) == ('12 34 64:.........=', 'True\n')
-    assert S.layout(tuples, 'cot', test=True) == ('12 34 64:', '64+34-12-=True\n')
-    assert S.layout([(1, 2), (3, 4), (6, 5)], 'immediate', test=True) == ('12 34 65:=', 'False\n')
+    assert S.layout(tuples, 'filler', test=True) == (inp + '.........=', 'True\n')
+    assert S.layout(tuples, 'cot', test=True) == (inp, cot + '=True\n')
+    assert S.layout([(1, 2), (3, 4), (6, 5)], 'immediate', test=True) == (t[12] + t[34] + t[65] + ':=', 'False\n')
     with pytest.raises(ValueError):
-        S.parse('12 34:=Maybe\n')
+        S.parse(t[12] + t[34] + ':=Maybe\n', 2)
+    with pytest.raises(ValueError, match='no tuple of 2 digits'):
+        S.parse(chr(0x4E00 + 100) + ':=True\n', 2)
 
 
 # -----------------------------------------------------------------------------
@@ -130,14 +139,14 @@ def test_layouts_put_the_loss_where_they_say():
 
 def test_prepare_writes_what_train_reads(tmp_path):
     rows, meta = prepare(tmp_path / 'f', '--n=5', '--mix=filler')
-    assert meta['tokenizer'] == 'char' and meta['special_tokens'] == {'<pause>': len(S.ALPHABET)}
-    assert list(meta['stoi']) == S.ALPHABET and meta['vocab_size'] == len(S.ALPHABET) + 1
-    assert (meta['n'], meta['d'], meta['mix'], meta['loss'], meta['n_pause']) == (5, 3, 'filler', 'input', 0)
+    assert meta['tokenizer'] == 'char' and meta['special_tokens'] == {'<pause>': len(S.alphabet(2))}
+    assert list(meta['stoi']) == S.alphabet(2) and meta['vocab_size'] == len(S.STRUCTURE) + 100 + 1
+    assert (meta['n'], meta['d'], meta['mix'], meta['loss'], meta['n_pause']) == (5, 2, 'filler', 'input', 0)
     assert [len(rows[s]) for s in ('train', 'val', 'test')] == [40, 10, 10]
     for split, recs in rows.items():
         assert [r['answer'] for r in recs] == ['True', 'False'] * (len(recs) // 2)
         for r in recs:
-            assert S.parse(r['prompt'] + r['completion'])[1] == r['format']
+            assert S.parse(r['prompt'] + r['completion'], 2)[1] == r['format']
     fmts = [r['format'] for r in rows['train']]
     assert set(fmts) == {'cot', 'filler'} and 10 < fmts.count('cot') < 30
     assert {r['format'] for r in rows['test']} == {'filler'} and all(r['prompt'].endswith('=') for r in rows['test'])
@@ -162,7 +171,7 @@ def test_pauses_after_the_input(tmp_path):
     assert all(r['prompt'].endswith(':<pause><pause><pause>') and r['completion'][0] == '=' for r in rows['train'])
     assert all(r['prompt'].endswith('<pause><pause><pause>=') for r in rows['test'])
     ids = T.Tokenizer(meta).encode(rows['train'][0]['prompt'])
-    assert ids[-3:] == vocab.pause_ids(meta) and len(ids) == 4 * 4 + 3
+    assert ids[-3:] == vocab.pause_ids(meta) and len(ids) == 4 + 1 + 3  # 4 tuple tokens, ':', the pauses
 
 
 def test_stream_mode_writes_token_streams(tmp_path):
@@ -174,7 +183,7 @@ def test_stream_mode_writes_token_streams(tmp_path):
     text = vocab.render(np.fromfile(out / 'train.bin', dtype=np.uint16).tolist(), tok, mode='plain')
     lines = text.split('\n')
     assert lines[-1] == '' and len(lines) == 41
-    assert [S.parse(line + '\n')[1:] for line in lines[:-1]] == [('cot', a) for a in ['True', 'False'] * 20]
+    assert [S.parse(line + '\n', 2)[1:] for line in lines[:-1]] == [('cot', a) for a in ['True', 'False'] * 20]
     assert all(line.count('<pause>') == 1 for line in lines[:-1])
     assert T.Dataset(str(out), '3sum', 32, tok).kind == 'stream'
     prepare(out, '--n=4')  # and back to records: the streams go
@@ -185,7 +194,7 @@ def test_bad_arguments_are_one_line_errors(tmp_path, monkeypatch):
     r = subprocess.run([sys.executable, str(ROOT / 'data' / '3sum' / 'prepare.py'), f'--out_dir={tmp_path}', '--n=2'],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 1 and 'Traceback' not in r.stderr
-    assert r.stderr.strip() == 'error: --n must be at least 3 and --d at least 1 (got n=2, d=3)'
+    assert r.stderr.strip() == 'error: --n must be at least 3 and --d at least 1 (got n=2, d=2)'
     for args, words in [(['--d=0'], '--d at least 1'), (['--n_pause=-1'], '--n_pause must be >= 0'),
                         (['--val_size=0'], '--val_size >= 1'), (['--n=30', '--d=1'], 'no False instance')]:
         monkeypatch.setattr(S, 'MAX_TRIES', 50)

@@ -7,17 +7,23 @@ cancels it, and n-3 random tuples, shuffled. The False ones are near misses: suc
 with one to three of its 3*d digits re-drawn (1 with probability 3/4, 2 with 3/16, 3 with
 1/16, as in the paper's code), redrawn whole if any triple still sums to zero.
 
-The same instance is written in three formats (n=4, d=3 here):
+One token per tuple: tuple t is the character chr(0x4E00 + t as a d-digit number), so d=2
+gives 100 symbols, d=3 a thousand (written below as [05] etc.; the records keep the digits in
+"tuples"). The same instance in three formats (n=4, d=2):
 
-    immediate  052 757 223 698:=True
-    filler     052 757 223 698:........................=True
-    cot        052 757 223 698:191-318-902+256-812-135-=True
+    immediate  [05][75][22][69]:=False
+    filler     [05][75][22][69]:................=False             (n^2 dots, as the paper)
+    cot        [05][75][22][69]:[30]-[83]-[46]-[13]-[76]-[29]-=False
 
-The chain of thought is parallel: one step per pair i < j in order, the tuple that would
-complete the pair (-(x_i + x_j) mod 10) and '+' if it is one of the tuples after x_j, '-' if
-not; every step reads only the input, so all steps can be computed at once. The answer is
-True when some step has '+'. The filler is '.' as many times as the chain of thought has
-characters, C(n,2)*(d+1); the no-filler control is the same data with the dots removed.
+The chain of thought is parallel, two tokens per pair i < j in order: the tuple that would
+complete the pair, -(x_i + x_j) mod 10, and '+' if it is one of the tuples after x_j, '-' if
+not; every step reads only the input, so all steps can be computed at once. The answer is True
+when some step has '+'. The paper's chain also has two tokens per pair, but its first is one of
+the pair's two indices picked at random and its second one random coordinate of the pair's sum
+(or the matching index): tokens a model cannot predict, so a teacher-forced chain accuracy
+could not serve as the gate. Here every chain token is a function of the input. The filler is
+'.' n^2 times (the paper's count; the chain has n(n-1) tokens); the no-filler control is the
+same data with the dots removed.
 
 --mix picks what train.jsonl and val.jsonl hold (test.jsonl holds the format in brackets):
     filler     half chain of thought, half filler, as the paper trains    [filler]
@@ -33,9 +39,10 @@ Test records are laid out for scoring (think.answer_accuracy): for filler and im
 prompt runs up to '=' (the filler given, as the paper evaluates with teacher forcing) and the
 completion is the answer; for cot the model writes its own chain of thought.
 
-Records: {"prompt", "completion", "tuples": ["052", ...], "answer": "True"|"False",
-"format", "n", "d"}. meta.pkl: a character vocabulary that is the same for every mix, plus
-the special token <pause> (think.py), so checkpoints move between these datasets.
+Records: {"prompt", "completion", "tuples": ["05", ...], "answer": "True"|"False",
+"format", "n", "d"}. meta.pkl: a character vocabulary (the structure characters and the 10^d
+tuple symbols) that is the same for every mix and n at one d, plus the special token <pause>
+(think.py), so checkpoints move between these datasets.
 With --stream, train and val are token streams (train.bin, val.bin: the records' texts one
 after another) for pre-training; test.jsonl as above.
 
@@ -58,7 +65,8 @@ import vocab  # noqa: E402
 from vocab import check_writable, cli_errors, Tokenizer  # noqa: E402
 
 MOD = 10
-ALPHABET = sorted(set('0123456789 :+-.=TrueFalse\n'))  # every character of every format
+SYMBOL_BASE = 0x4E00  # tuple t is chr(SYMBOL_BASE + t read as a number): printable, none combining
+STRUCTURE = sorted(set(':+-.=TrueFalse\n'))  # every other character of every format
 FORMATS = ('immediate', 'filler', 'cot')
 # mix -> (share of chain-of-thought records in train/val, the format of the others and of test)
 MIXES = {'filler': (0.5, 'filler'), 'nofiller': (0.5, 'immediate'), 'immediate': (0.0, 'immediate'),
@@ -116,28 +124,44 @@ def digits(t):
     return ''.join(map(str, t))
 
 
+def symbol(t):
+    """The one token of tuple t."""
+    return chr(SYMBOL_BASE + int(digits(t)))
+
+
+def from_symbol(ch, d):
+    value = ord(ch) - SYMBOL_BASE
+    if not 0 <= value < MOD ** d:
+        raise ValueError(f"{ch!r} is no tuple of {d} digits")
+    return tuple(int(x) for x in str(value).zfill(d))
+
+
+def alphabet(d):
+    """Every character of every format at d digits per tuple: the structure, then the symbols."""
+    return STRUCTURE + [chr(SYMBOL_BASE + v) for v in range(MOD ** d)]
+
+
 def cot_steps(tuples):
     """The parallel chain of thought: per pair i < j, the completing tuple and '+' or '-'."""
     steps = []
     for i, j in combinations(range(len(tuples)), 2):
         c = neg_sum(tuples[i], tuples[j])
-        steps.append(digits(c) + ('+' if c in tuples[j + 1:] else '-'))
+        steps.append(symbol(c) + ('+' if c in tuples[j + 1:] else '-'))
     return ''.join(steps)
 
 
 def body(tuples, fmt):
-    """What goes between the input and '=': nothing, dots, or the chain of thought."""
+    """What goes between the input and '=': nothing, n^2 dots, or the chain of thought."""
     if fmt == 'immediate':
         return ''
-    steps = cot_steps(tuples)
-    return steps if fmt == 'cot' else '.' * len(steps)
+    return cot_steps(tuples) if fmt == 'cot' else '.' * len(tuples) ** 2
 
 
 def text_parts(tuples, fmt, n_pause=0):
     """(input, body, answer) of an instance; the full text is input + body + '=' + answer + '\\n',
     where input = the tuples, ':', then n_pause pauses."""
     answer = 'True' if zero_triples(tuples) else 'False'
-    return ' '.join(map(digits, tuples)) + ':' + vocab.pause_text(n_pause), body(tuples, fmt), answer
+    return ''.join(map(symbol, tuples)) + ':' + vocab.pause_text(n_pause), body(tuples, fmt), answer
 
 
 def layout(tuples, fmt, loss='input', n_pause=0, test=False):
@@ -148,15 +172,15 @@ def layout(tuples, fmt, loss='input', n_pause=0, test=False):
     return inp, mid + '=' + answer + '\n'
 
 
-def parse(text):
+def parse(text, d):
     """Full text of any format -> (tuples, format, answer); pauses are dropped. Raises
-    ValueError on text that is no instance."""
+    ValueError on text that is no instance of d-digit tuples."""
     text = text.replace(vocab.PAUSE, '')
     inp, sep, rest = text.partition(':')
     mid, sep2, answer = rest.partition('=')
     if not (sep and sep2 and answer.endswith('\n') and answer[:-1] in ('True', 'False')):
         raise ValueError(f"not a 3SUM text: {text!r}")
-    tuples = [tuple(int(ch) for ch in word) for word in inp.split(' ')]
+    tuples = [from_symbol(ch, d) for ch in inp]
     fmt = 'immediate' if not mid else 'filler' if set(mid) == {'.'} else 'cot'
     return tuples, fmt, answer[:-1]
 
@@ -184,8 +208,8 @@ def formats_for(seed, split, size, mix):
 
 
 def make_meta(args):
-    stoi = {ch: i for i, ch in enumerate(ALPHABET)}
-    meta = {'vocab_size': len(ALPHABET), 'tokenizer': 'char', 'stoi': stoi, 'itos': {i: ch for ch, i in stoi.items()},
+    stoi = {ch: i for i, ch in enumerate(alphabet(args.d))}
+    meta = {'vocab_size': len(stoi), 'tokenizer': 'char', 'stoi': stoi, 'itos': {i: ch for ch, i in stoi.items()},
             'special_tokens': {}}
     meta = vocab.with_pauses(meta, args.n_pause)
     meta.update(task='3sum', n=args.n, d=args.d, mix=args.mix, loss=args.loss)
@@ -221,7 +245,7 @@ def prepare(args):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--n', type=int, default=8, help='tuples per instance (at least 3)')
-    parser.add_argument('--d', type=int, default=3, help='digits per tuple')
+    parser.add_argument('--d', type=int, default=2, help='digits per tuple (10^d tuple symbols)')
     parser.add_argument('--mix', default='filler', choices=sorted(MIXES), help='formats of train/val (see above)')
     parser.add_argument('--loss', default='input', choices=('input', 'answer'),
                         help="'input': loss on everything after the input (the paper); 'answer': on the answer only")
