@@ -3,6 +3,7 @@
 #   python train.py config/quietstar.py config/quietstar_official.py --out_dir=out-qs-official
 # quietstar.py's docstring says what each term does and what is left out.
 
+model = 'quietstar'
 base_nll_weight = 0.5  # original_loss_weight: half the loss is the base head's next-token NLL
 policy_weight = 1e6  # policy_loss_beta
 marker_scale = 100.0  # embedding_scale: the markers' own input vectors, stored /100, used x100
