@@ -29,6 +29,8 @@ curriculum) and Coconut without the curriculum (first_stage=max_stage).
     python coconut.py curriculum config/coconut_prosqa.py --arm=cot --out_dir=out-coconut-cot
     python coconut.py curriculum config/coconut_prosqa.py --dataset=gsm8k --steps_key=equations \
         --eval_split=val --block_size=1024 --c=2 --out_dir=out-coconut-gsm8k  # steps: the <<..>> equations
+    python coconut.py curriculum config/coconut_prosqa.py --data_dir=DIR ...  # DIR: the official *_train.json,
+        # *_valid.json, *_test.json (question, answer, steps: ProsQA, ProntoQA, GSM8K), a character vocabulary
     python coconut.py eval out-coconut/stage3 out-coconut/data/stage3/test.jsonl
     python coconut.py probe out-coconut/stage3 data/prosqa/test.jsonl --latents=3   # a search frontier?
     python plot.py out-coconut*/stages.jsonl --figure=coconut
@@ -392,6 +394,42 @@ CURRICULUM = dict(
 )
 
 
+OFFICIAL_NAMES = {'train': 'train', 'val': 'valid', 'test': 'test'}  # our split -> the official file's suffix
+
+
+def official_files(src):
+    """{split: path} of the official repository's data files in src (prosqa_train.json,
+    gsm_valid.json, ...: a JSON list of {question, answer, steps}), or {} if it has none."""
+    names = os.listdir(src) if os.path.isdir(src) else []
+    found = {split: os.path.join(src, name) for split, suffix in OFFICIAL_NAMES.items() for name in sorted(names)
+             if name.endswith(f'_{suffix}.json') or name == f'{suffix}.json'}
+    return found if 'train' in found else {}
+
+
+def read_official(src, wanted):
+    """The splits of official data files as records (the question and a newline as the prompt,
+    the steps, the answer) and a character vocabulary of all their text."""
+    files, splits = official_files(src), {}
+    for split in wanted:
+        if split not in files:
+            raise UserError(f"{src} has no *_{OFFICIAL_NAMES[split]}.json for the {split} split")
+        try:
+            items = json.load(open(files[split]))
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise UserError(f"{files[split]} is not JSON ({e})")
+        def ok(r):
+            return isinstance(r, dict) and isinstance(r.get('question'), str) and isinstance(r.get('steps'), list)
+        bad = next((n for n, r in enumerate(items if isinstance(items, list) else [None], 1) if not ok(r)), None)
+        if bad is not None or not items:
+            raise UserError(f"{files[split]} must be a JSON list of {{question, answer, steps}}: item {bad or 1} is not")
+        splits[split] = [{'prompt': r['question'].strip() + '\n', 'steps': [str(x) for x in r['steps']],
+                          'answer': str(r['answer']).strip()} for r in items]
+    text = ''.join(r['prompt'] + ''.join(r['steps']) + r['answer'] for rows in splits.values() for r in rows)
+    chars = sorted(set(text) | set('#\n '))  # and what the stage records add: '#### ', newlines
+    return splits, {'vocab_size': len(chars), 'tokenizer': 'char', 'stoi': {c: i for i, c in enumerate(chars)},
+                    'itos': dict(enumerate(chars))}
+
+
 def read_curriculum(argv):
     """train.py's config with the curriculum keys too (files and overrides alike):
     (curriculum keys, the rest)."""
@@ -413,13 +451,17 @@ def curriculum(argv):
         raise UserError(f"the curriculum trains model='coconut', the config has {config['model']!r}")
     pick_device(config['device'])  # a device this machine lacks is said before any stage is written
     src = config['data_dir'] or default_data_dir(config['dataset'])
-    meta = coconut_meta(load_meta(src, config['dataset']))
-    splits = {}
-    for split in dict.fromkeys(('train', 'val', cur['eval_split'])):
-        path = os.path.join(src, f'{split}.jsonl')
-        if not os.path.exists(path):
-            raise UserError(f"no {path}: run python data/{config['dataset']}/prepare.py")
-        splits[split] = read_jsonl(path)
+    wanted = list(dict.fromkeys(('train', 'val', cur['eval_split'])))
+    if official_files(src):
+        splits, meta = read_official(src, wanted)
+    else:
+        meta, splits = load_meta(src, config['dataset']), {}
+        for split in wanted:
+            path = os.path.join(src, f'{split}.jsonl')
+            if not os.path.exists(path):
+                raise UserError(f"no {path}: run python data/{config['dataset']}/prepare.py")
+            splits[split] = read_jsonl(path)
+    meta = coconut_meta(meta)
     def ok(r):
         return isinstance(r, dict) and isinstance(r.get('prompt'), str) and 'answer' in r and \
             isinstance(r.get(cur['steps_key']), list)

@@ -285,6 +285,25 @@ def test_prosqa_rules_are_scored_by_hand():
     assert sorted(prep.shortest_paths([(0, 1), (0, 2), (1, 3), (2, 3)], 0, 3)) == [[0, 1, 3], [0, 2, 3]]
 
 
+def test_curriculum_trains_on_the_official_json_files(tmp_path):
+    src = tmp_path / 'gsm'
+    src.mkdir()
+    items = [{'question': f'Tom has {a} and {b} more.', 'steps': [f'<<{a}+{b}={a + b}>>'], 'answer': str(a + b)}
+             for a in range(1, 5) for b in range(1, 4)]
+    for suffix in ('train', 'valid', 'test'):
+        (src / f'gsm_{suffix}.json').write_text(json.dumps(items))
+    out = tmp_path / 'cc'
+    coconut.curriculum([*TINY, '--block_size=64', f'--data_dir={src}', f'--out_dir={out}', '--model=coconut',
+                        '--eval_interval=100', '--max_stage=1', '--stage_iters=1', '--last_iters=1', '--eval_limit=2'])
+    stage1 = T.read_jsonl(str(out / 'data' / 'stage1' / 'train.jsonl'))
+    assert stage1[0]['prompt'] == 'Tom has 1 and 1 more.\n' + vocab.BOT + vocab.LATENT + vocab.EOT
+    assert stage1[0]['completion'] == '#### 2\n' and stage1[5]['answer'] == str(items[5]['answer'])
+    assert [json.loads(line)['stage'] for line in open(out / 'stages.jsonl')] == [0, 1]
+    (src / 'gsm_test.json').write_text(json.dumps([{'question': 'no steps'}]))
+    with pytest.raises(T.UserError, match='gsm_test.json must be a JSON list of'):
+        coconut.curriculum([*TINY, f'--data_dir={src}', f'--out_dir={out}', '--model=coconut'])
+
+
 def test_frontier_scores_by_hand():
     # nodes: the root (0 hops), two at 1 hop, one at 2, two unreachable
     dist = [0, 1, 1, 2, None, None]
