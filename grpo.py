@@ -27,7 +27,6 @@ train.py's init_from read it. Every step writes a row to out_dir/log.jsonl.
 
 import math
 import os
-import re
 import sys
 import time
 from collections import Counter
@@ -39,7 +38,7 @@ import vocab
 from model import pad_mask, pad_positions, sample_batch
 from configurator import check_ranges, pick_device, read_config
 from train import RunLog, checkpoint, group_advantages, load_checkpoint, model_from_checkpoint, save_checkpoint, set_lr
-from vocab import (Tokenizer, UserError, check_writable, cli_errors, default_data_dir, first_number, normalize_number,
+from vocab import (Tokenizer, UserError, check_writable, cli_errors, default_data_dir, final_answer, normalize_number,
                    read_jsonl)
 
 
@@ -105,23 +104,6 @@ def load_config(args):
 
 # -----------------------------------------------------------------------------
 # rewards: plain functions of (prompt, completion, record) -> float
-
-ANSWER_TAG = re.compile(r'<answer>(.*?)</answer>', re.DOTALL)
-
-
-def final_answer(completion):
-    """The completion's final answer, normalized ('1,000' -> '1000', '3.50' -> '3.5'), or None:
-    the number in the last <answer>...</answer>, else after the last '#### ', else the first
-    number after the last </think>."""
-    tagged = ANSWER_TAG.findall(completion)
-    if tagged:
-        return first_number(tagged[-1])
-    if '####' in completion:
-        return first_number(completion.rsplit('####', 1)[1])
-    if vocab.THINK_CLOSE in completion:
-        return first_number(completion.rsplit(vocab.THINK_CLOSE, 1)[1])
-    return None
-
 
 def accuracy_reward(prompt, completion, record):
     """1 when the final answer equals the record's 'answer' as a number."""

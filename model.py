@@ -410,11 +410,14 @@ def completion_mask(tokens, end_id):
 
 
 @torch.no_grad()
-def sample_batch(model, prompts, max_new_tokens, temperature=1.0, top_k=0, end_id=None):
+def sample_batch(model, prompts, max_new_tokens, temperature=1.0, top_k=0, end_id=None, choose=None):
     """Continue every prompt (lists of ids) with the KV cache, all rows at once; stop when
     every row has written end_id. Returns (seq, valid, mask): seq (N, P + M) the left-padded
     prompts then M completion tokens, valid (N, P + M) False on padding, mask (N, M) the
-    completion tokens up to and including end_id."""
+    completion tokens up to and including end_id. choose(logits (N, V)) -> tokens (N, 1)
+    replaces the sampling (default: sample_token at temperature and top_k): test-time methods
+    read the distribution there and may force tokens."""
+    choose = choose or (lambda logits: sample_token(logits, temperature, top_k or None))
     ids, valid = left_pad(prompts, model.lm_head.weight.device)
     N, P = ids.shape
     if P + max_new_tokens > model.config.block_size:
@@ -426,7 +429,7 @@ def sample_batch(model, prompts, max_new_tokens, temperature=1.0, top_k=0, end_i
     next_pos = pad_positions(valid)[:, -1:] + 1
     out, alive = [], torch.ones(N, dtype=torch.bool, device=ids.device)
     for t in range(max_new_tokens):
-        token = sample_token(logits, temperature, top_k or None)
+        token = choose(logits)
         out.append(token)
         if end_id is not None:
             alive &= token[:, 0] != end_id

@@ -444,6 +444,23 @@ def first_number(text):
     return normalize_number(m.group(0)) if m else None
 
 
+ANSWER_TAG = re.compile(r'<answer>(.*?)</answer>', re.DOTALL)
+
+
+def final_answer(completion):
+    """The completion's final answer, normalized ('1,000' -> '1000', '3.50' -> '3.5'), or None:
+    the number in the last <answer>...</answer>, else after the last '#### ', else the first
+    number after the last </think>."""
+    tagged = ANSWER_TAG.findall(completion)
+    if tagged:
+        return first_number(tagged[-1])
+    if '####' in completion:
+        return first_number(completion.rsplit('####', 1)[1])
+    if THINK_CLOSE in completion:
+        return first_number(completion.rsplit(THINK_CLOSE, 1)[1])
+    return None
+
+
 # -----------------------------------------------------------------------------
 # command line: the vocabulary of a prepared dataset
 
