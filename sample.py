@@ -5,6 +5,7 @@ Generate text from a trained checkpoint or from GPT-2 weights, with the thinking
     python sample.py --out_dir=out-shakespeare-char --start="ROMEO:" --num_samples=3
     python sample.py --init_from=gpt2 --start=FILE:prompt.txt      # GPT-2 by name or local HF dir
     python sample.py --show_thoughts --html=sample.html             # thoughts inline; a page to hover
+    python sample.py --out_dir=out-arith --start=FILE:q.txt --majority=8 --min_think=20   # test-time thinking
 
 What is shown, in color on a terminal (plain when NO_COLOR is set or output is not a terminal):
 - special tokens by name, colored by kind (vocab.render): <think_i>, <pause>, thoughts, latents;
@@ -30,6 +31,7 @@ import sys
 
 import torch
 
+import testtime
 import vocab
 from configurator import pick_device
 from model import GPT
@@ -313,10 +315,18 @@ def sample(args):
         raise UserError(f"--show_thoughts needs a model that thinks (quietstar, reasoning_tokens); this one is {type(model).__name__}")
     if args.show_thoughts and 'show_thoughts' in inspect.signature(model.generate).parameters:
         extra['show_thoughts'] = True  # the thoughts that chose each token, between the text tokens
+    forcing = args.majority or args.min_think or args.max_think
     with torch.no_grad():
-        y = model.generate(x, args.max_new_tokens, temperature=args.temperature, top_k=args.top_k or None, **extra)
+        if forcing:  # testtime.py's sampler: budget forcing, and the samples for the vote
+            s = testtime.Sampler(model, tokenizer, args.max_new_tokens, args.temperature, args.top_k,
+                                 args.min_think, args.max_think or None, args.wait)
+            completions = s.sample([ids] * (args.majority or args.num_samples))[0]
+            y = [ids + c for c in completions]
+        else:
+            y = model.generate(x, args.max_new_tokens, temperature=args.temperature, top_k=args.top_k or None,
+                               **extra).tolist()
     end_id = vocab.end_of_text_id(tokenizer)
-    split = [display_row(row, len(ids), tokenizer, end_id, bool(extra)) for row in y.tolist()]
+    split = [display_row(row, len(ids), tokenizer, end_id, bool(extra)) for row in y]
     rows = [text + [i for b in before for i in b] for text, before in split]  # every token shown
     longest = max(len(text) for text, _ in split)
     padded = torch.tensor([text + text[-1:] * (longest - len(text)) for text, _ in split], device=device)
@@ -336,6 +346,9 @@ def sample(args):
     for p in pieces:
         print(paint_pieces(p, tokenizer, mode))
         print('---------------')
+    if args.majority:
+        answers = [s.answer(c) for c in completions]
+        print(f"majority vote over {len(answers)} samples: {testtime.vote(answers)} (answers: {answers})")
     if args.html:
         title = f"{args.out_dir or 'sample'}: {type(model).__name__}"
         write_html(args.html, title, [paint_pieces(p, tokenizer, 'html') for p in pieces], legend(kinds, info, 'html'))
@@ -346,7 +359,9 @@ def check_args(args):
     """The numbers, before any work: one line naming the first that is out of range."""
     limits = [('num_samples', args.num_samples > 0, '> 0'), ('max_new_tokens', args.max_new_tokens >= 0, '>= 0'),
               ('temperature', 0 <= args.temperature < float('inf'), '>= 0 and finite (0 is greedy)'),
-              ('top_k', args.top_k >= 0, '>= 0 (0 keeps all tokens)'), ('n_pause', (args.n_pause or 0) >= 0, '>= 0')]
+              ('top_k', args.top_k >= 0, '>= 0 (0 keeps all tokens)'), ('n_pause', (args.n_pause or 0) >= 0, '>= 0'),
+              ('majority', args.majority >= 0, '>= 0'), ('min_think', args.min_think >= 0, '>= 0'),
+              ('max_think', args.max_think >= 0, '>= 0 (0: no maximum)')]
     for name, ok, need in limits:
         if not ok:
             raise UserError(f"--{name} must be {need}, got {getattr(args, name)}")
@@ -371,6 +386,10 @@ def main(argv):
                         "token: a glimpse, not a decoding)")
     p.add_argument('--html', default='', help='also write the samples as a self-contained HTML page (hover a token)')
     p.add_argument('--n_pause', type=int, default=None, help="pauses after the start text (default: the checkpoint's n_pause, if any)")
+    p.add_argument('--majority', type=int, default=0, help='a <think> model: this many samples, then their majority answer')
+    p.add_argument('--min_think', type=int, default=0, help="budget forcing: an earlier </think> becomes --wait")
+    p.add_argument('--max_think', type=int, default=0, help='budget forcing: </think> forced after this many thinking tokens')
+    p.add_argument('--wait', default='Wait', help='budget forcing: what replaces an early </think>')
     args = p.parse_args(argv)
     with cli_errors():
         check_args(args)

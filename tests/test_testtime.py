@@ -151,3 +151,13 @@ def test_the_command_line_writes_a_row_per_setting(arith_run, capsys):
     assert json.loads(open(out).readlines()[-1])['simulations'] == 1
     with pytest.raises(SystemExit):
         TT.main([str(arith_run / 'run'), '--k=0'])
+
+
+def test_sample_py_votes_and_forces_the_budget(arith_run, capsys):
+    import sample
+    question = vocab.read_jsonl(arith_run / 'data' / 'val.jsonl')[0]['prompt']
+    (arith_run / 'q.txt').write_text(question)
+    sample.main([f'--out_dir={arith_run / "run"}', f'--start=FILE:{arith_run / "q.txt"}', '--majority=3',
+                 '--max_new_tokens=12', '--max_think=2'])
+    out = capsys.readouterr().out
+    assert 'majority vote over 3 samples:' in out and out.count('---------------') == 3
