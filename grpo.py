@@ -18,10 +18,11 @@ by train.py on task records) and keeps a frozen copy of it as the reference. Eac
      <think>...</think>, then the answer). Weights are the config's <name>_weight.
   3. advantages: each reward minus its group's mean, divided by the group's std
      (advantage_scale='group'), the batch's ('batch') or nothing ('none', as Dr. GRPO).
+     Rows whose advantage is 0 (a group with equal rewards) are dropped and counted.
   4. mu AdamW updates of the clipped-ratio objective with a k3 KL penalty to the reference,
      the rollout's log-probabilities held fixed as the old policy (grpo_loss).
-Every eval_interval steps: greedy answers (pass@1) and eval_samples samples (majority vote)
-on held-out prompts (val.jsonl), then out_dir/ckpt.pt in train.py's format, so sample.py and
+Every eval_interval steps: greedy answers (pass@1) and eval_samples samples (sampled
+accuracy, pass@k, majority vote) on held-out prompts (val.jsonl), then out_dir/ckpt.pt in train.py's format, so sample.py and
 train.py's init_from read it. Every step writes a row to out_dir/log.jsonl.
 """
 
@@ -136,14 +137,16 @@ def score(prompts, completions, records, weights):
 # the objective
 
 def grpo_loss(logp, old_logp, ref_logp, advantages, mask, epsilon_low=0.2, epsilon_high=0.2, beta=0.04,
-              loss_type='grpo'):
+              loss_type='grpo', n_rows=None, n_tokens=None):
     """The GRPO objective, to minimise. logp, old_logp, ref_logp, mask: (N, M) per completion
     token (ref_logp may be None when beta == 0); advantages (N,). Per token:
         -min(ratio * A, clip(ratio, 1 - epsilon_low, 1 + epsilon_high) * A) + beta * kl
     with ratio = pi / pi_old and kl the k3 estimate pi_ref/pi - log(pi_ref/pi) - 1 (>= 0).
     Averaged: 'grpo' over each sequence's tokens, then over sequences; 'dapo' over all tokens;
     'dr_grpo' summed and divided by N * M (M: the padded completion length, a constant when
-    the rollouts pad to max_new_tokens). Returns (loss, stats)."""
+    the rollouts pad to max_new_tokens). n_rows, n_tokens: the batch's rows and completion
+    tokens before rows of zero advantage were dropped (default: these rows'), so that dropping
+    them leaves the averages as they were. Returns (loss, stats)."""
     mask = mask.to(logp.dtype)
     ratio = torch.exp(logp - old_logp)
     A = advantages[:, None]
@@ -153,12 +156,14 @@ def grpo_loss(logp, old_logp, ref_logp, advantages, mask, epsilon_low=0.2, epsil
         log_r = (ref_logp - logp).clamp(-20.0, 20.0)  # exp of a larger gap would overflow
         kl = torch.exp(log_r) - log_r - 1
     per_token = per_token + beta * kl
+    n_rows = n_rows or mask.size(0)
+    n_tokens = n_tokens or mask.sum().clamp(min=1)
     if loss_type == 'grpo':
-        loss = ((per_token * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1)).mean()
+        loss = ((per_token * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1)).sum() / n_rows
     elif loss_type == 'dapo':
-        loss = (per_token * mask).sum() / mask.sum().clamp(min=1)
+        loss = (per_token * mask).sum() / n_tokens
     elif loss_type == 'dr_grpo':
-        loss = (per_token * mask).sum() / mask.numel()
+        loss = (per_token * mask).sum() / (n_rows * mask.size(1))
     else:
         raise ValueError(f"loss_type must be one of {LOSS_TYPES}, got {loss_type!r}")
     with torch.no_grad():
@@ -206,10 +211,29 @@ def end_of_text_id(tok):
 # -----------------------------------------------------------------------------
 # evaluation: held-out prompts, greedy and majority vote
 
+def held_out_scores(greedy, samples, records, k):
+    """pass@1 of the greedy completions; over the k samples of each record (samples holds
+    them record by record): their mean accuracy, the majority answer's (majority@k, a tie
+    goes to the answer seen first) and the share of records with a right one (pass@k); the
+    greedy completions' format rate."""
+    majority, sampled, passed = 0, 0, 0
+    for i, r in enumerate(records):
+        answers = [final_answer(t) for t in samples[i * k:(i + 1) * k]]
+        truth = normalize_number(str(r['answer']))
+        votes = Counter(a for a in answers if a is not None)
+        majority += bool(votes) and votes.most_common(1)[0][0] == truth
+        sampled += answers.count(truth)
+        passed += truth in answers
+    n = len(records)
+    return {'eval_greedy': sum(accuracy_reward(None, t, r) for t, r in zip(greedy, records)) / n,
+            'eval_majority': majority / n, 'eval_sampled': sampled / (n * k), 'eval_pass': passed / n,
+            'eval_format': sum(format_reward(None, t, r) for t, r in zip(greedy, records)) / n}
+
+
 @torch.no_grad()
 def evaluate(model, tok, records, c, end_id, chunk=256):
-    """pass@1 of the greedy answer; accuracy of the majority answer over eval_samples samples
-    (and their mean accuracy); format rate and length of the greedy completions."""
+    """held_out_scores of greedy completions and eval_samples samples per record, and the
+    greedy completions' mean length."""
     prompts = [r['ids'] for r in records]
     k = c['eval_samples']
 
@@ -224,18 +248,7 @@ def evaluate(model, tok, records, c, end_id, chunk=256):
 
     greedy, lengths = complete(prompts, 0.0)
     samples, _ = complete([p for p in prompts for _ in range(k)], c['temperature'])
-    majority, sampled = 0, 0
-    for i, r in enumerate(records):
-        answers = [final_answer(t) for t in samples[i * k:(i + 1) * k]]
-        truth = normalize_number(str(r['answer']))
-        votes = Counter(a for a in answers if a is not None)
-        majority += bool(votes) and votes.most_common(1)[0][0] == truth
-        sampled += answers.count(truth)
-    n = len(records)
-    return {'eval_greedy': sum(accuracy_reward(None, t, r) for t, r in zip(greedy, records)) / n,
-            'eval_majority': majority / n, 'eval_sampled': sampled / (n * k),
-            'eval_format': sum(format_reward(None, t, r) for t, r in zip(greedy, records)) / n,
-            'eval_length': sum(lengths) / n}
+    return {**held_out_scores(greedy, samples, records, k), 'eval_length': sum(lengths) / len(records)}
 
 
 # -----------------------------------------------------------------------------
@@ -255,29 +268,52 @@ def load_records(data_dir, split, tok, dataset):
     return records
 
 
+def forward_flops(model, n_tokens, context):
+    """FLOPs of a forward pass over n_tokens at the given context: a third of model.flops_per_token."""
+    return n_tokens * model.flops_per_token(context) / 3
+
+
 def grpo_step(policy, reference, optimizer, records, tok, c, end_id, weights):
-    """One batch of rollouts, then mu updates. Returns the log row's numbers."""
+    """One batch of rollouts, then mu updates on the rows whose advantage is not zero (a group
+    whose rewards are all equal teaches nothing: its rows are dropped before any forward pass
+    with gradient, and counted). Returns the log row's numbers; kl, clip_frac and ratio are
+    means over the mu updates."""
     G, temperature = c['group_size'], c['temperature']
     if not temperature > 0:
         raise UserError(f"GRPO samples its rollouts: temperature must be > 0, got {temperature} (0 is greedy, "
                         f"every completion of a group the same)")
     seq, valid, mask = sample_batch(policy, [r['ids'] for r in records for _ in range(G)], c['max_new_tokens'],
-                              temperature, c['top_k'], end_id)
+                                    temperature, c['top_k'], end_id)
     n_prompt = seq.size(1) - mask.size(1)
     texts = completion_texts(tok, seq[:, n_prompt:], mask, end_id)
     group_records = [r for r in records for _ in range(G)]
     rewards, parts = score([r['prompt'] for r in group_records], texts, group_records, weights)
     advantages = group_advantages(rewards.view(-1, G), scale=c['advantage_scale']).reshape(-1).to(seq.device)
+    grouped = rewards.view(-1, G)
+    row = {'reward': rewards.mean().item(), 'accuracy': parts['accuracy'].mean().item(),
+           'format': parts['format'].mean().item(), 'length': mask.sum(dim=1).float().mean().item(),
+           'equal_groups': (grouped.max(dim=1).values == grouped.min(dim=1).values).float().mean().item()}
+    keep = advantages != 0
+    row['dropped_rows'] = int((~keep).sum())
+    # sampling: the prompts once, then one token per row and step (KV cache)
+    flops = forward_flops(policy, seq.size(0) * seq.size(1), seq.size(1))
+    if not keep.any():
+        return {**row, 'loss': 0.0, 'kl': 0.0, 'clip_frac': 0.0, 'ratio': 1.0, 'flops': flops}
+    n_rows, n_tokens = mask.size(0), mask.sum()
+    seq, valid, mask, advantages = seq[keep], valid[keep], mask[keep], advantages[keep]
     # completions padded to max_new_tokens: dr_grpo divides by N * max_new_tokens, a constant
     pad = lambda t: F.pad(t, (0, c['max_new_tokens'] - t.size(1)))
     # every log-prob at the sampling temperature: the policy that wrote the rollouts
     with torch.no_grad():
         old_logp = pad(completion_logprobs(policy, seq, valid, n_prompt, temperature))
         ref_logp = pad(completion_logprobs(reference, seq, valid, n_prompt, temperature)) if c['beta'] > 0 else None
+    tokens = seq.size(0) * seq.size(1)
+    flops += forward_flops(policy, tokens, seq.size(1)) * ((c['beta'] > 0) + 1 + 3 * c['mu'])
+    stats = []
     for _ in range(c['mu']):
         logp = pad(completion_logprobs(policy, seq, valid, n_prompt, temperature))
-        loss, stats = grpo_loss(logp, old_logp, ref_logp, advantages, pad(mask), c['epsilon_low'],
-                                c['epsilon_high'], c['beta'], c['loss_type'])
+        loss, update = grpo_loss(logp, old_logp, ref_logp, advantages, pad(mask), c['epsilon_low'],
+                                 c['epsilon_high'], c['beta'], c['loss_type'], n_rows, n_tokens)
         if not math.isfinite(loss.item()):
             raise UserError(f"loss is {loss.item()}: stopped (try a lower learning_rate or a larger beta)")
         loss.backward()
@@ -285,11 +321,9 @@ def grpo_step(policy, reference, optimizer, records, tok, c, end_id, weights):
             torch.nn.utils.clip_grad_norm_(policy.parameters(), c['grad_clip'])
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
-    grouped = rewards.view(-1, G)
-    return {'loss': loss.item(), 'reward': rewards.mean().item(), 'accuracy': parts['accuracy'].mean().item(),
-            'format': parts['format'].mean().item(), 'length': mask.sum(dim=1).mean().item(),
-            'kl': stats['kl'], 'clip_frac': stats['clip_frac'],
-            'equal_groups': (grouped.max(dim=1).values == grouped.min(dim=1).values).float().mean().item()}
+        stats.append(update)
+    means = {key: sum(u[key] for u in stats) / len(stats) for key in stats[0]}
+    return {**row, 'loss': loss.item(), **means, 'flops': flops}
 
 
 def run(c):
@@ -325,13 +359,14 @@ def run(c):
         from tqdm import tqdm
         progress = tqdm(total=c['max_iters'], dynamic_ncols=True, desc='grpo')
     say = progress.write if progress else print
-    t_start = time.time()
+    t_start, total_flops = time.time(), 0.0
     for it in range(c['max_iters'] + 1):
         if it % c['eval_interval'] == 0 or it == c['max_iters']:
             row = {'iter': it, **evaluate(policy, tok, val_records, c, end_id)}
             row['time'] = round(time.time() - t_start, 3)
             log.write(row)
-            say(f"iter {it}: held-out greedy {row['eval_greedy']:.3f}, majority@{c['eval_samples']} "
+            say(f"iter {it}: held-out greedy {row['eval_greedy']:.3f}, sampled {row['eval_sampled']:.3f}, "
+                f"pass@{c['eval_samples']} {row['eval_pass']:.3f}, majority@{c['eval_samples']} "
                 f"{row['eval_majority']:.3f}, format {row['eval_format']:.3f}")
             if it > 0:
                 save_checkpoint(checkpoint(policy, optimizer, 'gpt', meta, c, it, elapsed=time.time() - t_start),
@@ -342,10 +377,12 @@ def run(c):
         g = torch.Generator().manual_seed(c['seed'] * 1_000_003 + it)
         batch = [train_records[i] for i in torch.randint(len(train_records), (c['batch_size'],), generator=g).tolist()]
         row = {'iter': it, 'lr': lr, **grpo_step(policy, reference, optimizer, batch, tok, c, end_id, weights)}
+        total_flops += row['flops']
+        row['flops'] = total_flops
         row['time'] = round(time.time() - t_start, 3)
         log.write(row)
         stats = (f"reward {row['reward']:.3f}, acc {row['accuracy']:.3f}, format {row['format']:.3f}, "
-                 f"kl {row['kl']:.4f}, equal groups {row['equal_groups']:.2f}")
+                 f"kl {row['kl']:.4f}, clip {row['clip_frac']:.3f}, equal groups {row['equal_groups']:.2f}")
         if progress:
             progress.update(1)
             progress.set_postfix_str(stats)
@@ -353,10 +390,6 @@ def run(c):
             print(f"iter {it}: {stats}")
     if progress:
         progress.close()
-
-
-
-
 
 
 def main(argv):

@@ -1,31 +1,30 @@
-# Supervised fine-tuning on the arithmetic word problems (data/arith/prepare.py), the start
-# of the GRPO runs (config/grpo_arith.py). From scratch, a character model, on CPU (1 thread).
-#   python data/arith/prepare.py
-#   OMP_NUM_THREADS=1 python train.py config/arith.py                      # <think> steps, then the answer
-#   python data/arith/prepare.py --style=answer --out_dir=data/arith_answer
-#   OMP_NUM_THREADS=1 python train.py config/arith.py --dataset=arith_answer --out_dir=out-arith-answer
-# Few iterations on purpose: a middling accuracy leaves RL room to improve.
+# Supervised start of the GRPO runs (config/grpo_arith.py): <think> steps, then the answer, on
+# three-step problems written short (data/arith/prepare.py), from scratch, on CPU (1 thread).
+#   python data/arith/prepare.py --question=short --steps=3 --train_size=100000 --out_dir=data/arith3
+#   OMP_NUM_THREADS=1 python train.py config/arith.py
+# The gate (docs/grpo.md): greedy, sampled, pass@8 and majority@8 on the 500 held-out prompts,
+#   OMP_NUM_THREADS=1 python grpo.py config/grpo_arith.py --max_iters=0 --eval_prompts=500
 
 out_dir = 'out-arith'
-dataset = 'arith'
-eval_interval = 100
+dataset = 'arith3'
+eval_interval = 250
 eval_iters = 10
-log_interval = 10
-always_save_checkpoint = True
+log_interval = 50
+always_save_checkpoint = False
 
-n_layer = 4
+n_layer = 2
 n_head = 4
-n_embd = 128
-block_size = 160
-batch_size = 32
+n_embd = 64
+block_size = 72
+batch_size = 64
 dropout = 0.0
 bias = False
 
 learning_rate = 2e-3
-max_iters = 800
-lr_decay_iters = 800
+max_iters = 3000
+lr_decay_iters = 3000
 min_lr = 2e-4
 beta2 = 0.99
-warmup_iters = 50
+warmup_iters = 100
 device = 'cpu'
 progress = 'lines'

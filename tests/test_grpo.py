@@ -432,6 +432,84 @@ def test_grpo_step_dr_grpo_divides_by_max_new_tokens(monkeypatch):
     assert row['loss'] == pytest.approx(expected, abs=1e-5)
 
 
+@pytest.mark.parametrize('loss_type', grpo.LOSS_TYPES)
+def test_grpo_step_drops_rows_of_zero_advantage_and_keeps_the_averages(monkeypatch, loss_type):
+    """Prompt 'a' scores every completion 1 (an equal group: advantage 0), prompt 'b' by its
+    a's. Only b's rows reach the loss, and with beta = 0 the loss and the gradient are those of
+    the whole batch, dropped rows included, by grpo_loss on all rows (normalised by the rows and
+    tokens of the whole batch)."""
+    use_reward(monkeypatch, lambda p, completion, r: 1.0 if p == 'a' else float(completion.count('a')))
+    samples, losses = spy(monkeypatch, 'sample_batch'), spy(monkeypatch, 'grpo_loss')
+    policy, reference = toy_gpt(), toy_gpt()
+    G = 6
+    c = toy_config(group_size=G, max_new_tokens=6, mu=1, beta=0.0, loss_type=loss_type)
+    torch.manual_seed(0)
+    row = grpo.grpo_step(policy, reference, torch.optim.SGD(policy.parameters(), lr=0.0), TOY_RECORDS, TOY_TOK, c,
+                         TOY_END, TOY_WEIGHTS)
+    (_, (seq, valid, mask)), = samples
+    (args, _), = losses
+    adv = args['advantages']
+    assert row['dropped_rows'] == G and adv.size(0) == args['logp'].size(0) == G and (adv != 0).all()
+    n_prompt = seq.size(1) - mask.size(1)
+    pad = lambda t: torch.nn.functional.pad(t, (0, 6 - t.size(1)))
+    logp = pad(grpo.completion_logprobs(policy, seq, valid, n_prompt))
+    all_adv = torch.cat([torch.zeros(G), adv])
+    whole, _ = grpo.grpo_loss(logp, logp.detach(), None, all_adv, pad(mask), beta=0.0, loss_type=loss_type)
+    assert row['loss'] == pytest.approx(whole.item(), abs=1e-6)
+    whole.backward()
+    expected = [p.grad.clone() for p in policy.parameters()]
+    assert sum(g.abs().sum() for g in expected) > 1e-3  # (at ratio 1 the grpo loss is 0, its gradient is not)
+    policy.zero_grad()
+    logp = pad(grpo.completion_logprobs(policy, seq[G:], valid[G:], n_prompt))
+    kept, _ = grpo.grpo_loss(logp, logp.detach(), None, adv, pad(mask)[G:], beta=0.0, loss_type=loss_type,
+                             n_rows=2 * G, n_tokens=mask.sum())
+    assert kept.item() == pytest.approx(whole.item(), abs=1e-6)
+    kept.backward()
+    for p, g in zip(policy.parameters(), expected):
+        assert torch.allclose(p.grad, g, atol=1e-6)
+
+
+def test_grpo_step_with_every_group_equal_updates_nothing(monkeypatch):
+    use_reward(monkeypatch, lambda p, completion, r: 1.0)
+    losses = spy(monkeypatch, 'grpo_loss')
+    policy, reference = toy_gpt(), toy_gpt()
+    before = [p.clone() for p in policy.parameters()]
+    row = grpo.grpo_step(policy, reference, torch.optim.AdamW(policy.parameters(), lr=0.1), TOY_RECORDS, TOY_TOK,
+                         toy_config(), TOY_END, TOY_WEIGHTS)
+    assert not losses and row['dropped_rows'] == 8 and row['equal_groups'] == 1.0
+    assert all(torch.equal(p, b) for p, b in zip(policy.parameters(), before))
+
+
+def test_grpo_step_stats_are_means_over_the_inner_updates(monkeypatch):
+    """clip_frac, kl and ratio in the log row average every update's (the first has ratio 1 and
+    nothing clipped, so the last alone would tell another story)."""
+    use_reward(monkeypatch, lambda p, completion, r: float(completion.count('a')))
+    losses = spy(monkeypatch, 'grpo_loss')
+    policy, reference = toy_gpt(seed=0), toy_gpt(seed=1)
+    torch.manual_seed(0)
+    row = grpo.grpo_step(policy, reference, torch.optim.AdamW(policy.parameters(), lr=0.2), TOY_RECORDS, TOY_TOK,
+                         toy_config(mu=3, beta=0.1, max_new_tokens=5), TOY_END, TOY_WEIGHTS)
+    stats = [out[1] for _, out in losses]
+    assert len(stats) == 3 and stats[0]['clip_frac'] == 0 and stats[-1]['clip_frac'] > 0
+    for key in ('clip_frac', 'kl', 'ratio'):
+        assert row[key] == pytest.approx(sum(s[key] for s in stats) / 3)
+
+
+def test_held_out_scores_by_hand():
+    """Two held-out prompts, answers 5 and 7; greedy says 5 (well formed) and 9; the k = 4
+    samples say (3, 5, 3, none) and (8, 7, 1, 2): sampled 2/8, pass@4 2/2, majority@4 0/2 (3
+    wins the first; the second is a four-way tie that goes to the first seen, 8). Samples
+    (7, 7, 1, 2) for the second make its majority right."""
+    greedy = ['<think>\n</think>\n#### 5', '#### 9']
+    samples = ['#### 3', '#### 5', '#### 3', 'no answer', '#### 8', '#### 7', '#### 1', '#### 2']
+    records = [{'answer': '5'}, {'answer': '7'}]
+    assert grpo.held_out_scores(greedy, samples, records, 4) == {
+        'eval_greedy': 0.5, 'eval_sampled': 2 / 8, 'eval_pass': 1.0, 'eval_majority': 0.0, 'eval_format': 0.5}
+    samples[4:] = ['#### 7', '#### 7', '#### 1', '#### 2']
+    out = grpo.held_out_scores(greedy, samples, records, 4)
+    assert out['eval_majority'] == 0.5 and out['eval_sampled'] == 3 / 8 and out['eval_pass'] == 1.0
+
+
 def test_grpo_step_refuses_greedy_rollouts():
     policy = toy_gpt()
     with pytest.raises(T.UserError, match='temperature'):
@@ -523,9 +601,9 @@ def test_tiny_run_end_to_end(arith_data, tmp_path, monkeypatch):
     evals = [r for r in rows if 'eval_greedy' in r]
     steps = [r for r in rows if 'loss' in r]
     assert [r['iter'] for r in evals] == [0, 1, 2] and [r['iter'] for r in steps] == [0, 1]
-    for key in ('reward', 'accuracy', 'format', 'length', 'kl', 'clip_frac', 'equal_groups'):
+    for key in ('reward', 'accuracy', 'format', 'length', 'kl', 'clip_frac', 'equal_groups', 'dropped_rows', 'flops'):
         assert all(math.isfinite(r[key]) for r in steps), key
-    for key in ('eval_majority', 'eval_sampled', 'eval_format', 'eval_length'):
+    for key in ('eval_majority', 'eval_sampled', 'eval_pass', 'eval_format', 'eval_length'):
         assert key in evals[0]
     ckpt = T.load_checkpoint(str(out / 'ckpt.pt'))
     assert ckpt['iter_num'] == 2 and ckpt['idea'] == 'gpt'

@@ -371,12 +371,19 @@ def test_gsm8k_cli_local(tmp_path, gsm8k_files):
     assert questions(splits['test']) == expected[30:]
     for row in splits['train'] + splits['val'] + splits['test']:
         assert set(row) == {'question', 'steps', 'equations', 'answer', 'prompt', 'completion'}
-        assert (row['prompt'], row['completion']) == gsm8k.render(row, 'think')
+        prompt, completion = gsm8k.render(row, 'think')
+        assert (row['prompt'], row['completion']) == (prompt, completion + '<|endoftext|>')
     meta = read_meta(out / 'meta.pkl')
     all_text = ''.join(r['prompt'] + r['completion'] for rows in splits.values() for r in rows)
-    assert meta['tokenizer'] == 'char' and meta['style'] == 'think' and meta['special_tokens'] == {}
-    assert list(meta['stoi']) == sorted(set(all_text)) and meta['vocab_size'] == len(meta['stoi'])
+    for name in ('<think>', '</think>', '<|endoftext|>'):
+        all_text = all_text.replace(name, '')
+    n = len(meta['stoi'])
+    assert meta['tokenizer'] == 'char' and meta['style'] == 'think'
+    assert meta['special_tokens'] == {'<think>': n, '</think>': n + 1, '<|endoftext|>': n + 2}
+    assert list(meta['stoi']) == sorted(set(all_text)) and meta['vocab_size'] == n + 3
     assert meta['itos'] == {i: c for c, i in meta['stoi'].items()}
+    tok = vocab.Tokenizer(meta)  # the completion's last token is the one a sampler stops at
+    assert tok.encode(splits['train'][0]['completion'])[-1] == vocab.end_of_text_id(tok) == n + 2
 
     # again without a test source, other style and tokenizer: no test.jsonl; same seed, same val
     result = run('gsm8k', f'--train={train_in}', '--val_size=5', '--tokenizer=r50k_base', f'--out_dir={out}')

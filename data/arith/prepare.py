@@ -1,11 +1,14 @@
 """
-Short arithmetic word problems, two steps of add / subtract / multiply on small numbers, as
-task records in GSM8K's layout (data/gsm8k/prepare.py renders them, so a model trained here
-reads and writes what a GSM8K one does):
+Short arithmetic problems, a running total changed by --steps operations (add / subtract /
+multiply on small numbers), as task records in GSM8K's layout (data/gsm8k/prepare.py renders
+them, so a model trained here reads and writes what a GSM8K one does):
 
     prompt   Question: Ann has 12 pens, gets 7 more, then has 3 times as many. How many pens now?\\nAnswer:
     think    <think>\\n12+7=19\\n19*3=57\\n</think>\\n#### 57\\n<|endoftext|>
     answer   #### 57\\n<|endoftext|>                      (no steps, no tags: the R1-Zero start)
+
+--question=short writes the same problem as "Question: 12 +7 *3\\nAnswer: " (operations in
+order on the running total, not by precedence): a third of the tokens, for CPU-scale RL.
 
 <think>, </think> and <|endoftext|> are special tokens (think.py's registry) on a character
 vocabulary. The vocabulary does not depend on --style, so a checkpoint of one style can be
@@ -13,6 +16,7 @@ fine-tuned or RL-trained on the other's prompts. Val problems never appear in tr
 
     python data/arith/prepare.py                                    # data/arith, style think
     python data/arith/prepare.py --style=answer --out_dir=data/arith_answer
+    python data/arith/prepare.py --question=short --steps=3 --out_dir=data/arith3  # the GRPO gate's task
 """
 
 import argparse
@@ -35,43 +39,53 @@ gsm8k = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(gsm8k)
 
 STYLES = ('think', 'answer')
+QUESTIONS = ('words', 'short')
 NAMES = ['Ann', 'Ben', 'Cal', 'Dee', 'Eve', 'Fay', 'Gus', 'Hal', 'Ivy', 'Jo', 'Kim', 'Lou']
 ITEMS = ['pens', 'apples', 'cards', 'coins', 'books', 'eggs', 'shells', 'stamps']
 SPECIAL = [vocab.THINK_OPEN, vocab.THINK_CLOSE, vocab.END_OF_TEXT]
 
 
-def step(rng, x):
-    """One operation on the running total x: (phrase, equation, new total). One operand is a
-    single digit (multipliers 2 or 3), so a small model can learn the facts in minutes."""
+def step(rng, x, max_operand=9, max_multiplier=3):
+    """One operation on the running total x: (phrase, short form, equation, new total). By
+    default one operand is a single digit (multipliers 2 or 3), so a small model can learn
+    the facts in minutes; larger max_operand / max_multiplier make the task harder."""
     ops = ['add'] + (['sub'] if x >= 2 else []) + (['mul'] if x <= 20 else [])
     op = rng.choice(ops)
     if op == 'add':
-        b = rng.randint(1, 9)
-        return f"gets {b} more", f"{x}+{b}={x + b}", x + b
+        b = rng.randint(1, max_operand)
+        return f"gets {b} more", f"+{b}", f"{x}+{b}={x + b}", x + b
     if op == 'sub':
-        b = rng.randint(1, min(x - 1, 9))
-        return f"loses {b}", f"{x}-{b}={x - b}", x - b
-    b = rng.randint(2, 3)
-    return f"has {b} times as many", f"{x}*{b}={x * b}", x * b
+        b = rng.randint(1, min(x - 1, max_operand))
+        return f"loses {b}", f"-{b}", f"{x}-{b}={x - b}", x - b
+    b = rng.randint(2, max_multiplier)
+    return f"has {b} times as many", f"*{b}", f"{x}*{b}={x * b}", x * b
 
 
-def make_problem(rng):
+def make_problem(rng, steps=2, question='words', max_operand=9, max_multiplier=3):
     """A parsed record, as data/gsm8k/prepare.py's parse_record returns one."""
-    name, items, start = rng.choice(NAMES), rng.choice(ITEMS), rng.randint(2, 20)
-    first, eq1, x = step(rng, start)
-    second, eq2, x = step(rng, x)
-    question = f"{name} has {start} {items}, {first}, then {second}. How many {items} now?"
-    return {'question': question, 'steps': [eq1, eq2], 'equations': [eq1, eq2], 'answer': str(x)}
+    name, items, x = rng.choice(NAMES), rng.choice(ITEMS), rng.randint(2, 20)
+    phrases, short, equations = [], [str(x)], []
+    for _ in range(steps):
+        phrase, op, equation, x = step(rng, x, max_operand, max_multiplier)
+        phrases.append(phrase)
+        short.append(op)
+        equations.append(equation)
+    if question == 'short':
+        text = ' '.join(short)
+    else:
+        said = ', '.join(phrases[:-1]) + ', then ' + phrases[-1] if steps > 1 else phrases[0]
+        text = f"{name} has {short[0]} {items}, {said}. How many {items} now?"
+    return {'question': text, 'steps': equations, 'equations': equations, 'answer': str(x)}
 
 
-def make_splits(train_size, val_size, seed):
+def make_splits(train_size, val_size, seed, steps=2, question='words', max_operand=9, max_multiplier=3):
     """Distinct problems: val first, then train without any val question."""
     rng = random.Random(seed)
     seen, splits = set(), {}
     for split, size in (('val', val_size), ('train', train_size)):
         rows = []
         while len(rows) < size:
-            p = make_problem(rng)
+            p = make_problem(rng, steps, question, max_operand, max_multiplier)
             if p['question'] not in seen:
                 seen.add(p['question'])
                 rows.append(p)
@@ -95,8 +109,9 @@ def make_meta(splits, style):
     return {**vocab.add_special_tokens(meta, SPECIAL), 'task': 'arith', 'style': style}
 
 
-def prepare(out_dir, style='think', train_size=20_000, val_size=500, seed=1337):
-    splits = make_splits(train_size, val_size, seed)
+def prepare(out_dir, style='think', train_size=20_000, val_size=500, seed=1337, steps=2, question='words',
+            max_operand=9, max_multiplier=3):
+    splits = make_splits(train_size, val_size, seed, steps, question, max_operand, max_multiplier)
     check_writable(out_dir)
     for name, rows in splits.items():
         vocab.write_split(out_dir, name, [with_text(p, style) for p in rows], encode=None, stream=False)
@@ -108,15 +123,21 @@ def prepare(out_dir, style='think', train_size=20_000, val_size=500, seed=1337):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--style', default='think', choices=STYLES, help='how completions are written')
+    parser.add_argument('--question', default='words', choices=QUESTIONS, help='how prompts are written')
+    parser.add_argument('--steps', type=int, default=2, help='operations per problem')
+    parser.add_argument('--max_operand', type=int, default=9, help='largest number added or subtracted')
+    parser.add_argument('--max_multiplier', type=int, default=3, help='largest multiplier (>= 2)')
     parser.add_argument('--train_size', type=int, default=20_000)
     parser.add_argument('--val_size', type=int, default=500)
     parser.add_argument('--seed', type=int, default=1337)
     parser.add_argument('--out_dir', default=HERE, help="where the files go (default: this script's directory)")
     args = parser.parse_args(argv)
-    if args.train_size < 1 or args.val_size < 1:
-        raise SystemExit("error: --train_size and --val_size must be >= 1")
+    if min(args.train_size, args.val_size, args.steps, args.max_operand) < 1 or args.max_multiplier < 2:
+        raise SystemExit("error: --train_size, --val_size, --steps and --max_operand must be >= 1, "
+                         "--max_multiplier >= 2")
     with cli_errors():
-        meta = prepare(args.out_dir, args.style, args.train_size, args.val_size, args.seed)
+        meta = prepare(args.out_dir, args.style, args.train_size, args.val_size, args.seed, args.steps, args.question,
+                       args.max_operand, args.max_multiplier)
     print(f"{args.out_dir}: train {args.train_size:,}, val {args.val_size:,} records; style {args.style}, "
           f"vocab size {meta['vocab_size']} ({len(meta['special_tokens'])} special tokens)")
 

@@ -26,6 +26,7 @@ import re
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..'))
+import vocab  # noqa: E402
 from vocab import UserError, check_writable, cli_errors, first_number, jsonl_lines, write_atomic  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -139,22 +140,30 @@ def hold_out(records, val_size, seed):
 
 
 def with_text(record, style):
+    """The record with its prompt and completion; the completion ends with <|endoftext|>, so
+    a model trained on it learns to stop and a sampler (grpo.py) knows where it did."""
     prompt, completion = render(record, style)
-    return {**record, 'prompt': prompt, 'completion': completion}
+    return {**record, 'prompt': prompt, 'completion': completion + vocab.END_OF_TEXT}
 
 
 def write_jsonl(path, rows):
     write_atomic(path, ''.join(json.dumps(row, ensure_ascii=False) + '\n' for row in rows).encode('utf-8'))
 
 
+SPECIAL = [vocab.THINK_OPEN, vocab.THINK_CLOSE, vocab.END_OF_TEXT]
+
+
 def make_meta(splits, tokenizer, style):
+    """GPT-2's BPE has <|endoftext|> as a base token; a character vocabulary gets <think>,
+    </think> and <|endoftext|> as special tokens after every character the text uses."""
     if tokenizer == 'r50k_base':
         return {'vocab_size': 50257, 'tokenizer': 'r50k_base', 'special_tokens': {}, 'style': style}
-    # char: every character any split's prompt or completion uses
-    chars = sorted(set(''.join(r['prompt'] + r['completion'] for rows in splits.values() for r in rows)))
-    return {'vocab_size': len(chars), 'tokenizer': 'char',
+    names = re.compile('|'.join(map(re.escape, SPECIAL)))
+    chars = sorted(set(''.join(names.sub('', r['prompt'] + r['completion']) for rows in splits.values() for r in rows)))
+    meta = {'vocab_size': len(chars), 'tokenizer': 'char',
             'stoi': {c: i for i, c in enumerate(chars)}, 'itos': {i: c for i, c in enumerate(chars)},
             'special_tokens': {}, 'style': style}
+    return vocab.add_special_tokens(meta, SPECIAL)
 
 
 def main(argv=None):
