@@ -614,6 +614,29 @@ def test_tiny_run_end_to_end(arith_data, tmp_path, monkeypatch):
     assert (tmp_path / 'grpo.png').stat().st_size > 0
 
 
+def test_a_step_on_gsm8k_records(tmp_path):
+    """data/gsm8k/prepare.py's records end with <|endoftext|> (a special token of the character
+    vocabulary), so grpo.py runs on them: a tiny model trained a few steps, one GRPO step."""
+    path = SHARED / 'data' / 'gsm8k' / 'train.jsonl'
+    if path.exists():
+        with open(path, encoding='utf-8') as f:
+            records = [json.loads(next(f)) for _ in range(12)]
+    else:
+        records = [{'question': f'What is {i} + {i}?', 'answer': f'{i} + {i} = <<{i}+{i}={2 * i}>>{2 * i}\n#### {2 * i}'}
+                   for i in range(12)]
+    (tmp_path / 'raw.jsonl').write_text(''.join(json.dumps(r) + '\n' for r in records))
+    data = tmp_path / 'gsm8k'
+    gsm8k.prepare([f'--train={tmp_path / "raw.jsonl"}', '--val_size=4', '--style=think', f'--out_dir={data}'])
+    assert all(r['completion'].endswith(vocab.END_OF_TEXT) for r in T.read_jsonl(str(data / 'train.jsonl')))
+    sft, out = tmp_path / 'sft', tmp_path / 'grpo'
+    T.train(C.load_config(tiny_args(data, sft, '--block_size=1024', '--max_iters=2', '--eval_interval=2')))
+    grpo.run(grpo.load_config([f'--init_from={sft}', f'--data_dir={data}', '--dataset=gsm8k', f'--out_dir={out}',
+                               '--max_iters=1', '--eval_interval=1', '--eval_prompts=2', '--eval_samples=2',
+                               '--batch_size=2', '--group_size=2', '--max_new_tokens=8', '--progress=lines']))
+    rows = T.read_jsonl(str(out / 'log.jsonl'))
+    assert [r['iter'] for r in rows] == [0, 0, 1] and 'reward' in rows[1]
+
+
 def test_config_errors(tmp_path):
     with pytest.raises(T.UserError, match='did you mean group_size'):
         grpo.load_config(['--init_from=x', '--group_sizes=4'])

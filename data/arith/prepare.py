@@ -48,8 +48,9 @@ SPECIAL = [vocab.THINK_OPEN, vocab.THINK_CLOSE, vocab.END_OF_TEXT]
 def step(rng, x, max_operand=9, max_multiplier=3):
     """One operation on the running total x: (phrase, short form, equation, new total). By
     default one operand is a single digit (multipliers 2 or 3), so a small model can learn
-    the facts in minutes; larger max_operand / max_multiplier make the task harder."""
-    ops = ['add'] + (['sub'] if x >= 2 else []) + (['mul'] if x <= 20 else [])
+    the facts in minutes; larger max_operand / max_multiplier make the task harder (a total up
+    to max(20, max_operand) can be multiplied)."""
+    ops = ['add'] + (['sub'] if x >= 2 else []) + (['mul'] if x <= max(20, max_operand) else [])
     op = rng.choice(ops)
     if op == 'add':
         b = rng.randint(1, max_operand)
