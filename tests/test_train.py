@@ -239,6 +239,12 @@ def test_all_equal_group_has_zero_advantage_and_no_nan():
     for scale in ('group', 'batch', 'none'):
         a = T.group_advantages(torch.ones(2, 3), scale=scale)
         assert torch.equal(a, torch.zeros(2, 3)), scale  # exactly: 1 - mean of ones is 0 in floats
+        # sixteen 0.1s (a format reward of weight 0.1): their float mean is not 0.1
+        r = torch.full((2, 16), 0.1)
+        r[1, 0] = 1.1
+        assert r[0].mean() != r[0, 0]
+        a = T.group_advantages(r, scale=scale)
+        assert torch.equal(a[0], torch.zeros(16)) and (a[1] != 0).all(), scale
     with pytest.raises(ValueError):
         T.group_advantages(torch.ones(2, 2), scale='std')
 
