@@ -1,7 +1,7 @@
-# GRPO on the three-step arithmetic problems, on CPU (1 thread), from the supervised start
+# GRPO on the two-step arithmetic problems, on CPU (1 thread), from the supervised start
 # that config/arith.py trains (<think> steps, then the answer):
-#   python data/arith/prepare.py --question=short --steps=3 --max_operand=99 --max_multiplier=9 \
-#       --train_size=100000 --out_dir=data/arith3
+#   python data/arith/prepare.py --question=short --steps=2 --max_operand=99 --max_multiplier=9 \
+#       --train_size=100000 --out_dir=data/arith2
 #   OMP_NUM_THREADS=1 python train.py config/arith.py
 #   OMP_NUM_THREADS=1 python grpo.py config/grpo_arith.py
 # The gate alone (the start's held-out scores): --max_iters=0. Held-out greedy, sampled,
@@ -9,14 +9,14 @@
 
 out_dir = 'out-grpo-arith'
 init_from = 'out-arith'
-dataset = 'arith3'
+dataset = 'arith2'
 eval_interval = 50
 eval_prompts = 500
 eval_samples = 8
 
 batch_size = 16
 group_size = 16
-max_new_tokens = 46
+max_new_tokens = 35
 temperature = 1.0
 
 accuracy_weight = 1.0
@@ -29,7 +29,7 @@ epsilon_low = 0.2
 epsilon_high = 0.28  # DAPO's clip-higher
 beta = 0.0
 
-learning_rate = 3e-4
+learning_rate = 1e-4  # sweep (60 steps, docs/grpo.md): 1e-3 collapses, 3e-4 and 1e-4 lose accuracy
 warmup_iters = 20
 max_iters = 300
 grad_clip = 1.0

@@ -16,7 +16,7 @@ fine-tuned or RL-trained on the other's prompts. Val problems never appear in tr
 
     python data/arith/prepare.py                                    # data/arith, style think
     python data/arith/prepare.py --style=answer --out_dir=data/arith_answer
-    python data/arith/prepare.py --question=short --steps=3 --out_dir=data/arith3  # the GRPO gate's task
+    python data/arith/prepare.py --question=short --steps=2 --max_operand=99 --max_multiplier=9 --train_size=100000 --out_dir=data/arith2  # the GRPO gate's task
 """
 
 import argparse
