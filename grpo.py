@@ -22,8 +22,8 @@ by train.py on task records) and keeps a frozen copy of it as the reference. Eac
   4. mu AdamW updates of the clipped-ratio objective with a k3 KL penalty to the reference,
      the rollout's log-probabilities held fixed as the old policy (grpo_loss).
 Every eval_interval steps: greedy answers (pass@1) and eval_samples samples (sampled
-accuracy, pass@k, majority vote) on held-out prompts (val.jsonl), then out_dir/ckpt.pt in train.py's format, so sample.py and
-train.py's init_from read it. Every step writes a row to out_dir/log.jsonl.
+accuracy, pass@k, majority vote) on held-out prompts (val.jsonl), then out_dir/ckpt.pt in
+train.py's format, so sample.py and train.py's init_from read it. Every step writes a row to out_dir/log.jsonl.
 """
 
 import math
@@ -289,11 +289,10 @@ def grpo_step(policy, reference, optimizer, records, tok, c, end_id, weights):
     group_records = [r for r in records for _ in range(G)]
     rewards, parts = score([r['prompt'] for r in group_records], texts, group_records, weights)
     advantages = group_advantages(rewards.view(-1, G), scale=c['advantage_scale']).reshape(-1).to(seq.device)
-    grouped = rewards.view(-1, G)
+    keep = advantages != 0  # all of a group's rows are 0 exactly when its rewards are equal
     row = {'reward': rewards.mean().item(), 'accuracy': parts['accuracy'].mean().item(),
            'format': parts['format'].mean().item(), 'length': mask.sum(dim=1).float().mean().item(),
-           'equal_groups': (grouped.max(dim=1).values == grouped.min(dim=1).values).float().mean().item()}
-    keep = advantages != 0
+           'equal_groups': (~keep.view(-1, G).any(dim=1)).float().mean().item()}
     row['dropped_rows'] = int((~keep).sum())
     # sampling: the prompts once, then one token per row and step (KV cache)
     flops = forward_flops(policy, seq.size(0) * seq.size(1), seq.size(1))

@@ -124,11 +124,9 @@ def batch_seed(seed, it, micro):
 # learning from samples (Quiet-STaR's thoughts, <think_i> rollouts, GRPO's completions)
 
 def group_advantages(rewards, dim=-1, scale='none', eps=1e-4):
-    """Each reward minus the mean of its group (the samples of one prompt, along dim): a prompt
-    that every sample does equally well on teaches nothing. Then divided by the group's std +
-    eps (scale='group', GRPO), the batch's std + eps ('batch') or by nothing ('none'). A group
-    whose rewards are all equal gets exactly 0 (the float mean of sixteen 0.1s is not 0.1, and
-    divided by a zero std + eps that rounding error would become an advantage of ~1e-3)."""
+    """Each reward minus the mean of its group (one prompt's samples, along dim), divided by the
+    group's std + eps (scale='group', GRPO), the batch's std + eps ('batch') or nothing ('none').
+    An equal group teaches nothing: exactly 0 (the float mean of sixteen 0.1s is not 0.1)."""
     equal = rewards.amax(dim=dim, keepdim=True) == rewards.amin(dim=dim, keepdim=True)
     centered = torch.where(equal, 0.0, rewards - rewards.mean(dim=dim, keepdim=True))
     if scale == 'group':
