@@ -6,7 +6,8 @@ Loss curves from the runs' logs (out_dir/log.jsonl, or a copy of it).
     python plot.py results/reasoning/*.jsonl --table      # a Markdown table instead
     python plot.py results/3sum/*.json --bars --labels=... --out=assets/3sum.png
     python plot.py results/grpo/*.jsonl --figure=grpo --out=assets/grpo.png    # an idea's own figure
-    (--figure: grpo, think_rl, quietstar, coconut; coconut also prints its table of stages)
+    (--figure: grpo, think_rl, quietstar, coconut; grpo and coconut also print a table; runs
+    that share a label are seeds of one arm)
 
 --bars draws the accuracies of .json results (score.py --json) as bars, one per
 file, with chance (0.5 for True/False) as a line.
@@ -176,23 +177,54 @@ def running_mean(values, window):
             for j in range(len(values))]
 
 
+GRPO_SCORES = (('eval_greedy', 'greedy'), ('eval_sampled', 'sampled'), ('eval_pass', 'pass@k'),
+               ('eval_majority', 'majority@k'))
+
+
+def grpo_table(arms):
+    """A Markdown table: each arm's held-out scores at its last evaluation, mean +- sd over its
+    runs (seeds), in percent."""
+    lines = ['| run | seeds | steps | ' + ' | '.join(name for _, name in GRPO_SCORES) + ' |',
+             '|---|---|---|' + '---|' * len(GRPO_SCORES)]
+    for label, runs in arms.items():
+        last = [evals[-1] for evals, _ in runs]
+        cells = [mean_sd([100 * r[key] for r in last], 1) for key, _ in GRPO_SCORES]
+        steps = sorted({r['iter'] for r in last})
+        lines.append(f"| {label} | {len(runs)} | {'/'.join(map(str, steps))} | " + ' | '.join(cells) + ' |')
+    return '\n'.join(lines)
+
+
 def grpo_figure(paths, labels, out, window=10):
-    """Held-out accuracy (greedy and majority vote), the format reward of the rollouts and the
-    KL to the reference over the steps, one color per run."""
+    """Held-out accuracy (greedy solid, sampled dotted; the mean over the runs that share a
+    label), the rollouts' accuracy and format, and the KL to the reference over the steps. A
+    log with one evaluation and no steps (a start, or a supervised control scored with
+    --max_iters=0) is a dashed level. Prints grpo_table."""
+    what = 'the log.jsonl of a grpo.py run'
+    arms = {}
+    for path, label in zip(paths, labels):
+        evals = log_rows(path, 'eval_greedy', ('iter', 'eval_sampled', 'eval_pass', 'eval_majority'), what)
+        steps = log_rows(path, 'loss', ('iter', 'format', 'accuracy', 'kl'), what, required=False)
+        arms.setdefault(label, []).append((evals, steps))
+    print(grpo_table(arms))
     plt = pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
-    for i, (path, label) in enumerate(zip(paths, labels)):
-        what = 'the log.jsonl of a grpo.py run'
-        evals = log_rows(path, 'eval_greedy', ('iter', 'eval_majority'), what)
-        steps = log_rows(path, 'loss', ('iter', 'format', 'accuracy', 'kl'), what, required=False)
-        x = [r['iter'] for r in evals]
-        axes[0].plot(x, [r['eval_greedy'] for r in evals], f'C{i}-o', label=f'{label}: greedy (pass@1)')
-        axes[0].plot(x, [r['eval_majority'] for r in evals], f'C{i}--s', label=f'{label}: majority vote')
-        x = [r['iter'] for r in steps]
-        axes[1].plot(x, running_mean([r['format'] for r in steps], window), f'C{i}', label=f'{label}: format')
-        axes[1].plot(x, running_mean([r['accuracy'] for r in steps], window), f'C{i}:', label=f'{label}: accuracy')
-        axes[2].plot(x, running_mean([r['kl'] for r in steps], window), f'C{i}', label=label)
-    axes[0].set(xlabel='GRPO step', ylabel='accuracy', title='held-out prompts', ylim=(0, 1))
+    for i, (label, runs) in enumerate(arms.items()):
+        mean = lambda rows, key: [statistics.mean(r[key] for r in at) for at in zip(*rows)]
+        evals = [e for e, _ in runs]
+        if len(evals[0]) == 1:
+            axes[0].axhline(mean(evals, 'eval_greedy')[0], color=f'C{i}', ls='--', label=f'{label}: greedy')
+            continue
+        x = [r['iter'] for r in evals[0]]
+        axes[0].plot(x, mean(evals, 'eval_greedy'), f'C{i}-o', label=f'{label}: greedy')
+        axes[0].plot(x, mean(evals, 'eval_sampled'), f'C{i}:s', label=f'{label}: sampled')
+        steps = [s for _, s in runs]
+        x = [r['iter'] for r in steps[0]]
+        axes[1].plot(x, running_mean(mean(steps, 'format'), window), f'C{i}', label=f'{label}: format')
+        axes[1].plot(x, running_mean(mean(steps, 'accuracy'), window), f'C{i}:', label=f'{label}: accuracy')
+        axes[2].plot(x, running_mean(mean(steps, 'kl'), window), f'C{i}', label=label)
+    n = max(len(runs) for runs in arms.values())
+    axes[0].set(xlabel='GRPO step', ylabel='accuracy' + (f' (mean of up to {n} runs)' if n > 1 else ''),
+                title='held-out prompts', ylim=(0, 1))
     axes[1].set(xlabel='GRPO step', ylabel=f'reward (mean of {window} steps)', title='rollouts: format and accuracy',
                 ylim=(-0.02, 1.02))
     axes[2].set(xlabel='GRPO step', ylabel='k3 KL per token', title='KL to the reference')

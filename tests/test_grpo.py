@@ -650,3 +650,25 @@ def test_config_errors(tmp_path):
         grpo.load_config([])
     with pytest.raises(T.UserError, match='no checkpoint'):
         grpo.run(grpo.load_config([f'--init_from={tmp_path / "nothing"}', f'--out_dir={tmp_path}']))
+
+
+def test_figure_table_groups_seeds(tmp_path, capsys):
+    """plot.py --figure=grpo: runs that share a label are one arm; the table gives each score at
+    the last evaluation as mean +- sd over them, in percent; a log of one evaluation (a start or
+    a supervised control) is a row of its own."""
+    def log(name, scores, steps=True):
+        rows = [{'iter': it, 'eval_greedy': g, 'eval_sampled': s, 'eval_pass': p, 'eval_majority': m}
+                for it, (g, s, p, m) in scores]
+        if steps:
+            rows += [{'iter': it, 'loss': 0.0, 'format': 1.0, 'accuracy': 0.5, 'kl': 0.0} for it in range(2)]
+        path = tmp_path / f'{name}.jsonl'
+        path.write_text(''.join(json.dumps(r) + '\n' for r in rows))
+        return str(path)
+    runs = [log('a', [(0, (0.4, 0.2, 0.6, 0.3)), (2, (0.5, 0.3, 0.7, 0.4))]),
+            log('b', [(0, (0.4, 0.2, 0.6, 0.3)), (2, (0.7, 0.1, 0.9, 0.2))]),
+            log('sft', [(0, (0.45, 0.25, 0.65, 0.35))], steps=False)]
+    plot.main([*runs, '--figure=grpo', '--labels=grpo,grpo,sft', f'--out={tmp_path / "g.png"}'])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[2] == '| grpo | 2 | 2 | 60.0 +- 14.1 | 20.0 +- 14.1 | 80.0 +- 14.1 | 30.0 +- 14.1 |'
+    assert lines[3] == '| sft | 1 | 0 | 45.0 | 25.0 | 65.0 | 35.0 |'
+    assert (tmp_path / 'g.png').stat().st_size > 0
