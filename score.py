@@ -1,11 +1,13 @@
 """
 Answers of a checkpoint on task records, scored: each prompt is continued greedily and the
-answer read from the completion (vocab.parse_answer: the first line, after the last marker)
-must equal the record's 'answer'. For a choice among a few answers (3SUM's True/False) the
+answer read from the completion (vocab.parse_answer: the first line, after the last marker;
+for a chain that ends '#### answer', vocab.final_answer, compared as numbers) must equal the
+record's 'answer'. For a choice among a few answers (3SUM's True/False) the
 accuracy per answer too, and how many completions gave none of them.
 
     python score.py out-3sum data/3sum/test.jsonl    # accuracy, and per answer: True, False
     python score.py out-pause data/addition_pause/test.jsonl --json
+    python score.py out-arith data/arith2/val.jsonl --steps   # and each reasoning step, earlier ones given
 """
 
 import argparse
@@ -18,7 +20,8 @@ import torch
 
 from configurator import pick_device
 from train import load_checkpoint, model_from_checkpoint
-from vocab import Tokenizer, UserError, cli_errors, parse_answer, read_jsonl, render
+from vocab import (THINK_CLOSE, Tokenizer, UserError, cli_errors, final_answer, normalize_number, parse_answer,
+                   read_jsonl, render)
 
 
 @torch.no_grad()
@@ -42,12 +45,23 @@ def greedy_completions(model, prompts, max_new_tokens, batch_size=64, device='cp
 MAX_ANSWER_CLASSES = 10  # more distinct answers than this (sums, numbers) are not a choice among classes
 
 
-def answer_accuracy(out_dir, split_path, marker='=', limit=0, batch_size=64, device='cpu'):
+def is_chain(record):
+    """A completion of reasoning lines, then '#### answer' (the arithmetic and GSM8K records)."""
+    return '####' in record['completion'] or THINK_CLOSE in record['completion']
+
+
+def predicted_answer(text, record, marker):
+    """The answer of a generated text: vocab.final_answer (a number) for a chain, else
+    parse_answer."""
+    return final_answer(text) if is_chain(record) else parse_answer(text, marker)
+
+
+def answer_accuracy(out_dir, split_path, marker='=', limit=0, batch_size=64, device='cpu', steps=False):
     """Accuracy of out_dir/ckpt.pt on the records of a jsonl split: each prompt is continued
     greedily (at most as many tokens as the longest reference completion, plus 2) and the
     answer parsed from it (parse_answer) must equal the record's 'answer' field. For 3SUM test
     splits the prompt runs up to '=' (filler and pauses given, as Pfau et al. evaluate), so the
-    first generated word is the final True/False."""
+    first generated word is the final True/False. steps: also step_accuracy."""
     if batch_size <= 0 or limit < 0 or not marker:
         raise UserError(f"need --batch_size > 0, --limit >= 0 and a non-empty --marker, got {batch_size}, {limit}, {marker!r}")
     device = pick_device(device)
@@ -68,16 +82,48 @@ def answer_accuracy(out_dir, split_path, marker='=', limit=0, batch_size=64, dev
     completions = greedy_completions(model, prompts, max_new, batch_size, device)
     right, count, predictions = defaultdict(int), defaultdict(int), []
     for r, ids in zip(records, completions):
-        pred = parse_answer(render(ids, tok, mode='plain'), marker)
+        pred = predicted_answer(render(ids, tok, mode='plain'), r, marker)
         predictions.append(pred)
         count[r['answer']] += 1
-        right[r['answer']] += pred == r['answer']
+        right[r['answer']] += pred == (normalize_number(r['answer']) if is_chain(r) else r['answer'])
     correct = sum(right.values())
     result = {'accuracy': correct / len(records), 'correct': correct, 'n': len(records), 'predictions': predictions}
+    if steps:
+        result['step_accuracy'] = step_accuracy(model, tok, records, batch_size, device)
     if len(count) <= MAX_ANSWER_CLASSES:  # a choice among a few answers (3SUM's True/False): per answer
         result.update(by_answer={a: right[a] / count[a] for a in sorted(count)},
                       unparsed=sum(p not in count for p in predictions))
     return result
+
+
+def step_prefixes(record, n):
+    """For each of record n's 'steps': the prompt and its completion up to that step's line."""
+    text, prefixes, start = record['prompt'] + record['completion'], [], len(record['prompt'])
+    for k, line in enumerate(record['steps'], 1):
+        at = text.find('\n' + line + '\n', start - 1)
+        if at < 0:
+            raise UserError(f"record {n}'s step {k} ({line!r}) is not a line of its completion")
+        prefixes.append(text[:at + 1])
+        start = at + 1 + len(line)
+    return prefixes
+
+
+def step_accuracy(model, tok, records, batch_size=64, device='cpu'):
+    """Per reasoning step k of records with a 'steps' list (each a line of the completion): the
+    share of records whose step k the model writes exactly, greedily to the end of its line,
+    given the prompt and the record's own completion up to that step. Which step fails, with
+    every earlier one right; a change of one step's share is a change of that skill."""
+    prefixes = [step_prefixes(r, n) for n, r in enumerate(records, 1)]
+    if not all(prefixes):
+        raise UserError("--steps needs records with a non-empty 'steps' list")
+    jobs = [(n, k) for n, p in enumerate(prefixes) for k in range(len(p))]
+    max_new = max(len(tok.encode(line)) for r in records for line in r['steps']) + 1
+    completions = greedy_completions(model, [tok.encode(prefixes[n][k]) for n, k in jobs], max_new, batch_size, device)
+    right, count = defaultdict(int), defaultdict(int)
+    for (n, k), ids in zip(jobs, completions):
+        count[k] += 1
+        right[k] += render(ids, tok, mode='plain').split('\n')[0] == records[n]['steps'][k]
+    return [right[k] / count[k] for k in sorted(count)]
 
 
 def main(argv):
@@ -88,10 +134,11 @@ def main(argv):
     p.add_argument('--limit', type=int, default=0, help='first N records only')
     p.add_argument('--batch_size', type=int, default=64)
     p.add_argument('--device', default='cpu')
+    p.add_argument('--steps', action='store_true', help="also each reasoning step's accuracy, earlier steps given")
     p.add_argument('--json', action='store_true', help='print the result as one JSON object')
     args = p.parse_args(argv)
     with cli_errors():
-        r = answer_accuracy(args.out_dir, args.split, args.marker, args.limit, args.batch_size, args.device)
+        r = answer_accuracy(args.out_dir, args.split, args.marker, args.limit, args.batch_size, args.device, args.steps)
         if args.json:
             print(json.dumps({k: v for k, v in r.items() if k != 'predictions'}))
         else:
@@ -99,6 +146,8 @@ def main(argv):
             if 'by_answer' in r:
                 parts = ', '.join(f"{a} {acc:.3f}" for a, acc in r['by_answer'].items())
                 line += f"; by answer: {parts}; unparsed {r['unparsed']}"
+            if 'step_accuracy' in r:
+                line += '; steps (earlier ones given): ' + ', '.join(f"{k} {a:.4f}" for k, a in enumerate(r['step_accuracy'], 1))
             print(line)
 
 

@@ -1,0 +1,67 @@
+"""score.py on reasoning chains: the final answer of a chain, and each step's accuracy with the
+earlier steps given, checked against a scripted model whose every output is known."""
+
+import random
+
+import pytest
+import torch
+
+import score
+import vocab
+from conftest import load_script
+
+A = load_script('data/arith/prepare.py', 'prepare_arith')
+
+
+def records(n=6):
+    rng = random.Random(0)
+    return [A.with_text(A.make_problem(rng, steps=2, question='short', max_operand=99, max_multiplier=9), 'think')
+            for _ in range(n)]
+
+
+class Scripted:
+    """generate() continues each prefix with the record's own next line, except that step 2 of
+    the records in `wrong` is written with its result off by one."""
+    def __init__(self, tok, records, wrong):
+        self.tok, self.records, self.wrong = tok, records, wrong
+
+    def generate(self, x, max_new_tokens, temperature=0):
+        rows = []
+        for ids in x.tolist():
+            text = vocab.render(ids, self.tok, mode='plain')
+            n, r = next((n, r) for n, r in enumerate(self.records) if text.startswith(r['prompt']))
+            done = text[len(r['prompt']):]
+            k = done.count('\n') - 1  # the <think> line, then one line per step given
+            line = r['steps'][k]
+            if k == 1 and n in self.wrong:
+                lhs, result = line.split('=')
+                line = f"{lhs}={int(result) + 1}"
+            out = self.tok.encode(line + '\n')[:max_new_tokens]
+            rows.append(ids + out + [0] * (max_new_tokens - len(out)))
+        return torch.tensor(rows)
+
+
+def test_step_prefixes_stop_before_each_step():
+    r = records(1)[0]
+    first, second = score.step_prefixes(r, 1)
+    assert first == r['prompt'] + vocab.THINK_OPEN + '\n'
+    assert second == first + r['steps'][0] + '\n'
+    with pytest.raises(vocab.UserError, match="record 1's step 2"):
+        score.step_prefixes({**r, 'steps': [r['steps'][0], '1+1=3']}, 1)
+
+
+def test_step_accuracy_counts_each_step_with_the_earlier_ones_given():
+    rows = records(6)
+    tok = vocab.Tokenizer(A.make_meta({'train': rows}, 'think'))
+    model = Scripted(tok, rows, wrong={0, 3, 4})
+    assert score.step_accuracy(model, tok, rows, batch_size=4) == [1.0, 0.5]
+    assert score.step_accuracy(Scripted(tok, rows, wrong=set()), tok, rows) == [1.0, 1.0]
+
+
+def test_a_chain_is_scored_by_its_final_answer():
+    r = records(1)[0]
+    text = r['completion'].replace(vocab.END_OF_TEXT, '')
+    assert score.predicted_answer(text, r, '=') == r['answer']
+    assert score.predicted_answer(text.replace('#### ', '#### 1'), r, '=') != r['answer']
+    plain = {'prompt': '1+1=', 'completion': '2\n', 'answer': '2'}
+    assert score.predicted_answer('2\nmore', plain, '=') == '2'
