@@ -574,6 +574,18 @@ def test_arith_records_are_right_and_rewarded(arith_data):
     assert len(tok.encode(vocab.THINK_OPEN + vocab.END_OF_TEXT)) == 2
 
 
+def test_a_cold_start_has_the_tags_in_exactly_n_train_records(tmp_path):
+    """--style=answer --think_examples=N: the first N train records as think writes them, the
+    rest and every val record answers only; the problems as the answer style's."""
+    arith.prepare(str(tmp_path / 'cold'), 'answer', train_size=50, val_size=10, think_examples=7)
+    arith.prepare(str(tmp_path / 'think'), 'think', train_size=50, val_size=10)
+    cold, think = (T.read_jsonl(str(tmp_path / d / 'train.jsonl')) for d in ('cold', 'think'))
+    assert [r['completion'] for r in cold[:7]] == [r['completion'] for r in think[:7]]
+    assert not any(vocab.THINK_OPEN in r['completion'] for r in cold[7:])
+    assert [r['prompt'] for r in cold] == [r['prompt'] for r in think]
+    assert not any(vocab.THINK_OPEN in r['completion'] for r in T.read_jsonl(str(tmp_path / 'cold' / 'val.jsonl')))
+
+
 def test_tiny_run_end_to_end(arith_data, tmp_path, monkeypatch):
     """train.py on the records, then grpo.py: the log has every quantity, the checkpoint
     loads as train.py's and sample.py generates from it. Every step gets a frozen reference,

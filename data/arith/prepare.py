@@ -7,6 +7,10 @@ them, so a model trained here reads and writes what a GSM8K one does):
     think    <think>\\n12+7=19\\n19*3=57\\n</think>\\n#### 57\\n<|endoftext|>
     answer   #### 57\\n<|endoftext|>                      (no steps, no tags: the R1-Zero start)
 
+--style=answer --think_examples=N writes N of the train records (the first N, a random
+sample) in the think style: a start that has seen the tags in only N examples, as
+DeepSeek-R1's "cold start" data (val stays in the answer style).
+
 --question=short writes the same problem as "Question: 12 +7 *3\\nAnswer: " (operations in
 order on the running total, not by precedence): a third of the tokens, for CPU-scale RL.
 
@@ -111,11 +115,13 @@ def make_meta(splits, style):
 
 
 def prepare(out_dir, style='think', train_size=20_000, val_size=500, seed=1337, steps=2, question='words',
-            max_operand=9, max_multiplier=3):
+            max_operand=9, max_multiplier=3, think_examples=0):
     splits = make_splits(train_size, val_size, seed, steps, question, max_operand, max_multiplier)
     check_writable(out_dir)
     for name, rows in splits.items():
-        vocab.write_split(out_dir, name, [with_text(p, style) for p in rows], encode=None, stream=False)
+        n_think = think_examples if name == 'train' else 0
+        records = [with_text(p, 'think' if i < n_think else style) for i, p in enumerate(rows)]
+        vocab.write_split(out_dir, name, records, encode=None, stream=False)
     meta = make_meta(splits, style)
     vocab.write_atomic(os.path.join(out_dir, 'meta.pkl'), pickle.dumps(meta))
     return meta
@@ -128,6 +134,8 @@ def main(argv=None):
     parser.add_argument('--steps', type=int, default=2, help='operations per problem')
     parser.add_argument('--max_operand', type=int, default=9, help='largest number added or subtracted')
     parser.add_argument('--max_multiplier', type=int, default=3, help='largest multiplier (>= 2)')
+    parser.add_argument('--think_examples', type=int, default=0,
+                        help='with --style=answer: this many train records in the think style (a cold start)')
     parser.add_argument('--train_size', type=int, default=20_000)
     parser.add_argument('--val_size', type=int, default=500)
     parser.add_argument('--seed', type=int, default=1337)
@@ -136,10 +144,14 @@ def main(argv=None):
     if min(args.train_size, args.val_size, args.steps, args.max_operand) < 1 or args.max_multiplier < 2:
         raise SystemExit("error: --train_size, --val_size, --steps and --max_operand must be >= 1, "
                          "--max_multiplier >= 2")
+    if not 0 <= args.think_examples <= args.train_size or (args.think_examples and args.style != 'answer'):
+        raise SystemExit(f"error: --think_examples must be between 0 and --train_size ({args.train_size}), "
+                         f"and goes with --style=answer")
     with cli_errors():
         meta = prepare(args.out_dir, args.style, args.train_size, args.val_size, args.seed, args.steps, args.question,
-                       args.max_operand, args.max_multiplier)
-    print(f"{args.out_dir}: train {args.train_size:,}, val {args.val_size:,} records; style {args.style}, "
+                       args.max_operand, args.max_multiplier, args.think_examples)
+    think = f" ({args.think_examples:,} train records in the think style)" if args.think_examples else ''
+    print(f"{args.out_dir}: train {args.train_size:,}, val {args.val_size:,} records; style {args.style}{think}, "
           f"vocab size {meta['vocab_size']} ({len(meta['special_tokens'])} special tokens)")
 
 
