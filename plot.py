@@ -221,7 +221,8 @@ def grpo_figure(paths, labels, out, window=10):
         x = [r['iter'] for r in steps[0]]
         axes[1].plot(x, running_mean(mean(steps, 'format'), window), f'C{i}', label=f'{label}: format')
         axes[1].plot(x, running_mean(mean(steps, 'accuracy'), window), f'C{i}:', label=f'{label}: accuracy')
-        axes[2].plot(x, running_mean(mean(steps, 'kl'), window), f'C{i}', label=label)
+        if any(mean(steps, 'kl')):  # beta = 0: no reference pass, the KL is not measured (logged 0)
+            axes[2].plot(x, running_mean(mean(steps, 'kl'), window), f'C{i}', label=label)
     n = max(len(runs) for runs in arms.values())
     axes[0].set(xlabel='GRPO step', ylabel='accuracy' + (f' (mean of up to {n} runs)' if n > 1 else ''),
                 title='held-out prompts', ylim=(0, 1))
