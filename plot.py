@@ -6,8 +6,9 @@ Loss curves from the runs' logs (out_dir/log.jsonl, or a copy of it).
     python plot.py results/reasoning/*.jsonl --table      # a Markdown table instead
     python plot.py results/3sum/*.json --bars --labels=... --out=assets/3sum.png
     python plot.py results/grpo/*.jsonl --figure=grpo --out=assets/grpo.png    # an idea's own figure
-    (--figure: grpo, think_rl, quietstar, coconut; grpo and coconut also print a table; runs
-    that share a label are seeds of one arm)
+    python plot.py out-arith/testtime.jsonl --figure=testtime --labels=supervised   # accuracy vs tokens
+    (--figure: grpo, think_rl, quietstar, coconut, testtime; grpo, coconut and testtime also print
+    a table; runs that share a label are seeds of one arm)
 
 --bars draws the accuracies of .json results (score.py --json) as bars, one per
 file, with chance (0.5 for True/False) as a line.
@@ -335,8 +336,56 @@ def coconut_figure(paths, labels, out, window=10):
     save_figure(fig, out)
 
 
+TESTTIME_SETTINGS = ('k', 'min_think', 'max_think', 'simulations', 'action', 'branching')
+
+
+def testtime_variant(row):
+    """The curve a testtime.py row belongs to: its method, MCTS's action, and reflection."""
+    name = row['method'] + (f" {row['action']}" if row.get('action') else '')
+    return name + (' + reflection' if row.get('reflection') else '')
+
+
+def testtime_table(models):
+    lines = ['| model | method | setting | accuracy (+- se) | tokens / question | forward FLOPs / question |',
+             '|---|---|---|---|---|---|']
+    for label, rows in models.items():
+        for r in rows:
+            setting = ', '.join(f"{k} {r[k]}" for k in TESTTIME_SETTINGS if r.get(k) is not None and k != 'action')
+            lines.append(f"| {label} | {testtime_variant(r)} | {setting or '-'} | {100 * r['accuracy']:.1f} +- "
+                         f"{100 * r['se']:.1f} | {r['tokens_per_question']:g} | {r['flops_per_question']:.3g} |")
+    return '\n'.join(lines)
+
+
+def testtime_figure(paths, labels, out, window=10):
+    """Accuracy against generated tokens per question (log x), one colour per model (its
+    testtime.jsonl), one line style per method, the eval set's standard error as bars. Prints
+    testtime_table."""
+    what = 'the testtime.jsonl of testtime.py runs'
+    models = {}
+    for path, label in zip(paths, labels):
+        models.setdefault(label, []).extend(log_rows(path, 'method', ('accuracy', 'se', 'tokens_per_question', 'flops_per_question'), what))
+    print(testtime_table(models))
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(9, 5.5))
+    styles = {}
+    for i, (label, rows) in enumerate(models.items()):
+        variants = {}
+        for r in rows:
+            variants.setdefault(testtime_variant(r), []).append(r)
+        for name, points in variants.items():
+            points.sort(key=lambda r: r['tokens_per_question'])
+            style = styles.setdefault(name, ('-o', '--s', ':^', '-.v', '-D', '--x', ':P', '-.*')[len(styles) % 8])
+            ax.errorbar([r['tokens_per_question'] for r in points], [r['accuracy'] for r in points],
+                        yerr=[r['se'] for r in points], fmt=f'C{i}{style}', capsize=2, label=f'{label}: {name}')
+    ax.set_xscale('log')
+    ax.set(xlabel='generated tokens per question', ylabel='accuracy (held-out)', ylim=(0, 1))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    save_figure(fig, out)
+
+
 IDEA_FIGURES = {'grpo': grpo_figure, 'think_rl': think_rl_figure, 'quietstar': quietstar_figure,
-                'coconut': coconut_figure}  # name -> draw(paths, labels, out, window)
+                'coconut': coconut_figure, 'testtime': testtime_figure}  # name -> draw(paths, labels, out, window)
 
 
 def main(argv):

@@ -70,3 +70,27 @@ def test_labels_must_match_runs(tmp_path):
     log = write_log(tmp_path / 'a.jsonl', [(2.0, 2.1)])
     with pytest.raises(SystemExit, match='1 labels for 2 runs'):
         plot.main([log, log, '--labels=one', '--table'])
+
+
+def test_testtime_figure_tables_each_method_and_setting(tmp_path, capsys):
+    rows = [{'method': 'greedy', 'accuracy': 0.4, 'se': 0.022, 'tokens_per_question': 20.0, 'flops_per_question': 2e6},
+            {'method': 'majority', 'k': 4, 'accuracy': 0.5, 'se': 0.022, 'tokens_per_question': 80.0,
+             'flops_per_question': 8e6, 'reflection': False},
+            {'method': 'mcts', 'simulations': 8, 'action': 'ministep', 'branching': 3, 'accuracy': 0.45, 'se': 0.022,
+             'tokens_per_question': 900.0, 'flops_per_question': 9e7, 'reflection': True}]
+    log = tmp_path / 'testtime.jsonl'
+    log.write_text(''.join(json.dumps(r) + '\n' for r in rows))
+    out = tmp_path / 'tt.png'
+    plot.main([str(log), '--figure=testtime', '--labels=sft', f'--out={out}'])
+    lines = capsys.readouterr().out.splitlines()
+    assert '| sft | greedy | - | 40.0 +- 2.2 | 20 | 2e+06 |' in lines
+    assert '| sft | majority | k 4 | 50.0 +- 2.2 | 80 | 8e+06 |' in lines
+    assert '| sft | mcts ministep + reflection | simulations 8, branching 3 | 45.0 +- 2.2 | 900 | 9e+07 |' in lines
+    assert out.exists()
+
+
+def test_testtime_figure_rejects_a_training_log(tmp_path, capsys):
+    log = write_log(tmp_path / 'a.jsonl', [(2.0, 2.1)])
+    with pytest.raises(SystemExit):
+        plot.main([log, '--figure=testtime', f"--out={tmp_path / 'x.png'}"])
+    assert "no rows with 'method': is it the testtime.jsonl" in capsys.readouterr().err
