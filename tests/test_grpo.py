@@ -586,6 +586,21 @@ def test_a_cold_start_has_the_tags_in_exactly_n_train_records(tmp_path):
     assert not any(vocab.THINK_OPEN in r['completion'] for r in T.read_jsonl(str(tmp_path / 'cold' / 'val.jsonl')))
 
 
+def test_extra_chars_join_the_vocabulary_and_no_record(tmp_path):
+    """--extra_chars: testtime.py's strings can be encoded; the records are the same problems."""
+    arith.prepare(str(tmp_path / 'plain'), 'think', train_size=20, val_size=5)
+    arith.prepare(str(tmp_path / 'extra'), 'think', train_size=20, val_size=5, extra_chars='Wait!')
+    plain, extra = (T.load_meta(str(tmp_path / d), 'arith') for d in ('plain', 'extra'))
+    assert set('Wait!') <= set(extra['stoi']) and not set('Wait!') <= set(plain['stoi'])
+    assert set(extra['stoi']) - set(plain['stoi']) <= set('Wait!')
+    with pytest.raises(vocab.UserError, match='not in the vocabulary'):
+        T.Tokenizer(plain).encode('Wait!')
+    tok = T.Tokenizer(extra)
+    assert vocab.render(tok.encode('Wait!'), tok, mode='plain') == 'Wait!'
+    for split in ('train', 'val'):
+        assert (tmp_path / 'plain' / f'{split}.jsonl').read_text() == (tmp_path / 'extra' / f'{split}.jsonl').read_text()
+
+
 def test_tiny_run_end_to_end(arith_data, tmp_path, monkeypatch):
     """train.py on the records, then grpo.py: the log has every quantity, the checkpoint
     loads as train.py's and sample.py generates from it. Every step gets a frozen reference,

@@ -11,6 +11,10 @@ them, so a model trained here reads and writes what a GSM8K one does):
 sample) in the think style: a start that has seen the tags in only N examples, as
 DeepSeek-R1's "cold start" data (val stays in the answer style).
 
+--extra_chars=TEXT puts TEXT's characters in the vocabulary too, though no record holds them:
+a model that can be handed strings it never read (testtime.py's "Wait" and Marco-o1's
+reflection, in docs/testtime.md).
+
 --question=short writes the same problem as "Question: 12 +7 *3\\nAnswer: " (operations in
 order on the running total, not by precedence): a third of the tokens, for CPU-scale RL.
 
@@ -103,26 +107,26 @@ def with_text(record, style):
     return {**record, 'prompt': prompt, 'completion': completion + vocab.END_OF_TEXT}
 
 
-def make_meta(splits, style):
-    """The characters of every problem in the think style (a superset of answer's), then the
-    special tokens: the same vocabulary for both styles."""
+def make_meta(splits, style, extra_chars=''):
+    """The characters of every problem in the think style (a superset of answer's) and
+    extra_chars, then the special tokens: the same vocabulary for both styles."""
     names = re.compile('|'.join(map(re.escape, SPECIAL)))
     texts = (with_text(p, 'think') for rows in splits.values() for p in rows)
-    chars = sorted(set(''.join(names.sub('', r['prompt'] + r['completion']) for r in texts)))
+    chars = sorted(set(''.join(names.sub('', r['prompt'] + r['completion']) for r in texts)) | set(extra_chars))
     meta = {'vocab_size': len(chars), 'tokenizer': 'char', 'stoi': {c: i for i, c in enumerate(chars)},
             'itos': dict(enumerate(chars)), 'special_tokens': {}}
     return {**vocab.add_special_tokens(meta, SPECIAL), 'task': 'arith', 'style': style}
 
 
 def prepare(out_dir, style='think', train_size=20_000, val_size=500, seed=1337, steps=2, question='words',
-            max_operand=9, max_multiplier=3, think_examples=0):
+            max_operand=9, max_multiplier=3, think_examples=0, extra_chars=''):
     splits = make_splits(train_size, val_size, seed, steps, question, max_operand, max_multiplier)
     check_writable(out_dir)
     for name, rows in splits.items():
         n_think = think_examples if name == 'train' else 0
         records = [with_text(p, 'think' if i < n_think else style) for i, p in enumerate(rows)]
         vocab.write_split(out_dir, name, records, encode=None, stream=False)
-    meta = make_meta(splits, style)
+    meta = make_meta(splits, style, extra_chars)
     vocab.write_atomic(os.path.join(out_dir, 'meta.pkl'), pickle.dumps(meta))
     return meta
 
@@ -136,6 +140,7 @@ def main(argv=None):
     parser.add_argument('--max_multiplier', type=int, default=3, help='largest multiplier (>= 2)')
     parser.add_argument('--think_examples', type=int, default=0,
                         help='with --style=answer: this many train records in the think style (a cold start)')
+    parser.add_argument('--extra_chars', default='', help='characters to put in the vocabulary beyond the records\'')
     parser.add_argument('--train_size', type=int, default=20_000)
     parser.add_argument('--val_size', type=int, default=500)
     parser.add_argument('--seed', type=int, default=1337)
@@ -149,7 +154,7 @@ def main(argv=None):
                          f"and goes with --style=answer")
     with cli_errors():
         meta = prepare(args.out_dir, args.style, args.train_size, args.val_size, args.seed, args.steps, args.question,
-                       args.max_operand, args.max_multiplier, args.think_examples)
+                       args.max_operand, args.max_multiplier, args.think_examples, args.extra_chars)
     think = f" ({args.think_examples:,} train records in the think style)" if args.think_examples else ''
     print(f"{args.out_dir}: train {args.train_size:,}, val {args.val_size:,} records; style {args.style}{think}, "
           f"vocab size {meta['vocab_size']} ({len(meta['special_tokens'])} special tokens)")
