@@ -36,11 +36,11 @@ import torch
 from torch.nn import functional as F
 
 import vocab
-from model import pad_mask, pad_positions, sample_batch
+from model import completion_logprobs, sample_batch, sample_texts
 from configurator import check_ranges, pick_device, read_config
 from train import RunLog, checkpoint, group_advantages, load_checkpoint, model_from_checkpoint, save_checkpoint, set_lr
 from vocab import (Tokenizer, UserError, check_writable, cli_errors, default_data_dir, final_answer, normalize_number,
-                   read_jsonl)
+                   task_records)
 
 
 DEFAULTS = dict(
@@ -176,39 +176,6 @@ def grpo_loss(logp, old_logp, ref_logp, advantages, mask, epsilon_low=0.2, epsil
 
 
 # -----------------------------------------------------------------------------
-# the policy's log-probabilities of its completions (model.sample_batch writes them)
-
-def completion_logprobs(model, seq, valid, n_prompt, temperature=1.0):
-    """Log-probabilities (N, M) of the completion tokens seq[:, n_prompt:] under model at the
-    sampling temperature, log_softmax(logits / temperature) as model.sample_batch draws them: the ratio
-    and the KL must be those of the policy that wrote the rollouts (TRL's GRPOTrainer divides
-    the logits by its temperature likewise, for the old, reference and new log-probs alike).
-    One forward over the padded rows (with gradient, when enabled)."""
-    if not temperature > 0:
-        raise ValueError(f"log-probabilities need a sampling temperature > 0 (0 is greedy), got {temperature}")
-    x = model.blocks(model.embed(seq, pad_positions(valid)), pad_mask(valid))
-    logits = model.head(x[:, n_prompt - 1:-1]).float() / temperature
-    return torch.log_softmax(logits, dim=-1).gather(-1, seq[:, n_prompt:, None])[..., 0]
-
-
-def completion_texts(tok, tokens, mask, end_id):
-    """The completions as text (special tokens by name), each up to its end, without end_id."""
-    texts = []
-    for row, m in zip(tokens.tolist(), mask.tolist()):
-        row = row[:int(sum(m))]
-        texts.append(vocab.render(row[:-1] if row and row[-1] == end_id else row, tok, mode='plain'))
-    return texts
-
-
-def end_of_text_id(tok):
-    end_id = vocab.end_of_text_id(tok)
-    if end_id is None:
-        raise UserError(f"the vocabulary has no {vocab.END_OF_TEXT}, so completions cannot end: task records "
-                        f"must end with it (data/arith/prepare.py writes them so)")
-    return end_id
-
-
-# -----------------------------------------------------------------------------
 # evaluation: held-out prompts, greedy and majority vote
 
 def held_out_scores(greedy, samples, records, k):
@@ -236,16 +203,7 @@ def evaluate(model, tok, records, c, end_id, chunk=256):
     greedy completions' mean length."""
     prompts = [r['ids'] for r in records]
     k = c['eval_samples']
-
-    def complete(rows, temperature):
-        texts, lengths = [], []
-        for s in range(0, len(rows), chunk):
-            seq, valid, mask = sample_batch(model, rows[s:s + chunk], c['max_new_tokens'], temperature, c['top_k'], end_id)
-            n_prompt = seq.size(1) - mask.size(1)
-            texts += completion_texts(tok, seq[:, n_prompt:], mask, end_id)
-            lengths += mask.sum(dim=1).tolist()
-        return texts, lengths
-
+    complete = lambda rows, t: sample_texts(model, tok, rows, c['max_new_tokens'], t, c['top_k'], end_id, chunk)
     greedy, lengths = complete(prompts, 0.0)
     samples, _ = complete([p for p in prompts for _ in range(k)], c['temperature'])
     return {**held_out_scores(greedy, samples, records, k), 'eval_length': sum(lengths) / len(records)}
@@ -253,20 +211,6 @@ def evaluate(model, tok, records, c, end_id, chunk=256):
 
 # -----------------------------------------------------------------------------
 # the loop
-
-def load_records(data_dir, split, tok, dataset):
-    path = os.path.join(data_dir, f'{split}.jsonl')
-    if not os.path.exists(path):
-        raise UserError(f"no {path}: run python data/{dataset}/prepare.py")
-    records = read_jsonl(path)
-    for n, r in enumerate(records, 1):
-        if not isinstance(r, dict) or not isinstance(r.get('prompt'), str) or 'answer' not in r:
-            raise UserError(f"{path} record {n} needs a string prompt and an answer")
-        r['ids'] = tok.encode(r['prompt'])
-    if not records:
-        raise UserError(f"{path} holds no records")
-    return records
-
 
 def forward_flops(model, n_tokens, context):
     """FLOPs of a forward pass over n_tokens at the given context: a third of model.flops_per_token."""
@@ -285,7 +229,7 @@ def grpo_step(policy, reference, optimizer, records, tok, c, end_id, weights):
     seq, valid, mask = sample_batch(policy, [r['ids'] for r in records for _ in range(G)], c['max_new_tokens'],
                                     temperature, c['top_k'], end_id)
     n_prompt = seq.size(1) - mask.size(1)
-    texts = completion_texts(tok, seq[:, n_prompt:], mask, end_id)
+    texts = vocab.completion_texts(tok, seq[:, n_prompt:].tolist(), mask.sum(dim=1).tolist(), end_id)
     group_records = [r for r in records for _ in range(G)]
     rewards, parts = score([r['prompt'] for r in group_records], texts, group_records, weights)
     advantages = group_advantages(rewards.view(-1, G), scale=c['advantage_scale']).reshape(-1).to(seq.device)
@@ -337,10 +281,10 @@ def run(c):
     reference = model_from_checkpoint(ckpt).to(device).eval().requires_grad_(False)
     meta = ckpt['meta']
     tok = Tokenizer(meta)
-    end_id = end_of_text_id(tok)
+    end_id = vocab.end_of_text_id(tok, required=True)
     data_dir = c['data_dir'] or default_data_dir(c['dataset'])
-    train_records = load_records(data_dir, 'train', tok, c['dataset'])
-    val_records = load_records(data_dir, 'val', tok, c['dataset'])[:c['eval_prompts']]
+    train_records = task_records(data_dir, 'train', tok, c['dataset'])
+    val_records = task_records(data_dir, 'val', tok, c['dataset'])[:c['eval_prompts']]
     longest = max(len(r['ids']) for r in train_records + val_records)
     if longest + c['max_new_tokens'] > policy.config.block_size:
         raise UserError(f"the longest prompt ({longest} tokens) + max_new_tokens ({c['max_new_tokens']}) exceed "

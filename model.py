@@ -23,6 +23,8 @@ import torch
 import torch.nn as nn
 from torch.nn import functional as F
 
+import vocab
+
 
 @dataclass
 class GPTConfig:
@@ -443,6 +445,31 @@ def sample_batch(model, prompts, max_new_tokens, temperature=1.0, top_k=0, end_i
     valid = torch.cat([valid[:, :P], torch.ones_like(tokens, dtype=torch.bool)], dim=1)
     mask = completion_mask(tokens, end_id) if end_id is not None else torch.ones_like(tokens, dtype=torch.float)
     return seq, valid, mask
+
+
+def completion_logprobs(model, seq, valid, n_prompt, temperature=1.0):
+    """Log-probabilities (N, M) of the completion tokens seq[:, n_prompt:] under model at the
+    sampling temperature, log_softmax(logits / temperature) as model.sample_batch draws them: the ratio
+    and the KL must be those of the policy that wrote the rollouts (TRL's GRPOTrainer divides
+    the logits by its temperature likewise, for the old, reference and new log-probs alike).
+    One forward over the padded rows (with gradient, when enabled)."""
+    if not temperature > 0:
+        raise ValueError(f"log-probabilities need a sampling temperature > 0 (0 is greedy), got {temperature}")
+    x = model.blocks(model.embed(seq, pad_positions(valid)), pad_mask(valid))
+    logits = model.head(x[:, n_prompt - 1:-1]).float() / temperature
+    return torch.log_softmax(logits, dim=-1).gather(-1, seq[:, n_prompt:, None])[..., 0]
+
+
+def sample_texts(model, tok, prompts, max_new_tokens, temperature, top_k, end_id, chunk=256):
+    """sample_batch over prompts (lists of ids), chunk rows at a time: (the completions as text
+    (vocab.completion_texts), their lengths in tokens, end included)."""
+    texts, lengths = [], []
+    for s in range(0, len(prompts), chunk):
+        seq, _, mask = sample_batch(model, prompts[s:s + chunk], max_new_tokens, temperature, top_k, end_id)
+        n = mask.sum(dim=1).long().tolist()
+        texts += vocab.completion_texts(tok, seq[:, seq.size(1) - mask.size(1):].tolist(), n, end_id)
+        lengths += n
+    return texts, lengths
 
 
 def idea_class(name):

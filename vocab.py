@@ -223,12 +223,26 @@ def special_id(meta, name):
     return special[name]
 
 
-def end_of_text_id(tok):
+def end_of_text_id(tok, required=False):
     """The id of <|endoftext|> in train.Tokenizer tok (GPT-2's BPE has it as a base token; a
-    character vocabulary only as a special token), or None if the vocabulary has none."""
+    character vocabulary only as a special token), or None if the vocabulary has none
+    (required: a UserError instead, for scripts whose completions must end)."""
     if tok.kind == 'char' and END_OF_TEXT not in tok.special:
+        if required:
+            raise UserError(f"the vocabulary has no {END_OF_TEXT}, so completions cannot end: task records "
+                            f"must end with it (data/arith/prepare.py writes them so)")
         return None
     return tok.encode(END_OF_TEXT)[0]
+
+
+def completion_texts(tok, rows, lengths, end_id):
+    """Completions (lists of ids, each of its length: model.sample_batch's mask summed) as
+    text with special tokens by name, each without its end_id."""
+    texts = []
+    for row, n in zip(rows, lengths):
+        row = row[:int(n)]
+        texts.append(render(row[:-1] if row and row[-1] == end_id else row, tok, mode='plain'))
+    return texts
 
 
 def think_ids(meta):
@@ -495,3 +509,18 @@ def main(argv):
 
 if __name__ == '__main__':
     main(sys.argv[1:])
+
+
+def task_records(data_dir, split, tok, dataset):
+    """The records of data_dir/split.jsonl (prompt, answer, ...), each with its prompt's ids."""
+    path = os.path.join(data_dir, f'{split}.jsonl')
+    if not os.path.exists(path):
+        raise UserError(f"no {path}: run python data/{dataset}/prepare.py")
+    records = read_jsonl(path)
+    for n, r in enumerate(records, 1):
+        if not isinstance(r, dict) or not isinstance(r.get('prompt'), str) or 'answer' not in r:
+            raise UserError(f"{path} record {n} needs a string prompt and an answer")
+        r['ids'] = tok.encode(r['prompt'])
+    if not records:
+        raise UserError(f"{path} holds no records")
+    return records

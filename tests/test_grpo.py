@@ -20,7 +20,7 @@ import configurator as C
 import model as M
 import train as T
 from conftest import SHARED, load_script, run_script, tiny_args
-from model import GPT, GPTConfig
+from model import GPT, GPTConfig, completion_logprobs
 
 gsm8k = load_script('data/gsm8k/prepare.py', 'prepare_gsm8k')
 arith = load_script('data/arith/prepare.py', 'prepare_arith')
@@ -133,8 +133,8 @@ def test_kl_is_zero_when_policy_is_reference():
     reference = GPT(model.config).eval()
     reference.load_state_dict(model.state_dict())
     seq, valid, mask = M.sample_batch(model, [[1, 2, 3], [4, 5]], 6, end_id=10)
-    logp = grpo.completion_logprobs(model, seq, valid, 3)
-    ref = grpo.completion_logprobs(reference, seq, valid, 3)
+    logp = completion_logprobs(model, seq, valid, 3)
+    ref = completion_logprobs(reference, seq, valid, 3)
     loss, stats = grpo.grpo_loss(logp, logp.detach(), ref, torch.zeros(2), mask, beta=0.5)
     # exactly: the same weights through the same code path give bitwise the same log-probs
     assert stats['kl'] == 0 and loss.item() == 0
@@ -226,7 +226,7 @@ def test_batched_logprobs_equal_unpadded_forward():
     torch.manual_seed(1)
     seq, valid, mask = M.sample_batch(model, PROMPTS, 12, temperature=1.0, end_id=12)
     P = max(map(len, PROMPTS))
-    logp = grpo.completion_logprobs(model, seq, valid, P)
+    logp = completion_logprobs(model, seq, valid, P)
     for i, p in enumerate(PROMPTS):
         row = seq[i, P - len(p):][None]
         logits, _ = model(row)
@@ -253,14 +253,14 @@ def test_logprobs_are_those_of_the_sampling_temperature(temperature):
     torch.manual_seed(2)
     seq, valid, mask = M.sample_batch(model, PROMPTS, 8, temperature=temperature, end_id=12)
     P = max(map(len, PROMPTS))
-    logp = grpo.completion_logprobs(model, seq, valid, P, temperature)
-    plain = grpo.completion_logprobs(model, seq, valid, P)
+    logp = completion_logprobs(model, seq, valid, P, temperature)
+    plain = completion_logprobs(model, seq, valid, P)
     for i, p in enumerate(PROMPTS):
         expected = naive_logprobs(model, p, seq[i, P:].tolist(), temperature).float()
         assert torch.allclose(logp[i], expected, atol=1e-5)
     assert torch.allclose(logp, plain, atol=1e-5) == (temperature == 1.0)
     with pytest.raises(ValueError, match='temperature'):
-        grpo.completion_logprobs(model, seq, valid, P, 0.0)
+        completion_logprobs(model, seq, valid, P, 0.0)
 
 
 def test_tokens_after_end_of_text_are_masked():
@@ -368,7 +368,7 @@ def test_grpo_step_scores_each_completion_against_its_own_prompt(monkeypatch):
         assert prompts[i] == record['ids']  # sampled from this very prompt
         n_prompt = seq.size(1) - mask.size(1)
         assert seq[i, n_prompt - 1].item() == record['ids'][-1]
-        assert completion == grpo.completion_texts(TOY_TOK, seq[i:i + 1, n_prompt:], mask[i:i + 1], TOY_END)[0]
+        assert completion == vocab.completion_texts(TOY_TOK, seq[i:i + 1, n_prompt:].tolist(), mask[i:i + 1].sum(1).tolist(), TOY_END)[0]
     rewards = [float(c.count('a')) for _, c, _ in calls]
     adv = losses[0][0]['advantages']
     assert adv.abs().sum() > 0  # not all groups equal: the check below means something
@@ -452,7 +452,7 @@ def test_grpo_step_drops_rows_of_zero_advantage_and_keeps_the_averages(monkeypat
     assert row['dropped_rows'] == G and adv.size(0) == args['logp'].size(0) == G and (adv != 0).all()
     n_prompt = seq.size(1) - mask.size(1)
     pad = lambda t: torch.nn.functional.pad(t, (0, 6 - t.size(1)))
-    logp = pad(grpo.completion_logprobs(policy, seq, valid, n_prompt))
+    logp = pad(completion_logprobs(policy, seq, valid, n_prompt))
     all_adv = torch.cat([torch.zeros(G), adv])
     whole, _ = grpo.grpo_loss(logp, logp.detach(), None, all_adv, pad(mask), beta=0.0, loss_type=loss_type)
     assert row['loss'] == pytest.approx(whole.item(), abs=1e-6)
@@ -460,7 +460,7 @@ def test_grpo_step_drops_rows_of_zero_advantage_and_keeps_the_averages(monkeypat
     expected = [p.grad.clone() for p in policy.parameters()]
     assert sum(g.abs().sum() for g in expected) > 1e-3  # (at ratio 1 the grpo loss is 0, its gradient is not)
     policy.zero_grad()
-    logp = pad(grpo.completion_logprobs(policy, seq[G:], valid[G:], n_prompt))
+    logp = pad(completion_logprobs(policy, seq[G:], valid[G:], n_prompt))
     kept, _ = grpo.grpo_loss(logp, logp.detach(), None, adv, pad(mask)[G:], beta=0.0, loss_type=loss_type,
                              n_rows=2 * G, n_tokens=mask.sum())
     assert kept.item() == pytest.approx(whole.item(), abs=1e-6)
