@@ -7,7 +7,7 @@ import configurator as C
 import train as T
 from conftest import ROOT, load_script, shakespeare_text, write_char_dataset
 
-CONFIGS = sorted(p.name for p in (ROOT / 'config').glob('*.py') if not p.name.startswith(('grpo', 'think_rl.py')))
+CONFIGS = sorted(p.name for p in (ROOT / 'config').glob('*.py') if not p.name.startswith(('grpo', 'tpo', 'think_rl.py')))
 GRPO_CONFIGS = sorted(p.name for p in (ROOT / 'config').glob('grpo*.py'))  # grpo.py's, not train.py's
 TINY_RUN = ['--n_layer=2', '--n_head=2', '--n_embd=32', '--block_size=32', '--batch_size=2', '--max_iters=2',
             '--eval_interval=2', '--eval_iters=1', '--log_interval=1', '--gradient_accumulation_steps=1',
@@ -89,6 +89,20 @@ def test_grpo_config_runs_a_few_steps(name, datasets, tmp_path):
     evals = [r for r in T.read_jsonl(str(tmp_path / 'log.jsonl')) if 'eval_greedy' in r]
     assert [r['iter'] for r in evals] == [0, 2]
     assert T.load_checkpoint(str(tmp_path / 'ckpt.pt'))['iter_num'] == 2
+
+
+def test_tpo_config_runs_an_iteration(datasets, tmp_path):
+    """config/tpo_arith.py is tpo.py's: one iteration from a 2-iteration train.py model."""
+    import tpo
+    path = str(ROOT / 'config' / 'tpo_arith.py')
+    data_dir = datasets(C.read_config_file(path)['dataset'])
+    T.train(C.load_config([*TINY_RUN, '--block_size=128', f'--data_dir={data_dir}', f'--out_dir={tmp_path / "sft"}']))
+    tpo.run(tpo.load_config([path, f'--init_from={tmp_path / "sft"}', f'--data_dir={data_dir}', f'--out_dir={tmp_path}',
+                             '--iterations=1', '--prompts_per_iteration=2', '--samples=2', '--eval_prompts=2',
+                             '--max_new_tokens=8', '--device=cpu', '--progress=lines']))
+    rows = T.read_jsonl(str(tmp_path / 'log.jsonl'))
+    assert [r['iter'] for r in rows] == [0, 1] and rows[1]['rollouts'] == 4
+    assert T.load_checkpoint(str(tmp_path / 'ckpt.pt'))['iter_num'] == 1
 
 
 def test_think_rl_config_runs_a_few_steps(datasets, tmp_path):
