@@ -200,10 +200,13 @@ def mcts(sampler, prompt, simulations, branching=3, action='step', ministep=6, c
             acts, conf, _ = sampler.sample([prompt + node.prefix] * branching, min(length, room), step_end)
             node.children = [Node(node.prefix + a, node.conf + c, node, (end in a) or len(node.prefix + a) >= sampler.max_new)
                              for a, c in zip(acts, conf)]
-            growing = [ch for ch in node.children if not ch.done]
-            rolled = sampler.sample([prompt + ch.prefix for ch in growing],
-                                    max(1, sampler.max_new - min(len(ch.prefix) for ch in growing))) if growing else ([], [], [])
-            outcome = {id(ch): (ch.prefix + r, ch.conf + c) for ch, r, c in zip(growing, rolled[0], rolled[1])}
+            # roll the children out to the end, a batch per prefix length: each row may take exactly
+            # the tokens left to it (one batch shares its padded length, so longer rows would overflow)
+            outcome = {}
+            for n in sorted({len(ch.prefix) for ch in node.children if not ch.done}):
+                group = [ch for ch in node.children if not ch.done and len(ch.prefix) == n]
+                rolled = sampler.sample([prompt + ch.prefix for ch in group], sampler.max_new - n)
+                outcome.update({id(ch): (ch.prefix + r, ch.conf + c) for ch, r, c in zip(group, rolled[0], rolled[1])})
             leaves = []
             for ch in node.children:
                 completion, conf_all = outcome.get(id(ch), (ch.prefix, ch.conf))

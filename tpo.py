@@ -186,7 +186,8 @@ def sequence_logprobs(model, seq, valid, mask):
 
 def dpo_epochs(policy, reference, optimizer, seq, valid, mask, pairs, c, generator):
     """c['epochs'] passes over the pairs (row indices into seq) in shuffled batches; returns the
-    means of the loss, the reward accuracy and the margin over the updates."""
+    means over the updates of the loss, the reward accuracy, the margin, and the chosen and the
+    rejected completions' log-prob change from the reference (summed over tokens)."""
     chosen = torch.tensor([w for w, _ in pairs])
     rejected = torch.tensor([l for _, l in pairs])
     with torch.no_grad():
@@ -198,16 +199,19 @@ def dpo_epochs(policy, reference, optimizer, seq, valid, mask, pairs, c, generat
         for s in range(0, len(pairs), c['batch_size']):
             b = order[s:s + c['batch_size']]
             w, l = chosen[b], rejected[b]
-            loss, accuracy, margin = dpo_loss(sequence_logprobs(policy, seq[w], valid[w], mask[w]),
-                                              sequence_logprobs(policy, seq[l], valid[l], mask[l]),
-                                              ref_w[b], ref_l[b], c['beta'])
+            policy_w = sequence_logprobs(policy, seq[w], valid[w], mask[w])
+            policy_l = sequence_logprobs(policy, seq[l], valid[l], mask[l])
+            loss, accuracy, margin = dpo_loss(policy_w, policy_l, ref_w[b], ref_l[b], c['beta'])
             loss.backward()
             if c['grad_clip'] > 0:
                 torch.nn.utils.clip_grad_norm_(policy.parameters(), c['grad_clip'])
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
-            stats.append((loss.item(), accuracy.item(), margin.item()))
-    return {key: sum(s[i] for s in stats) / len(stats) for i, key in enumerate(('loss', 'reward_accuracy', 'margin'))}
+            # how far each side moved from the reference (DPO can lower both: only their gap is trained)
+            stats.append((loss.item(), accuracy.item(), margin.item(), (policy_w.detach() - ref_w[b]).mean().item(),
+                          (policy_l.detach() - ref_l[b]).mean().item()))
+    keys = ('loss', 'reward_accuracy', 'margin', 'chosen_shift', 'rejected_shift')
+    return {key: sum(s[i] for s in stats) / len(stats) for i, key in enumerate(keys)}
 
 
 # -----------------------------------------------------------------------------
@@ -229,7 +233,7 @@ def tpo_iteration(policy, optimizer, records, tok, judge, c, end_id, generator):
            # how often the judge's pair agrees with the verifier (chosen right, rejected wrong)
            'pairs_right_over_wrong': sum(right[w] > right[l] for w, l in pairs) / max(len(pairs), 1)}
     if not pairs:
-        return {**row, 'loss': 0.0, 'reward_accuracy': 0.0, 'margin': 0.0}
+        return {**row, 'loss': 0.0, 'reward_accuracy': 0.0, 'margin': 0.0, 'chosen_shift': 0.0, 'rejected_shift': 0.0}
     return {**row, **dpo_epochs(policy, reference, optimizer, seq, valid, mask, pairs, c, generator)}
 
 
@@ -313,7 +317,8 @@ def run(c):
         say(f"iteration {it}: held-out greedy {row['eval_greedy']:.3f}, thought {row['eval_thought_tokens']:.1f} tokens, "
             f"steps right when right {'-' if steps is None else f'{steps:.3f}'}" +
             (f"; {row['pairs']} pairs, {row['ties']} ties, pairs right over wrong {row['pairs_right_over_wrong']:.2f}, "
-             f"DPO loss {row['loss']:.4f}" if it > 0 else ''))
+             f"DPO loss {row['loss']:.4f}, log-prob shift chosen {row['chosen_shift']:+.3f} rejected "
+             f"{row['rejected_shift']:+.3f}" if it > 0 else ''))
     if progress:
         progress.close()
 

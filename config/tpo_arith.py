@@ -16,8 +16,8 @@ init_from = 'out-arith'
 dataset = 'arith2'
 eval_prompts = 500
 
-iterations = 4
-prompts_per_iteration = 1024
+iterations = 6
+prompts_per_iteration = 1600  # 6 x 1600 x 8 = 76,800 rollouts: GRPO's 300 steps of 16 x 16
 samples = 8
 max_new_tokens = 35
 temperature = 1.0

@@ -100,6 +100,24 @@ def test_mcts_visits_concentrate_on_the_rewarded_branch(seed):
     assert best[0] == 2
 
 
+class TightSampler(ToySampler):
+    """Steps of 1 to 3 tokens; a call whose longest prompt plus its new tokens exceeds the
+    block (prompt [0] + max_new) fails, as model.sample_batch does."""
+    def sample(self, prompts, max_new=None, end_id=None, temperature=None):
+        new = max_new or self.max_new
+        assert max(map(len, prompts)) + new <= 1 + self.max_new, 'past the block'
+        comps = [[self.rng.choice([1, 2]) for _ in range(self.rng.randint(1, 3) if end_id else new)] for _ in prompts]
+        return comps, [[0.5] * len(c) for c in comps], [[0.0] * len(c) for c in comps]
+
+
+@pytest.mark.parametrize('seed', range(5))
+def test_mcts_rollouts_stay_inside_the_block(seed):
+    """Children of different lengths are rolled out each with the tokens left to it: no call
+    runs past the block, and every completion is max_new long (the toy never ends early)."""
+    best, root = TT.mcts(TightSampler(seed), [0], simulations=6, branching=3, action='step')
+    assert len(best) == TightSampler.max_new
+    assert {len(ch.best[1]) for ch in root.children} == {TightSampler.max_new}
+
 @pytest.fixture(scope='module')
 def arith_run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp('tt')
