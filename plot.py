@@ -7,8 +7,8 @@ Loss curves from the runs' logs (out_dir/log.jsonl, or a copy of it).
     python plot.py results/3sum/*.json --bars --labels=... --out=assets/3sum.png
     python plot.py results/grpo/*.jsonl --figure=grpo --out=assets/grpo.png    # an idea's own figure
     python plot.py out-arith/testtime.jsonl --figure=testtime --labels=supervised   # accuracy vs tokens
-    (--figure: grpo, think_rl, quietstar, coconut, testtime; grpo, coconut and testtime also print
-    a table; runs that share a label are seeds of one arm)
+    (--figure: grpo, think_rl, quietstar, coconut, testtime, tpo; most of them
+    also print a table; runs that share a label are seeds of one arm)
 
 --bars draws the accuracies of .json results (score.py --json) as bars, one per
 file, with chance (0.5 for True/False) as a line.
@@ -384,8 +384,53 @@ def testtime_figure(paths, labels, out, window=10):
     save_figure(fig, out)
 
 
+def tpo_table(arms):
+    """A Markdown table: each arm's held-out greedy accuracy before and after its iterations,
+    mean +- sd over its runs (seeds), and its last iteration's pairs and thoughts."""
+    lines = ['| run | seeds | iterations | rollouts | greedy, start -> end | thought tokens | steps right when right | '
+             'ties | pairs right over wrong |', '|---|---|---|---|---|---|---|---|---|']
+    for label, runs in arms.items():
+        first, last = [r[0] for r in runs], [r[-1] for r in runs]
+        steps = [r['eval_steps_right_when_right'] for r in last if r['eval_steps_right_when_right'] is not None]
+        ties = [r['ties'] / (r['ties'] + r['pairs']) for r in last if 'ties' in r]
+        cells = [f"{label} | {len(runs)} | {'/'.join(sorted({str(r['iter']) for r in last}))}",
+                 '/'.join(sorted({str(r['total_rollouts']) for r in last})),
+                 f"{mean_sd([100 * r['eval_greedy'] for r in first], 1)} -> {mean_sd([100 * r['eval_greedy'] for r in last], 1)}",
+                 mean_sd([r['eval_thought_tokens'] for r in last], 1),
+                 mean_sd([100 * v for v in steps], 1) if steps else '-',
+                 mean_sd([100 * v for v in ties], 1) if ties else '-',
+                 mean_sd([100 * r['pairs_right_over_wrong'] for r in last if 'pairs' in r], 1) if ties else '-']
+        lines.append('| ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines)
+
+
+def tpo_figure(paths, labels, out, window=10):
+    """Held-out greedy accuracy over the iterations (the mean over the runs that share a label,
+    against the rollouts sampled so far), and per iteration the share of pairs whose chosen
+    completion is right and rejected one wrong. Prints tpo_table."""
+    what = 'the log.jsonl of a tpo.py run'
+    arms = {}
+    for path, label in zip(paths, labels):
+        arms.setdefault(label, []).append(log_rows(path, 'eval_greedy', ('iter', 'total_rollouts', 'eval_thought_tokens',
+                                                                         'eval_steps_right_when_right'), what))
+    print(tpo_table(arms))
+    plt = pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for i, (label, runs) in enumerate(arms.items()):
+        mean = lambda key: [statistics.mean(r.get(key, float('nan')) for r in at) for at in zip(*runs)]
+        x = [r['total_rollouts'] for r in runs[0]]
+        axes[0].plot(x, mean('eval_greedy'), f'C{i}-o', label=label)
+        axes[1].plot(x[1:], mean('pairs_right_over_wrong')[1:], f'C{i}-o', label=label)
+    axes[0].set(xlabel='rollouts sampled', ylabel='held-out greedy accuracy (mean over seeds)', ylim=(0, 1))
+    axes[1].set(xlabel='rollouts sampled', ylabel='pairs: chosen right, rejected wrong', ylim=(0, 1.05))
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    save_figure(fig, out)
+
+
 IDEA_FIGURES = {'grpo': grpo_figure, 'think_rl': think_rl_figure, 'quietstar': quietstar_figure,
-                'coconut': coconut_figure, 'testtime': testtime_figure}  # name -> draw(paths, labels, out, window)
+                'coconut': coconut_figure, 'testtime': testtime_figure, 'tpo': tpo_figure}  # name -> draw(paths, labels, out, window)
 
 
 def main(argv):

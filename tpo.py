@@ -246,11 +246,12 @@ def thought_steps(thought):
 @torch.no_grad()
 def evaluate(model, tok, records, c, end_id):
     """Greedy answers on held-out records: accuracy, mean thought length in tokens, and of the
-    right answers the share whose thought has exactly the record's steps (records with steps)."""
+    right answers that think the share whose thought has exactly the record's steps (None when
+    no right answer thinks: a direct model)."""
     texts, _ = sample_texts(model, tok, [r['ids'] for r in records], c['max_new_tokens'], 0.0, 0, end_id)
     split = [split_thought(t) for t in texts]
     right = exact_judge(records)([r['prompt'] for r in records], [resp for _, resp in split])
-    with_steps = [(ok, thought, r) for ok, (thought, _), r in zip(right, split, records) if ok and 'steps' in r]
+    with_steps = [(ok, thought, r) for ok, (thought, _), r in zip(right, split, records) if ok and thought and 'steps' in r]
     return {'eval_greedy': sum(right) / len(records),
             'eval_thought_tokens': sum(len(tok.encode(t)) for t, _ in split) / len(records),
             'eval_steps_right_when_right': (sum(thought_steps(t) == r['steps'] for _, t, r in with_steps) /

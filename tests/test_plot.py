@@ -94,3 +94,18 @@ def test_testtime_figure_rejects_a_training_log(tmp_path, capsys):
     with pytest.raises(SystemExit):
         plot.main([log, '--figure=testtime', f"--out={tmp_path / 'x.png'}"])
     assert "no rows with 'method': is it the testtime.jsonl" in capsys.readouterr().err
+
+
+def test_tpo_figure_tables_start_and_end_over_seeds(tmp_path, capsys):
+    logs = []
+    for seed, end in ((1, 0.5), (2, 0.7)):
+        rows = [{'iter': 0, 'eval_greedy': 0.4, 'eval_thought_tokens': 19.0, 'eval_steps_right_when_right': 0.9,
+                 'total_rollouts': 0},
+                {'iter': 1, 'rollouts': 80, 'pairs': 6, 'ties': 4, 'pairs_right_over_wrong': 0.5, 'eval_greedy': end,
+                 'eval_thought_tokens': 20.0, 'eval_steps_right_when_right': None, 'total_rollouts': 80}]
+        path = tmp_path / f'tpo{seed}.jsonl'
+        path.write_text(''.join(json.dumps(r) + '\n' for r in rows))
+        logs.append(str(path))
+    plot.main([*logs, '--figure=tpo', '--labels=TPO,TPO', f"--out={tmp_path / 'tpo.png'}"])
+    row = capsys.readouterr().out.splitlines()[2]
+    assert row == '| TPO | 2 | 1 | 80 | 40.0 +- 0.0 -> 60.0 +- 14.1 | 20.0 +- 0.0 | - | 40.0 +- 0.0 | 50.0 +- 0.0 |'

@@ -60,6 +60,23 @@ def test_exact_judge_reads_the_final_answer():
     assert judge(['p', 'p', 'q', 'q'], ['\n#### 1000', '#### 100', '#### 7.0', '']) == [1.0, 0.0, 1.0, 0.0]
 
 
+def test_held_out_measures_by_hand(monkeypatch):
+    """Greedy accuracy, thought tokens (tags included), and the share of right answers that
+    think whose thought is exactly the record's steps; None for a model that never thinks."""
+    records = [{'prompt': f'p{i}', 'answer': a, 'steps': ['1+2=3', '3*2=6'], 'ids': [0]} for i, a in enumerate((6, 6, 6, 5))]
+    texts = ['<think>\n1+2=3\n3*2=6\n</think>\n#### 6', '<think>\n1+2=4\n4*2=6\n</think>\n#### 6',
+             '#### 6', '<think>\n</think>\n#### 6']
+    monkeypatch.setattr(tpo, 'sample_texts', lambda *a, **kw: (texts, [0] * 4))
+    tok = Tokenizer({'tokenizer': 'char', 'vocab_size': 20, 'stoi': {c: i for i, c in enumerate('\n #0123456789+*=')},
+                     'itos': {}, 'special_tokens': {vocab.THINK_OPEN: 17, vocab.THINK_CLOSE: 18}})
+    out = tpo.evaluate(None, tok, records, {'max_new_tokens': 8}, 19)
+    assert out['eval_greedy'] == 0.75
+    assert out['eval_thought_tokens'] == (15 + 15 + 0 + 3) / 4
+    assert out['eval_steps_right_when_right'] == 0.5  # of the two right answers that think
+    monkeypatch.setattr(tpo, 'sample_texts', lambda *a, **kw: (['#### 6'] * 4, [0] * 4))
+    assert tpo.evaluate(None, tok, records, {'max_new_tokens': 8}, 19)['eval_steps_right_when_right'] is None
+
+
 def test_pairs_are_best_against_worst_and_ties_are_counted():
     scores = [0, 1, 1, 0,  2, 2, 2, 2,  0.5, -1, 3, -1]
     pairs, ties = tpo.preference_pairs(scores, 4)
