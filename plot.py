@@ -340,8 +340,11 @@ TESTTIME_SETTINGS = ('k', 'min_think', 'max_think', 'simulations', 'action', 'br
 
 
 def testtime_variant(row):
-    """The curve a testtime.py row belongs to: its method, MCTS's action, and reflection."""
+    """The curve a testtime.py row belongs to: its method, MCTS's action, budget forcing's wait
+    string (a cut-off at max_think alone is its own curve), and reflection."""
     name = row['method'] + (f" {row['action']}" if row.get('action') else '')
+    if row['method'] == 'budget':
+        name += f" wait {row['wait']!r}" if row.get('wait') else (' max' if row.get('max_think') else '')
     return name + (' + reflection' if row.get('reflection') else '')
 
 

@@ -288,7 +288,8 @@ def run_method(model, tok, records, args):
         for min_think in parse_ints(args.min_think, 'min_think'):
             s = new_sampler(min_think=min_think, max_think=args.max_think or None)
             comps, _, _ = s.sample([r['ids'] for r in records])
-            rows.append(summary('budget', {'min_think': min_think, 'max_think': args.max_think or None},
+            rows.append(summary('budget', {'min_think': min_think, 'max_think': args.max_think or None,
+                                           'wait': args.wait if min_think else None},
                                 [s.answer(c) == truth(r) for c, r in zip(comps, records)], s, n))
     else:
         for sims in parse_ints(args.simulations, 'simulations'):

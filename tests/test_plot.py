@@ -77,7 +77,11 @@ def test_testtime_figure_tables_each_method_and_setting(tmp_path, capsys):
             {'method': 'majority', 'k': 4, 'accuracy': 0.5, 'se': 0.022, 'tokens_per_question': 80.0,
              'flops_per_question': 8e6, 'reflection': False},
             {'method': 'mcts', 'simulations': 8, 'action': 'ministep', 'branching': 3, 'accuracy': 0.45, 'se': 0.022,
-             'tokens_per_question': 900.0, 'flops_per_question': 9e7, 'reflection': True}]
+             'tokens_per_question': 900.0, 'flops_per_question': 9e7, 'reflection': True},
+            {'method': 'budget', 'min_think': 20, 'max_think': None, 'wait': 'Wait', 'accuracy': 0.2, 'se': 0.018,
+             'tokens_per_question': 34.0, 'flops_per_question': 3e6, 'reflection': False},
+            {'method': 'budget', 'min_think': 0, 'max_think': 6, 'wait': None, 'accuracy': 0.01, 'se': 0.004,
+             'tokens_per_question': 21.0, 'flops_per_question': 2e6, 'reflection': False}]
     log = tmp_path / 'testtime.jsonl'
     log.write_text(''.join(json.dumps(r) + '\n' for r in rows))
     out = tmp_path / 'tt.png'
@@ -86,6 +90,8 @@ def test_testtime_figure_tables_each_method_and_setting(tmp_path, capsys):
     assert '| sft | greedy | - | 40.0 +- 2.2 | 20 | 2e+06 |' in lines
     assert '| sft | majority | k 4 | 50.0 +- 2.2 | 80 | 8e+06 |' in lines
     assert '| sft | mcts ministep + reflection | simulations 8, branching 3 | 45.0 +- 2.2 | 900 | 9e+07 |' in lines
+    assert "| sft | budget wait 'Wait' | min_think 20 | 20.0 +- 1.8 | 34 | 3e+06 |" in lines
+    assert '| sft | budget max | min_think 0, max_think 6 | 1.0 +- 0.4 | 21 | 2e+06 |' in lines
     assert out.exists()
 
 
