@@ -85,6 +85,21 @@ class Chooser:
         self.reflected = [False] * n
         self.logp, self.conf, self.forced = [[] for _ in range(n)], [[] for _ in range(n)], [0] * n
 
+    def resume(self, prompts):
+        """Take up each row where its prompt leaves off: inside an unclosed <think> (an MCTS node's
+        partial thought), with its thinking tokens counted and a reflection already written known."""
+        for b, row in enumerate(prompts):
+            for i, token in enumerate(row):
+                if token == self.ids['open']:
+                    self.thinking[b], self.count[b] = True, 0
+                elif token == self.ids['close']:
+                    self.thinking[b] = False
+                elif self.thinking[b]:
+                    self.count[b] += 1
+                    n = len(self.reflect)
+                    self.reflected[b] |= bool(n) and row[i - n + 1:i + 1] == self.reflect
+        return self
+
     def __call__(self, logits):
         tokens = sample_token(logits, self.temperature, self.top_k or None)[:, 0]
         for b in range(len(self.queue)):
@@ -145,7 +160,8 @@ class Sampler:
         <|endoftext|>); temperature: default the sampler's."""
         end_id = self.ids['end'] if end_id is None else end_id
         t = self.temperature if temperature is None else temperature
-        choose = Chooser(len(prompts), self.ids, t, self.top_k, self.min_think, self.max_think, self.wait, self.reflect)
+        choose = Chooser(len(prompts), self.ids, t, self.top_k, self.min_think, self.max_think, self.wait,
+                         self.reflect).resume(prompts)
         seq, _, mask = sample_batch(self.model, prompts, max_new or self.max_new, t, self.top_k, end_id, choose)
         lengths = mask.sum(1).long().tolist()
         new = seq[:, seq.size(1) - mask.size(1):].tolist()

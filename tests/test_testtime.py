@@ -63,6 +63,19 @@ def test_budget_forcing_replaces_only_the_closing_tag_and_stops_at_the_maximum()
     assert scripted(TT.Chooser(1, IDS, 0.0, reflect=[6, 7]), [10, 1, 11, 3, 11, 5]) == [10, 1, 6, 7, 11, 5]
 
 
+def test_a_chooser_resumes_a_partial_thought():
+    """A prompt that ends inside <think> (an MCTS node) is continued as the thought it is: its
+    thinking tokens count towards min_think and max_think, and a reflection already written is
+    not written again."""
+    chooser = TT.Chooser(1, IDS, 0.0, min_think=3, wait=[7]).resume([[0, 10, 1, 2]])
+    assert scripted(chooser, [11, 11, 5]) == [7, 11, 5]  # 2 thought tokens + Wait = 3: then it may close
+    chooser = TT.Chooser(1, IDS, 0.0, max_think=2).resume([[0, 10, 1, 2]])
+    assert scripted(chooser, [3, 5]) == [11, 5]  # already at the maximum: closed at once
+    assert scripted(TT.Chooser(1, IDS, 0.0, reflect=[6, 7]).resume([[10, 1]]), [11, 5]) == [6, 7]
+    assert scripted(TT.Chooser(1, IDS, 0.0, reflect=[6, 7]).resume([[10, 1, 6, 7, 2]]), [11, 5]) == [11, 5]
+    assert scripted(TT.Chooser(1, IDS, 0.0, reflect=[6, 7]).resume([[10, 1, 11, 5]]), [11, 5]) == [11, 5]
+
+
 class ToySampler:
     """Continuations of tokens 1 or 2 (the rows of one call alternate their first token, so
     every expansion offers both; the rest at random), then the end."""
