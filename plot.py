@@ -344,7 +344,7 @@ def testtime_variant(row):
     string (a cut-off at max_think alone is its own curve), and reflection."""
     name = row['method'] + (f" {row['action']}" if row.get('action') else '')
     if row['method'] == 'budget':
-        name += f" wait {row['wait']!r}" if row.get('wait') else (' max' if row.get('max_think') else '')
+        name += f" wait {row['wait']!r}" if row.get('wait') else (' max' if row.get('max_think') else ' none (sampling)')
     return name + (' + reflection' if row.get('reflection') else '')
 
 
@@ -369,7 +369,7 @@ def testtime_figure(paths, labels, out, window=10):
         models.setdefault(label, []).extend(log_rows(path, 'method', ('accuracy', 'se', 'tokens_per_question', 'flops_per_question'), what))
     print(testtime_table(models))
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(9, 5.5))
+    fig, ax = plt.subplots(figsize=(12, 6))
     styles = {}
     for i, (label, rows) in enumerate(models.items()):
         variants = {}
@@ -383,7 +383,7 @@ def testtime_figure(paths, labels, out, window=10):
     ax.set_xscale('log')
     ax.set(xlabel='generated tokens per question', ylabel='accuracy (held-out)', ylim=(0, 1))
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc='upper left', bbox_to_anchor=(1.01, 1))
     save_figure(fig, out)
 
 

@@ -318,7 +318,10 @@ def sample(args):
     forcing = args.majority or args.min_think or args.max_think
     with torch.no_grad():
         if forcing:  # testtime.py's sampler: budget forcing, and the samples for the vote
-            s = testtime.Sampler(model, tokenizer, args.max_new_tokens, args.temperature, args.top_k,
+            room = model.config.block_size - len(ids)  # it keeps the whole sequence in the KV cache
+            if room < 1:
+                raise UserError(f"the start text ({len(ids)} tokens) fills the model's block ({model.config.block_size})")
+            s = testtime.Sampler(model, tokenizer, min(args.max_new_tokens, room), args.temperature, args.top_k,
                                  args.min_think, args.max_think or None, args.wait)
             completions = s.sample([ids] * (args.majority or args.num_samples))[0]
             y = [ids + c for c in completions]

@@ -7,7 +7,7 @@ together, become a preference pair for DPO. The thoughts improve only through wh
 the answers. Each iteration starts from the last one's model, which is also its reference.
 
     python tpo.py config/tpo_arith.py                     # a config file, then --key=value overrides
-    python plot.py results/tpo/*.jsonl --figure=tpo --labels=...
+    python plot.py results/tpo/tpo_exact_s133?.jsonl --figure=tpo --labels=TPO,TPO,TPO
 
 One iteration:
   1. prompts_per_iteration prompts from the dataset's train.jsonl, `samples` completions of

@@ -192,3 +192,13 @@ def test_sample_py_votes_and_forces_the_budget(arith_run, capsys):
                  '--max_new_tokens=12', '--max_think=2'])
     out = capsys.readouterr().out
     assert 'majority vote over 3 samples:' in out and out.count('---------------') == 3
+
+
+def test_sample_py_votes_within_the_block(arith_run, capsys):
+    """sample.py's default max_new_tokens (500) is more than the block holds: the vote's samples
+    stop at the block instead of failing."""
+    import sample
+    question = vocab.read_jsonl(arith_run / 'data' / 'val.jsonl')[0]['prompt']
+    (arith_run / 'q2.txt').write_text(question)
+    sample.main([f'--out_dir={arith_run / "run"}', f'--start=FILE:{arith_run / "q2.txt"}', '--majority=2'])
+    assert 'majority vote over 2 samples:' in capsys.readouterr().out
