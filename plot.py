@@ -377,7 +377,8 @@ def testtime_figure(paths, labels, out, window=10):
             variants.setdefault(testtime_variant(r), []).append(r)
         for name, points in variants.items():
             points.sort(key=lambda r: r['tokens_per_question'])
-            style = styles.setdefault(name, ('-o', '--s', ':^', '-.v', '-D', '--x', ':P', '-.*')[len(styles) % 8])
+            n = styles.setdefault(name, len(styles))  # a line style and a marker of its own per method
+            style = ('-', '--', ':', '-.')[n % 4] + 'osD^v<>pPX*h'[n % 12]
             ax.errorbar([r['tokens_per_question'] for r in points], [r['accuracy'] for r in points],
                         yerr=[r['se'] for r in points], fmt=f'C{i}{style}', capsize=2, label=f'{label}: {name}')
     ax.set_xscale('log')

@@ -86,18 +86,23 @@ class Chooser:
         self.logp, self.conf, self.forced = [[] for _ in range(n)], [[] for _ in range(n)], [0] * n
 
     def resume(self, prompts):
-        """Take up each row where its prompt leaves off: inside an unclosed <think> (an MCTS node's
-        partial thought), with its thinking tokens counted and a reflection already written known."""
+        """Take up each row where its prompt leaves off, as force() would have left it had it
+        written the prompt: inside an unclosed <think> (an MCTS node's partial thought), its
+        thinking tokens counted, a reflection written before known, and one cut off midway (a
+        mini-step ends anywhere) finished first."""
         for b, row in enumerate(prompts):
-            for i, token in enumerate(row):
+            for token in row:
                 if token == self.ids['open']:
-                    self.thinking[b], self.count[b] = True, 0
+                    self.thinking[b] = True
                 elif token == self.ids['close']:
                     self.thinking[b] = False
                 elif self.thinking[b]:
                     self.count[b] += 1
-                    n = len(self.reflect)
-                    self.reflected[b] |= bool(n) and row[i - n + 1:i + 1] == self.reflect
+            if self.thinking[b] and self.reflect:
+                since, n = row[len(row) - row[::-1].index(self.ids['open']):], len(self.reflect)  # the open thought
+                cut = next((j for j in range(n - 1, 0, -1) if since[-j:] == self.reflect[:j]), 0)
+                if cut or any(since[i:i + n] == self.reflect for i in range(len(since) - n + 1)):
+                    self.reflected[b], self.queue[b] = True, self.reflect[cut:] if cut else []
         return self
 
     def __call__(self, logits):
@@ -214,6 +219,8 @@ def mcts(sampler, prompt, simulations, branching=3, action='step', ministep=6, c
             step_end, length = (newline, sampler.max_new) if action == 'step' else (None, ministep)
             room = sampler.max_new - len(node.prefix)
             acts, conf, _ = sampler.sample([prompt + node.prefix] * branching, min(length, room), step_end)
+            cut = [a.index(end) + 1 if end in a else len(a) for a in acts]  # an action ends at the end too
+            acts, conf = [a[:n] for a, n in zip(acts, cut)], [c[:n] for c, n in zip(conf, cut)]
             node.children = [Node(node.prefix + a, node.conf + c, node, (end in a) or len(node.prefix + a) >= sampler.max_new)
                              for a, c in zip(acts, conf)]
             # roll the children out to the end, a batch per prefix length: each row may take exactly

@@ -99,14 +99,15 @@ def load_config(args):
 # thought and response; the judges see the response alone
 
 def split_thought(completion):
-    """(thought, response): a completion that opens <think> thinks up to the first </think>
-    (tags included), and answers after it; without the tags it is all response."""
-    if not completion.lstrip().startswith(vocab.THINK_OPEN):
-        return '', completion
-    if vocab.THINK_CLOSE not in completion:
+    """(thought, response): a completion that writes </think> thinks up to the first one (tags
+    included; its <think> may be the prompt's), and answers after it; one that opens <think> and
+    never closes it is all thought; without the tags it is all response."""
+    if vocab.THINK_CLOSE in completion:
+        cut = completion.index(vocab.THINK_CLOSE) + len(vocab.THINK_CLOSE)
+        return completion[:cut], completion[cut:]
+    if completion.lstrip().startswith(vocab.THINK_OPEN):
         return completion, ''  # never stopped thinking: no response to judge
-    cut = completion.index(vocab.THINK_CLOSE) + len(vocab.THINK_CLOSE)
-    return completion[:cut], completion[cut:]
+    return '', completion
 
 
 def judge_completions(judge, prompts, completions):
@@ -115,24 +116,28 @@ def judge_completions(judge, prompts, completions):
 
 
 def exact_judge(records):
-    """The verifier: 1 when the response's final answer is the prompt's record's answer."""
+    """The verifier: 1 when the response's final answer is the prompt's record's answer, read as
+    grpo.py reads a completion's after its thought (after '####', else its first number)."""
     truth = {r['prompt']: normalize_number(str(r['answer'])) for r in records}
 
     def judge(prompts, responses):
-        return [float(final_answer(resp) is not None and final_answer(resp) == truth[p])
-                for p, resp in zip(prompts, responses)]
+        answers = [final_answer(vocab.THINK_CLOSE + resp) for resp in responses]
+        return [float(a is not None and a == truth[p]) for a, p in zip(answers, prompts)]
     return judge
 
 
 def likelihood_judge(model, tok, end_id, chunk=256):
     """A judge that can be wrong: the mean log-prob per token of the response (stripped, then
-    <|endoftext|>) under another model given the prompt; an empty response scores -inf."""
+    <|endoftext|>, cut to the model's block) under another model given the prompt; an empty
+    response scores -inf."""
     @torch.no_grad()
     def judge(prompts, responses):
         scores = []
         for s in range(0, len(prompts), chunk):
-            rows = [tok.encode(r.strip() + '\n') + [end_id] for r in responses[s:s + chunk]]
-            seq, valid, mask = pad_completions(model, [tok.encode(p) for p in prompts[s:s + chunk]], rows)
+            ids = [tok.encode(p) for p in prompts[s:s + chunk]]
+            rows = [(tok.encode(r.strip() + '\n') + [end_id])[:model.config.block_size - len(p)]
+                    for r, p in zip(responses[s:s + chunk], ids)]
+            seq, valid, mask = pad_completions(model, ids, rows)
             logp = completion_logprobs(model, seq, valid, seq.size(1) - mask.size(1)) * mask
             scores += (logp.sum(1) / mask.sum(1)).tolist()
         return [sc if resp.strip() else float('-inf') for sc, resp in zip(scores, responses)]
@@ -141,7 +146,8 @@ def likelihood_judge(model, tok, end_id, chunk=256):
 
 def pad_completions(model, prompts, completions):
     """Prompts left-padded, then completions right-padded: (seq, valid, mask) as
-    model.sample_batch returns them (mask 1 on each completion's own tokens)."""
+    model.sample_batch returns them (mask 1 on each completion's own tokens; the right padding
+    is not valid either, so its positions stay inside the block)."""
     ids, valid = left_pad(prompts, model.lm_head.weight.device)
     M = max(map(len, completions))
     tail = torch.zeros(len(completions), M, dtype=torch.long, device=ids.device)
@@ -149,7 +155,7 @@ def pad_completions(model, prompts, completions):
     for i, comp in enumerate(completions):
         tail[i, :len(comp)] = torch.tensor(comp, dtype=torch.long)
         mask[i, :len(comp)] = 1.0
-    return torch.cat([ids, tail], 1), torch.cat([valid, torch.ones_like(tail, dtype=torch.bool)], 1), mask
+    return torch.cat([ids, tail], 1), torch.cat([valid, mask.bool()], 1), mask
 
 
 def preference_pairs(scores, samples):

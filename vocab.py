@@ -475,6 +475,21 @@ def final_answer(completion):
     return None
 
 
+def task_records(data_dir, split, tok, dataset):
+    """The records of data_dir/split.jsonl (prompt, answer, ...), each with its prompt's ids."""
+    path = os.path.join(data_dir, f'{split}.jsonl')
+    if not os.path.exists(path):
+        raise UserError(f"no {path}: run python data/{dataset}/prepare.py")
+    records = read_jsonl(path)
+    for n, r in enumerate(records, 1):
+        if not isinstance(r, dict) or not isinstance(r.get('prompt'), str) or 'answer' not in r:
+            raise UserError(f"{path} record {n} needs a string prompt and an answer")
+        r['ids'] = tok.encode(r['prompt'])
+    if not records:
+        raise UserError(f"{path} holds no records")
+    return records
+
+
 # -----------------------------------------------------------------------------
 # command line: the vocabulary of a prepared dataset
 
@@ -509,18 +524,3 @@ def main(argv):
 
 if __name__ == '__main__':
     main(sys.argv[1:])
-
-
-def task_records(data_dir, split, tok, dataset):
-    """The records of data_dir/split.jsonl (prompt, answer, ...), each with its prompt's ids."""
-    path = os.path.join(data_dir, f'{split}.jsonl')
-    if not os.path.exists(path):
-        raise UserError(f"no {path}: run python data/{dataset}/prepare.py")
-    records = read_jsonl(path)
-    for n, r in enumerate(records, 1):
-        if not isinstance(r, dict) or not isinstance(r.get('prompt'), str) or 'answer' not in r:
-            raise UserError(f"{path} record {n} needs a string prompt and an answer")
-        r['ids'] = tok.encode(r['prompt'])
-    if not records:
-        raise UserError(f"{path} holds no records")
-    return records

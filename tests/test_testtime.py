@@ -74,6 +74,24 @@ def test_a_chooser_resumes_a_partial_thought():
     assert scripted(TT.Chooser(1, IDS, 0.0, reflect=[6, 7]).resume([[10, 1]]), [11, 5]) == [6, 7]
     assert scripted(TT.Chooser(1, IDS, 0.0, reflect=[6, 7]).resume([[10, 1, 6, 7, 2]]), [11, 5]) == [11, 5]
     assert scripted(TT.Chooser(1, IDS, 0.0, reflect=[6, 7]).resume([[10, 1, 11, 5]]), [11, 5]) == [11, 5]
+    # a reflection cut off midway (a mini-step ends anywhere) is finished first, then not written again
+    chooser = TT.Chooser(1, IDS, 0.0, reflect=[6, 7, 8]).resume([[10, 1, 6]])
+    assert scripted(chooser, [2, 2, 11, 5]) == [7, 8, 11, 5]
+    # thinking tokens count across thoughts, as force() counts them
+    chooser = TT.Chooser(1, IDS, 0.0, max_think=3).resume([[10, 1, 2, 11, 10]])
+    assert scripted(chooser, [3, 4, 5]) == [3, 11, 5]
+
+
+def test_an_mcts_action_ends_at_the_end_of_text():
+    """A step runs to a newline, but a completion that ends first ends the action there: the
+    node holds no token after <|endoftext|>."""
+    class Ends(ToySampler):
+        def sample(self, prompts, max_new=None, end_id=None, temperature=None):
+            comps = [[1, 12, 2, 2] if end_id == 9 else [2, 12] for _ in prompts]
+            return comps, [[0.5] * len(c) for c in comps], [[0.0] * len(c) for c in comps]
+    best, root = TT.mcts(Ends(0), [0], simulations=1, branching=2, action='step')
+    assert [ch.prefix for ch in root.children] == [[1, 12], [1, 12]] and all(ch.done for ch in root.children)
+    assert best == [1, 12]
 
 
 class ToySampler:

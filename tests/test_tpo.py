@@ -35,6 +35,7 @@ def test_dpo_loss_by_hand():
     ('#### 3', '', '#### 3'),  # a direct model: all response
     ('<think>\n1+2=3\n#### 3', '<think>\n1+2=3\n#### 3', ''),  # never closed: nothing to judge
     ('<think>a</think>b</think>c', '<think>a</think>', 'b</think>c'),  # the first close ends the thought
+    ('1+2=3\n</think>\n#### 3', '1+2=3\n</think>', '\n#### 3'),  # the prompt opened <think>
 ])
 def test_split_thought(completion, thought, response):
     assert tpo.split_thought(completion) == (thought, response)
@@ -57,7 +58,7 @@ def test_the_judge_never_sees_the_thought():
 
 def test_exact_judge_reads_the_final_answer():
     judge = tpo.exact_judge([{'prompt': 'p', 'answer': '1,000'}, {'prompt': 'q', 'answer': 7}])
-    assert judge(['p', 'p', 'q', 'q'], ['\n#### 1000', '#### 100', '#### 7.0', '']) == [1.0, 0.0, 1.0, 0.0]
+    assert judge(['p', 'p', 'q', 'q', 'q'], ['\n#### 1000', '#### 100', '#### 7.0', '', ' 7 then 8']) == [1, 0, 1, 0, 1]
 
 
 def test_held_out_measures_by_hand(monkeypatch):
@@ -125,10 +126,13 @@ def test_likelihood_judge_prefers_what_its_model_would_write():
     judge = tpo.likelihood_judge(model.eval(), tok, 5)
     good, bad, empty = judge(['b', 'b', 'b'], ['\n#### a\n', '#### b', ''])
     assert good > bad > empty == float('-inf')
+    # a response longer than the judge's block (24) is cut to it, beside a short one
+    long, short = judge(['b', 'b'], ['#### ' + 'a' * 40, '#### a'])
+    assert math.isfinite(long) and short == pytest.approx(good, abs=1e-4)
 
 
-# a toy with the exact-answer judge: prompt 'a' is answered 1, 'b' 2; a completion thinks
-# (any tokens), closes </think>, and its response's first number is its answer
+# a toy with the exact-answer judge: prompt 'a' is answered 1, 'b' 2; the prompt opens <think>,
+# a completion thinks (any tokens), closes </think>, and its response's first number is its answer
 TOY_CHARS = 'ab12'
 TOY_META = {'tokenizer': 'char', 'vocab_size': 7, 'stoi': {ch: i for i, ch in enumerate(TOY_CHARS)},
             'itos': dict(enumerate(TOY_CHARS)),
@@ -157,14 +161,15 @@ def toy_learning(monkeypatch, iterations=30, swap=False):
 
 
 def test_tpo_learns_a_toy_with_the_exact_judge(monkeypatch):
-    """Sampled accuracy rises from about chance (~0.07: a digit after </think>, the right one of
-    two) several-fold in 30 iterations; with every pair swapped it falls to about nothing."""
+    """Sampled accuracy rises from about a fifth (a right digit first after the prompt's
+    <think>, or after a </think>) to most samples in 30 iterations; with every pair swapped it
+    falls to about nothing. The judge reads what follows </think> only."""
     acc = toy_learning(monkeypatch)
     start, end = sum(acc[:3]) / 3, sum(acc[-5:]) / 5
-    assert start < 0.15 and end > 0.25 and end > start + 0.2, acc
+    assert start < 0.3 and end > 0.7, acc
     monkeypatch.undo()
     acc = toy_learning(monkeypatch, swap=True)
-    assert sum(acc[-5:]) / 5 < min(0.05, acc[0] + 0.01), acc
+    assert sum(acc[-5:]) / 5 < 0.05, acc
 
 
 def test_config_errors():
