@@ -287,7 +287,7 @@ def run(c):
                         f"the model's block_size ({policy.config.block_size}): lower max_new_tokens")
     if c['judge'] == 'likelihood':
         judged = load_run(c['judge_from'])
-        if judged['meta'].get('stoi') != meta.get('stoi') or judged['meta']['tokenizer'] != meta['tokenizer']:
+        if any(judged['meta'].get(key) != meta.get(key) for key in ('tokenizer', 'stoi', 'special_tokens')):
             raise UserError(f"the judge {c['judge_from']} reads another vocabulary than {c['init_from']}")
         judge = likelihood_judge(model_from_checkpoint(judged).to(device).eval(), tok, end_id)
     else:
