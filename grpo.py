@@ -40,7 +40,7 @@ from model import completion_logprobs, sample_batch, sample_texts
 from configurator import check_ranges, pick_device, read_config
 from train import RunLog, checkpoint, group_advantages, load_checkpoint, model_from_checkpoint, save_checkpoint, set_lr
 from vocab import (Tokenizer, UserError, check_writable, cli_errors, default_data_dir, final_answer, normalize_number,
-                   task_records)
+                   prompt_splits)
 
 
 DEFAULTS = dict(
@@ -273,7 +273,7 @@ def run(c):
     torch.manual_seed(c['seed'])
     device = pick_device(c['device'])
     path = c['init_from']
-    ckpt = load_checkpoint(os.path.join(path, 'ckpt.pt') if os.path.isdir(path) else path)
+    ckpt = load_checkpoint(path)
     if ckpt['idea'] != 'gpt':
         raise UserError(f"grpo.py trains plain GPT checkpoints; {path} holds a {ckpt['idea']!r} model")
     # eval mode throughout: no dropout, so the ratio to the old policy is exactly 1 at the first update
@@ -282,13 +282,8 @@ def run(c):
     meta = ckpt['meta']
     tok = Tokenizer(meta)
     end_id = vocab.end_of_text_id(tok, required=True)
-    data_dir = c['data_dir'] or default_data_dir(c['dataset'])
-    train_records = task_records(data_dir, 'train', tok, c['dataset'])
-    val_records = task_records(data_dir, 'val', tok, c['dataset'])[:c['eval_prompts']]
-    longest = max(len(r['ids']) for r in train_records + val_records)
-    if longest + c['max_new_tokens'] > policy.config.block_size:
-        raise UserError(f"the longest prompt ({longest} tokens) + max_new_tokens ({c['max_new_tokens']}) exceed "
-                        f"the model's block_size ({policy.config.block_size}): lower max_new_tokens")
+    train_records, val_records = prompt_splits(c['data_dir'] or default_data_dir(c['dataset']), c['dataset'], tok,
+                                               c['eval_prompts'], c['max_new_tokens'], policy.config.block_size)
     weights = {name: c[f'{name}_weight'] for name in REWARDS}
     check_writable(c['out_dir'])
     device_type = 'cuda' if device.startswith('cuda') else device

@@ -287,7 +287,7 @@ def load_teacher(path, meta):
     """The frozen model of reward='teacher': a run without think tokens on the same base vocabulary."""
     if not path:
         raise UserError("reward='teacher' needs teacher=OUT_DIR, a train.py run without think tokens")
-    ckpt = load_checkpoint(os.path.join(path, 'ckpt.pt') if os.path.isdir(path) else path)
+    ckpt = load_checkpoint(path)
     check_extends(ckpt['meta'], meta)
     if think_ids(ckpt['meta']):
         raise UserError(f"the teacher {path} has think tokens in its vocabulary; use a run without them")

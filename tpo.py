@@ -44,7 +44,7 @@ from configurator import check_ranges, pick_device, read_config
 from model import completion_logprobs, left_pad, sample_batch, sample_texts
 from train import RunLog, checkpoint, load_checkpoint, model_from_checkpoint, save_checkpoint
 from vocab import (Tokenizer, UserError, check_writable, cli_errors, default_data_dir, final_answer, normalize_number,
-                   task_records)
+                   prompt_splits)
 
 DEFAULTS = dict(
     # I/O
@@ -265,7 +265,7 @@ def evaluate(model, tok, records, c, end_id):
 
 
 def load_run(path):
-    ckpt = load_checkpoint(os.path.join(path, 'ckpt.pt') if os.path.isdir(path) else path)
+    ckpt = load_checkpoint(path)
     if ckpt['idea'] != 'gpt':
         raise UserError(f"tpo.py trains plain GPT checkpoints; {path} holds a {ckpt['idea']!r} model")
     return ckpt
@@ -278,13 +278,8 @@ def run(c):
     policy = model_from_checkpoint(ckpt).to(device).eval()  # eval mode: no dropout in the log-probs
     meta, tok = ckpt['meta'], Tokenizer(ckpt['meta'])
     end_id = vocab.end_of_text_id(tok, required=True)
-    data_dir = c['data_dir'] or default_data_dir(c['dataset'])
-    train_records = task_records(data_dir, 'train', tok, c['dataset'])
-    val_records = task_records(data_dir, 'val', tok, c['dataset'])[:c['eval_prompts']]
-    longest = max(len(r['ids']) for r in train_records + val_records)
-    if longest + c['max_new_tokens'] > policy.config.block_size:
-        raise UserError(f"the longest prompt ({longest} tokens) + max_new_tokens ({c['max_new_tokens']}) exceed "
-                        f"the model's block_size ({policy.config.block_size}): lower max_new_tokens")
+    train_records, val_records = prompt_splits(c['data_dir'] or default_data_dir(c['dataset']), c['dataset'], tok,
+                                               c['eval_prompts'], c['max_new_tokens'], policy.config.block_size)
     if c['judge'] == 'likelihood':
         judged = load_run(c['judge_from'])
         if any(judged['meta'].get(key) != meta.get(key) for key in ('tokenizer', 'stoi', 'special_tokens')):

@@ -161,7 +161,8 @@ def checkpoint(model, optimizer, idea, meta, config, iter_num, best_val_loss=flo
 
 
 def load_checkpoint(path):
-    """A checkpoint as plain data; weights_only, so opening one cannot run code."""
+    """A checkpoint (a file, or a run's out_dir) as plain data; weights_only: opening one runs no code."""
+    path = os.path.join(path, 'ckpt.pt') if os.path.isdir(path) else path
     if not os.path.exists(path):
         raise UserError(f"no checkpoint at {path}; train one first (python train.py ...) or use init_from='scratch'")
     try:
@@ -201,8 +202,7 @@ def init_from_run(config, meta):
     """Fine-tune another run's weights in this config's idea: a 'gpt' run can start a
     'quietstar' one (the idea's own new parameters keep their initialisation), grown to this
     dataset's vocabulary (special tokens appended); iteration 0, a fresh optimizer."""
-    path = config['init_from']
-    src = load_checkpoint(os.path.join(path, 'ckpt.pt') if os.path.isdir(path) else path)
+    src = load_checkpoint(path := config['init_from'])
     check_extends(src['meta'], meta)
     args = src['model_args']
     diff = [f"{k}={args[k]!r} (config {config[k]!r})" for k in ('n_layer', 'n_head', 'n_embd', 'bias', 'tanh_gelu')

@@ -475,6 +475,17 @@ def final_answer(completion):
     return None
 
 
+def prompt_splits(data_dir, dataset, tok, n_val, max_new_tokens, block_size):
+    """The train records and the first n_val val records (task_records) for a model of block_size
+    that continues each prompt by up to max_new_tokens; a prompt with no room for that is a UserError."""
+    train, val = task_records(data_dir, 'train', tok, dataset), task_records(data_dir, 'val', tok, dataset)[:n_val]
+    longest = max(len(r['ids']) for r in train + val)
+    if longest + max_new_tokens > block_size:
+        raise UserError(f"the longest prompt ({longest} tokens) + max_new_tokens ({max_new_tokens}) exceed "
+                        f"the model's block_size ({block_size}): lower max_new_tokens")
+    return train, val
+
+
 def task_records(data_dir, split, tok, dataset):
     """The records of data_dir/split.jsonl (prompt, answer, ...), each with its prompt's ids."""
     path = os.path.join(data_dir, f'{split}.jsonl')
