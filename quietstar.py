@@ -153,9 +153,13 @@ class QuietSTaRGPT(GPT):
 
     def init_token_rows(self, tokenizer, new_ids):
         """New marker rows start as copies of marker_init's embedding, not the mean one (the rows
-        are the markers' logits too, tied, but those are masked for text)."""
+        are the markers' logits too, tied, but those are masked for text); a vocabulary without
+        that character (the hops task's) keeps the mean row."""
         markers = [i for i in (self.config.start_id, self.config.end_id) if i in new_ids]
-        init = tokenizer.encode(self.marker_init)
+        try:
+            init = tokenizer.encode(self.marker_init)
+        except UserError:
+            init = []
         if markers and len(init) == 1:
             with torch.no_grad():
                 self.transformer.wte.weight[markers] = self.transformer.wte.weight[init[0]].clone()
@@ -401,7 +405,7 @@ def answers(run_dir, records_path, limit=1000):
     """answer_metrics of run_dir's checkpoint on the first `limit` records of a jsonl file."""
     ckpt = load_checkpoint(os.path.join(run_dir, 'ckpt.pt'))
     model = model_from_checkpoint(ckpt).eval()
-    if not isinstance(model, QuietSTaRGPT):
+    if not hasattr(model, 'mixed_logits'):  # not isinstance: run as a script, this file is __main__, not quietstar
         raise UserError(f"{run_dir} is a {ckpt['idea']!r} run; answers needs a Quiet-STaR one")
     records = [r for r in read_jsonl(records_path) if '=' in r.get('completion', '')][:limit]
     if not records:

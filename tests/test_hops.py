@@ -62,15 +62,32 @@ def test_chain_markers_are_the_ids_quietstar_adds(tmp_path):
     H.main(['--n=6', '--k=3', '--train_size=40', '--val_size=5', '--test_size=5', f'--out_dir={tmp_path / "direct"}'])
     mix = pickle.load(open(tmp_path / 'mix' / 'meta.pkl', 'rb'))
     r = vocab.read_jsonl(tmp_path / 'mix' / 'train.jsonl')[0]
-    assert r['completion'] == f"{vocab.START_THOUGHT}{''.join(r['path'][1:-1])}{vocab.END_THOUGHT}={r['answer']}\n"
+    # the thought after '=': Quiet-STaR's thought at '=' predicts the answer, from these positions
+    assert r['completion'] == f"={vocab.START_THOUGHT}{''.join(r['path'][1:-1])}{vocab.END_THOUGHT}{r['answer']}\n"
     ids = vocab.Tokenizer(mix).encode(r['completion'])
-    assert ids[0] == len(H.ALPHABET) and ids[3] == len(H.ALPHABET) + 1 and len(ids) == 7  # one id per marker
+    assert ids[1] == len(H.ALPHABET) and ids[4] == len(H.ALPHABET) + 1 and len(ids) == 7  # one id per marker
     import configurator as C
     direct = pickle.load(open(tmp_path / 'direct' / 'meta.pkl', 'rb'))
     config = C.load_config(['--model=quietstar', f'--data_dir={tmp_path / "direct"}'])
     grown = C.idea_meta(config, direct)  # the idea adds its markers at the same ids
     assert grown['special_tokens'] == mix['special_tokens'] and grown['vocab_size'] == mix['vocab_size']
     T.check_extends(mix, grown)  # so a Quiet-STaR run can start from a model pre-trained on the mix
+
+
+def test_exclude_draws_none_of_another_datasets_records(tmp_path):
+    # n=4, k=2: 4! * 4 = 96 records; the first set takes 60, the second must find the other 36
+    H.main(['--n=4', '--k=2', '--form=edges', '--train_size=50', '--val_size=5', '--test_size=5', f'--out_dir={tmp_path / "a"}'])
+    H.main(['--n=4', '--k=2', '--train_size=20', '--val_size=2', '--test_size=2', f'--exclude={tmp_path / "a"}',
+            '--seed=1', f'--out_dir={tmp_path / "b"}'])
+    a = {H.record_key(r) for s in ('train', 'val', 'test') for r in vocab.read_jsonl(tmp_path / 'a' / f'{s}.jsonl')}
+    b = [H.record_key(r) for s in ('train', 'val', 'test') for r in vocab.read_jsonl(tmp_path / 'b' / f'{s}.jsonl')]
+    assert len(a) == 60 and len(set(b)) == 24 and not a & set(b)
+    for r in vocab.read_jsonl(tmp_path / 'b' / 'train.jsonl'):  # the key read back is the record's own
+        f, start, k = H.record_key(r)
+        assert k == 2 and H.SYMBOLS[H.hops(f, start, 2)[-1]] == r['answer']
+    with pytest.raises(SystemExit):  # 36 left, 3/4 of them is 27
+        H.main(['--n=4', '--k=2', '--train_size=30', '--val_size=2', '--test_size=2', f'--exclude={tmp_path / "a"}',
+                f'--out_dir={tmp_path / "c"}'])
 
 
 def test_bad_knobs_are_one_line_errors(tmp_path, capsys):

@@ -3,6 +3,7 @@ causal forward (logits, losses, gradients), causality, the zero-initialised mixi
 base model, REINFORCE by hand, markers never sampled, generation, fine-tuning from a train.py
 checkpoint, sample.py --show_thoughts. Tiny and fast."""
 
+import json
 import shutil
 
 import pytest
@@ -444,6 +445,43 @@ def test_finetune_from_a_base_run_in_one_command(base_run):
     assert train_rows[-1]['mix_weight'] != 0  # the mixing head learned something
     ckpt = T.load_checkpoint(str(tmp / 'qs' / 'ckpt.pt'))
     assert ckpt['idea'] == 'quietstar' and ckpt['meta'] == meta
+
+
+def test_new_markers_keep_the_mean_row_where_the_vocabulary_has_no_dash():
+    # the hops vocabulary has no '-': the markers stay at the mean row fine-tuning gave them
+    meta = {'vocab_size': 12, 'tokenizer': 'char', 'stoi': {ch: i for i, ch in enumerate('abcdefghij')},
+            'itos': dict(enumerate('abcdefghij')), 'special_tokens': {vocab.START_THOUGHT: 10, vocab.END_THOUGHT: 11}}
+    model = tiny()
+    before = model.transformer.wte.weight.detach().clone()
+    model.init_token_rows(vocab.Tokenizer(meta), [10, 11])
+    assert torch.equal(model.transformer.wte.weight, before)
+    meta['stoi']['-'], meta['itos'][9] = 9, '-'  # with a dash they are copies of it
+    del meta['stoi']['j']
+    model.init_token_rows(vocab.Tokenizer(meta), [10, 11])
+    assert torch.equal(model.transformer.wte.weight[10], before[9]) and torch.equal(model.transformer.wte.weight[11], before[9])
+
+
+def test_hops_pretraining_mix_then_quietstar_on_new_permutations(tmp_path):
+    """config/quietstar_hops.py's pipeline, tiny: a GPT pre-trained on chains written as thoughts,
+    fine-tuned into Quiet-STaR on direct records of permutations it never saw, then the
+    scripts that score both (quietstar.py answers run as a script, score.py past the thought)."""
+    from conftest import load_script
+    H = load_script('data/hops/prepare.py', 'prepare_hops')
+    mix, direct = tmp_path / 'mix', tmp_path / 'direct'
+    H.main(['--n=4', '--k=2', '--chain_share=0.5', '--chain_markers', '--test_chain_share=1', '--train_size=40',
+            '--val_size=4', '--test_size=8', f'--out_dir={mix}'])
+    H.main(['--n=4', '--k=2', '--chain_markers', f'--exclude={mix}', '--seed=1', '--train_size=20', '--val_size=4',
+            '--test_size=8', f'--out_dir={direct}'])
+    small = ['--block_size=16', '--eval_interval=2', '--learning_rate=1e-2']
+    T.train(C.load_config(tiny_args(mix, tmp_path / 'pre', '--max_iters=4', *small)))
+    T.train(C.load_config([str(ROOT / 'config' / 'quietstar_hops.py')] + tiny_args(
+        direct, tmp_path / 'qs', f'--init_from={tmp_path / "pre"}', '--max_iters=2', *small)))
+    r = run_script('quietstar.py', 'answers', tmp_path / 'qs', direct / 'test.jsonl')
+    assert r.returncode == 0, r.stderr
+    got = json.loads(r.stdout)
+    assert got['records'] == 8 and 0 <= got['thought_is_chain'] <= 1 and 'swapped_accuracy' in got
+    r = run_script('score.py', tmp_path / 'pre', mix / 'test.jsonl', '--marker=<endofthought>', '--json')
+    assert r.returncode == 0 and json.loads(r.stdout)['n'] == 8, r.stderr
 
 
 def test_an_idea_file_copied_under_a_new_name_trains(base_run, tmp_path):

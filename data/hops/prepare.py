@@ -23,9 +23,12 @@ start, k) repeats across splits. score.py reads the answer after the last '='.
     python data/hops/prepare.py --n=8 --k=3 --chain_share=0.5 --test_chain_share=0 --out_dir=data/hops_mix
     python data/hops/prepare.py --n=8 --k=3 --chain_share=0.5 --chain_markers --out_dir=data/hops_thought_mix
 
---chain_markers writes a chain as a thought, <startofthought>cd<endofthought>=a (the markers are
-two special tokens after the characters): Quiet-STaR's pre-training mix, so that its thoughts
-start where chains sat.
+--chain_markers writes a chain as a thought, =<startofthought>cd<endofthought>a (the markers are
+two special tokens after the characters): Quiet-STaR's pre-training mix. Quiet-STaR predicts
+each token after a thought at the position before it, so the thought that predicts the answer
+sits after '=', at the positions this chain held (score such a chain with
+`score.py --marker='<endofthought>'`). --exclude=DIR draws none of DIR's records (prompt and
+hop count): fine-tuning records on permutations the pre-training never showed.
 
 meta.pkl: the character vocabulary of the task (symbols, digits, '?', ':', '=', '>', ' ',
 '\\n'), the same for every n <= 26 and k <= 9, so runs on different knobs share one vocabulary.
@@ -70,15 +73,39 @@ def record(f, a, k, form, chain, rng, markers=False):
     path = hops(f, a, k)
     answer = names[path[-1]]
     middle = ''.join(names[p] for p in path[:-1]) if chain else ''
-    if chain and markers:  # the chain as a thought: where Quiet-STaR's markers will sit
-        middle = vocab.START_THOUGHT + middle + vocab.END_THOUGHT
-    return {'prompt': f'{shown}?{names[a]}{k}:', 'completion': f'{middle}={answer}\n', 'answer': answer,
+    if chain and markers:  # the chain as a thought after '=': where Quiet-STaR thinks before the answer
+        completion = f'={vocab.START_THOUGHT}{middle}{vocab.END_THOUGHT}{answer}\n'
+    else:
+        completion = f'{middle}={answer}\n'
+    return {'prompt': f'{shown}?{names[a]}{k}:', 'completion': completion, 'answer': answer,
             'k': k, 'path': [names[a]] + [names[p] for p in path]}
 
 
-def make_splits(sizes, n, ks, form, chain_share, test_chain_share, seed, markers=False):
+def record_key(r):
+    """(f as a tuple, start, k) of a record, read back from its prompt in either form."""
+    shown, query = r['prompt'].split('?')
+    if '>' in shown:
+        edges = dict(e.split('>') for e in shown.split())
+        f = [SYMBOLS.index(edges[s]) for s in SYMBOLS[:len(edges)]]
+    else:
+        f = [SYMBOLS.index(s) for s in shown]
+    return tuple(f), SYMBOLS.index(query[0]), int(query[1:-1])
+
+
+def excluded_keys(dirs):
+    keys = set()
+    for d in dirs:
+        for split in ('train', 'val', 'test'):
+            path = os.path.join(d, f'{split}.jsonl')
+            if not os.path.exists(path):
+                raise UserError(f"--exclude={d} has no {split}.jsonl: give a hops dataset directory")
+            keys.update(record_key(r) for r in vocab.read_jsonl(path))
+    return keys
+
+
+def make_splits(sizes, n, ks, form, chain_share, test_chain_share, seed, markers=False, exclude=()):
     rng = random.Random(f'hops:{seed}:{n}:{form}')
-    seen, out = set(), {}
+    seen, out = set(exclude), {}
     for split, size in sizes.items():
         share = test_chain_share if split == 'test' else chain_share
         rows = []
@@ -112,7 +139,7 @@ def parse_ks(text):
     return ks
 
 
-def check(args, ks):
+def check(args, ks, excluded):
     if not 2 <= args.n <= len(SYMBOLS):
         raise UserError(f"--n must be from 2 to {len(SYMBOLS)} symbols, got {args.n}")
     for name in ('chain_share', 'test_chain_share'):
@@ -121,19 +148,22 @@ def check(args, ks):
             raise UserError(f"--{name} must be in [0, 1], got {value}")
     if min(args.train_size, args.val_size) < 1 or args.test_size < 0:
         raise UserError("--train_size and --val_size must be >= 1, --test_size >= 0")
-    limit = len(ks) * args.n * math.factorial(args.n)
+    limit = len(ks) * args.n * math.factorial(args.n) - len(excluded)
     if args.train_size + args.val_size + args.test_size > limit * 3 // 4:
-        raise UserError(f"n={args.n} and k in {ks} have {limit:,} distinct records; ask for at most 3/4 of them")
+        raise UserError(f"n={args.n} and k in {ks} have {limit:,} distinct records (after --exclude); "
+                        f"ask for at most 3/4 of them")
 
 
 def prepare(args):
     ks = parse_ks(args.k)
-    check(args, ks)
+    excluded = {key for key in excluded_keys(args.exclude) if len(key[0]) == args.n and key[2] in ks}
+    check(args, ks, excluded)
     check_writable(args.out_dir)
     test_share = args.chain_share if args.test_chain_share is None else args.test_chain_share
     sizes = {'train': args.train_size, 'val': args.val_size, 'test': args.test_size}
     meta = make_meta(args.chain_markers)
-    splits = make_splits(sizes, args.n, ks, args.form, args.chain_share, test_share, args.seed, args.chain_markers)
+    splits = make_splits(sizes, args.n, ks, args.form, args.chain_share, test_share, args.seed, args.chain_markers,
+                         excluded)
     for split, rows in splits.items():
         vocab.write_split(args.out_dir, split, rows, None, False)
     meta.update(task='hops', n=args.n, k=ks, form=args.form, chain_share=args.chain_share, test_chain_share=test_share)
@@ -155,6 +185,8 @@ def main(argv=None):
     p.add_argument('--test_chain_share', type=float, default=None, help='the same for test.jsonl (default: --chain_share)')
     p.add_argument('--chain_markers', action='store_true',
                    help="write a chain between <startofthought> and <endofthought> (Quiet-STaR's pre-training mix)")
+    p.add_argument('--exclude', action='append', default=[], metavar='DIR',
+                   help="draw none of the records of this hops dataset (repeatable): fine-tuning on new permutations")
     p.add_argument('--train_size', type=int, default=200_000)
     p.add_argument('--val_size', type=int, default=1_000)
     p.add_argument('--test_size', type=int, default=1_000)
