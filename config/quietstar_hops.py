@@ -5,7 +5,7 @@
 # chain held in pre-training, so thought_len = k - 1 = 2 and one true token (n_true = 1).
 #   python data/hops/prepare.py --n=8 --k=3 --chain_share=0.5 --chain_markers --test_chain_share=1 --out_dir=data/hops_k3_thought_mix
 #   python data/hops/prepare.py --n=8 --k=3 --seed=2024 --chain_markers --exclude=data/hops_k3_thought_mix --train_size=80000 --out_dir=data/hops_k3_ft
-#   OMP_NUM_THREADS=1 python train.py config/hops.py --dataset=hops_k3_thought_mix --block_size=20 --max_iters=15000 --lr_decay_iters=15000 --out_dir=out-qs-pre-mix
+#   OMP_NUM_THREADS=1 python train.py config/hops.py --dataset=hops_k3_thought_mix --block_size=20 --max_iters=30000 --lr_decay_iters=30000 --out_dir=out-qs-pre-mix
 #   OMP_NUM_THREADS=1 python train.py config/quietstar_hops.py --seed=1337 --out_dir=out-qs-hops-s1337
 #   python quietstar.py answers out-qs-hops-s1337 data/hops_k3_ft/test.jsonl
 # Controls: --thought_len=0 (markers only), --policy_weight=0 (REINFORCE off), and plain
