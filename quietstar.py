@@ -370,8 +370,11 @@ def answer_metrics(model, tok, records, seed=0):
     the true chain (hops records: the path's inner nodes), and the content ablation: the same
     mixed prediction with every record reading another record's thoughts (rolled by one within
     a group of records of one length). A thought that carries the answer's computation loses it
-    when swapped; one that does not leaves the mixed result where it was."""
+    when swapped; one that does not leaves the mixed result where it was. A plain GPT (a
+    control) gets the base numbers only: its direct answer, with the thought markers masked."""
     torch.manual_seed(seed)
+    thinks = hasattr(model, 'think')
+    markers = [i for i, name in tok.special_names.items() if name in (vocab.START_THOUGHT, vocab.END_THOUGHT)]
     groups = {}
     for r in records:
         ids = tok.encode(r['prompt'] + r['completion'])
@@ -384,6 +387,11 @@ def answer_metrics(model, tok, records, seed=0):
         at = torch.tensor([a for _, a, _ in rows], device=x.device)
         b = torch.arange(len(rows), device=x.device)
         y = x.new_tensor([ids[a + 1] for ids, a, _ in rows])
+        if not thinks:
+            base = model.head(model.blocks(model.embed(x)))[b, at].index_fill(-1, x.new_tensor(markers), -float('inf'))
+            sums['base_accuracy'] = sums.get('base_accuracy', 0) + (base.argmax(-1) == y).sum().item()
+            sums['base_nll'] = sums.get('base_nll', 0) + F.cross_entropy(base, y, reduction='sum').item()
+            continue
         h_base, h_post, _, thought = model.think(x, 1)
         base, mixed, w = model.mixed_logits(h_base[b, at], h_post[b, at, 0])
         swapped = model.think(x, 1, thoughts=thought.roll(1, dims=0))
@@ -405,8 +413,8 @@ def answers(run_dir, records_path, limit=1000):
     """answer_metrics of run_dir's checkpoint on the first `limit` records of a jsonl file."""
     ckpt = load_checkpoint(os.path.join(run_dir, 'ckpt.pt'))
     model = model_from_checkpoint(ckpt).eval()
-    if not hasattr(model, 'mixed_logits'):  # not isinstance: run as a script, this file is __main__, not quietstar
-        raise UserError(f"{run_dir} is a {ckpt['idea']!r} run; answers needs a Quiet-STaR one")
+    if not hasattr(model, 'mixed_logits') and ckpt['idea'] != 'gpt':  # not isinstance: as a script this file is __main__
+        raise UserError(f"{run_dir} is a {ckpt['idea']!r} run; answers needs a Quiet-STaR one or a plain GPT")
     records = [r for r in read_jsonl(records_path) if '=' in r.get('completion', '')][:limit]
     if not records:
         raise UserError(f"{records_path} has no task records whose completion holds '=' before the answer")
@@ -420,7 +428,8 @@ def main(argv):
     a.add_argument('out_dirs', nargs='+')
     a.add_argument('--batches', type=int, default=20)
     a.add_argument('--batch_size', type=int, default=12)
-    r = sub.add_parser('answers', help="base vs mixed at the answers of RECORDS, and with the thoughts swapped")
+    r = sub.add_parser('answers', help="base vs mixed at the answers of RECORDS, and with the thoughts swapped "
+                                       "(a plain GPT: its direct answer)")
     r.add_argument('run_dir')
     r.add_argument('records')
     r.add_argument('--limit', type=int, default=1000)

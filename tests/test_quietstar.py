@@ -480,6 +480,14 @@ def test_hops_pretraining_mix_then_quietstar_on_new_permutations(tmp_path):
     assert r.returncode == 0, r.stderr
     got = json.loads(r.stdout)
     assert got['records'] == 8 and 0 <= got['thought_is_chain'] <= 1 and 'swapped_accuracy' in got
+    # a plain GPT gets its direct answer (markers masked): the base head of a Quiet-STaR model that did not move
+    T.train(C.load_config([str(ROOT / 'config' / 'quietstar_hops.py')] + tiny_args(
+        direct, tmp_path / 'qs0', f'--init_from={tmp_path / "pre"}', '--max_iters=1', '--learning_rate=0', '--min_lr=0',
+        *small[:2])))
+    plain, still = Q.answers(str(tmp_path / 'pre'), direct / 'test.jsonl'), Q.answers(str(tmp_path / 'qs0'), direct / 'test.jsonl')
+    assert set(plain) == {'run', 'records', 'base_accuracy', 'base_nll'}
+    assert plain['base_nll'] == pytest.approx(still['base_nll'], abs=1e-3) and plain['base_accuracy'] == still['base_accuracy']
+    assert still['mixed_nll'] == still['base_nll']  # w = 0 before training
     r = run_script('score.py', tmp_path / 'pre', mix / 'test.jsonl', '--marker=<endofthought>', '--json')
     assert r.returncode == 0 and json.loads(r.stdout)['n'] == 8, r.stderr
 
