@@ -13,6 +13,7 @@ accuracy per answer too, and how many completions gave none of them.
 import argparse
 import json
 import os
+import re
 import sys
 from collections import defaultdict
 
@@ -20,7 +21,7 @@ import torch
 
 from configurator import pick_device
 from train import load_checkpoint, model_from_checkpoint
-from vocab import (THINK_CLOSE, Tokenizer, UserError, cli_errors, final_answer, normalize_number, parse_answer,
+from vocab import (END_THOUGHT, START_THOUGHT, THINK_CLOSE, Tokenizer, UserError, cli_errors, final_answer, normalize_number, parse_answer,
                    read_jsonl, render)
 
 
@@ -50,10 +51,14 @@ def is_chain(record):
     return '####' in record['completion'] or THINK_CLOSE in record['completion']
 
 
+WRITTEN_THOUGHT = re.compile(re.escape(START_THOUGHT) + '.*?' + re.escape(END_THOUGHT), re.S)
+
+
 def predicted_answer(text, record, marker):
     """The answer of a generated text: vocab.final_answer (a number) for a chain, else
-    parse_answer."""
-    return final_answer(text) if is_chain(record) else parse_answer(text, marker)
+    parse_answer, a thought written out between Quiet-STaR's markers left out (a model
+    pre-trained on chains as thoughts may write one: =<startofthought>cd<endofthought>a)."""
+    return final_answer(text) if is_chain(record) else parse_answer(WRITTEN_THOUGHT.sub('', text), marker)
 
 
 def answer_accuracy(out_dir, split_path, marker='=', limit=0, batch_size=64, device='cpu', steps=False):

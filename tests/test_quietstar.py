@@ -488,8 +488,12 @@ def test_hops_pretraining_mix_then_quietstar_on_new_permutations(tmp_path):
     assert set(plain) == {'run', 'records', 'base_accuracy', 'base_nll'}
     assert plain['base_nll'] == pytest.approx(still['base_nll'], abs=1e-3) and plain['base_accuracy'] == still['base_accuracy']
     assert still['mixed_nll'] == still['base_nll']  # w = 0 before training
-    r = run_script('score.py', tmp_path / 'pre', mix / 'test.jsonl', '--marker=<endofthought>', '--json')
+    r = run_script('score.py', tmp_path / 'pre', mix / 'test.jsonl', '--json')
     assert r.returncode == 0 and json.loads(r.stdout)['n'] == 8, r.stderr
+    import score
+    thought = f"={vocab.START_THOUGHT}cd{vocab.END_THOUGHT}a\n"  # the written thought is not the answer
+    assert score.predicted_answer(thought, {'completion': thought}, '=') == 'a'
+    assert score.predicted_answer('=b\n', {'completion': thought}, '=') == 'b'
 
 
 def test_an_idea_file_copied_under_a_new_name_trains(base_run, tmp_path):

@@ -26,9 +26,9 @@ start, k) repeats across splits. score.py reads the answer after the last '='.
 --chain_markers writes a chain as a thought, =<startofthought>cd<endofthought>a (the markers are
 two special tokens after the characters): Quiet-STaR's pre-training mix. Quiet-STaR predicts
 each token after a thought at the position before it, so the thought that predicts the answer
-sits after '=', at the positions this chain held (score such a chain with
-`score.py --marker='<endofthought>'`). --exclude=DIR draws none of DIR's records (prompt and
-hop count): fine-tuning records on permutations the pre-training never showed.
+sits after '=', at the positions this chain held (score.py reads the answer after the
+thought). --exclude=DIR draws none of DIR's records (prompt and hop count): fine-tuning records
+on permutations the pre-training never showed.
 
 meta.pkl: the character vocabulary of the task (symbols, digits, '?', ':', '=', '>', ' ',
 '\\n'), the same for every n <= 26 and k <= 9, so runs on different knobs share one vocabulary.
