@@ -7,7 +7,8 @@ Loss curves from the runs' logs (out_dir/log.jsonl, or a copy of it).
     python plot.py results/3sum/*.json --bars --labels=... --out=assets/3sum.png
     python plot.py results/grpo/*.jsonl --figure=grpo --out=assets/grpo.png    # an idea's own figure
     python plot.py out-arith/testtime.jsonl --figure=testtime --labels=supervised   # accuracy vs tokens
-    (--figure: grpo, think_rl, quietstar, coconut, testtime, tpo; most of them
+    python plot.py results/quietstar/hops/curve-*.jsonl --figure=quietstar_answers   # at the answers
+    (--figure: grpo, think_rl, quietstar, quietstar_answers, coconut, testtime, tpo; most of them
     also print a table; runs that share a label are seeds of one arm)
 
 --bars draws the accuracies of .json results (score.py --json) as bars, one per
@@ -433,7 +434,67 @@ def tpo_figure(paths, labels, out, window=10):
     save_figure(fig, out)
 
 
+def answer_curves(path):
+    """The rows of a `quietstar.py answers` curve (curve-NAME.jsonl: one row per scored
+    iteration), each with the training FLOPs at its iteration from the run's log NAME.jsonl
+    beside it, and the answer accuracy: the mixed prediction's, or a plain GPT's direct one."""
+    rows = log_rows(path, 'base_accuracy', ('iter',), 'a curve of quietstar.py answers rows')
+    log = os.path.join(os.path.dirname(path), os.path.basename(path).removeprefix('curve-'))
+    if log == path or not os.path.exists(log):
+        raise UserError(f"{path} needs the run's log beside it as {log} (named curve-NAME.jsonl, log NAME.jsonl)")
+    flops = {r['iter']: r['flops'] for r in log_rows(log, 'val_loss', ('iter', 'flops'), "a train.py log.jsonl")}
+    missing = [r['iter'] for r in rows if r['iter'] not in flops]
+    if missing:
+        raise UserError(f"{log} has no evaluation at iterations {missing} of {path}")
+    return [{**r, 'flops': flops[r['iter']], 'accuracy': r.get('mixed_accuracy', r['base_accuracy'])} for r in rows]
+
+
+ANSWER_COLUMNS = (('accuracy', 'answer accuracy'), ('base_accuracy', 'base head'), ('swapped_accuracy', 'thoughts swapped'),
+                  ('thought_is_chain', 'thought = chain'), ('mix_weight', 'w at the answer'))
+
+
+def answers_table(arms):
+    """A Markdown table: each arm's last scored row, mean +- sd over its seeds (percent, w as is)."""
+    lines = ['| arm | seeds | iterations | training FLOPs | ' + ' | '.join(name for _, name in ANSWER_COLUMNS) + ' |',
+             '|---|---|---|---|' + '---|' * len(ANSWER_COLUMNS)]
+    for label, runs in arms.items():
+        last = [rows[-1] for rows in runs]
+        cells = [mean_sd([r[k] * (1 if k == 'mix_weight' else 100) for r in last], 2 if k == 'mix_weight' else 1)
+                 if k in last[0] else '-' for k, _ in ANSWER_COLUMNS]
+        lines.append(f"| {label} | {len(runs)} | {'/'.join(sorted({str(r['iter']) for r in last}))} | "
+                     f"{statistics.mean(r['flops'] for r in last):.2e} | " + ' | '.join(cells) + ' |')
+    return '\n'.join(lines)
+
+
+def quietstar_answers_figure(paths, labels, out, window=10):
+    """Answer accuracy and the share of thoughts that are the true chain against training
+    FLOPs (the mean over the runs that share a label, seeds thin), and their table."""
+    plt = pyplot()
+    arms = {}
+    for path, label in zip(paths, labels):
+        arms.setdefault(label, []).append(answer_curves(path))
+    fig, (a, b) = plt.subplots(1, 2, figsize=(12, 4.5))
+    for i, (label, runs) in enumerate(arms.items()):
+        for key, ax in (('accuracy', a), ('thought_is_chain', b)):
+            if key not in runs[0][0]:
+                continue
+            for rows in runs:
+                ax.plot([r['flops'] for r in rows], [100 * r[key] for r in rows], color=f'C{i}', lw=0.6, alpha=0.4)
+            points = list(zip(*[[(r['flops'], r[key]) for r in rows] for rows in runs]))
+            ax.plot([statistics.mean(x for x, _ in p) for p in points], [100 * statistics.mean(y for _, y in p) for p in points],
+                    color=f'C{i}', marker='o', ms=3, label=f"{label} ({len(runs)} seed{'s' * (len(runs) > 1)})")
+    for ax in (a, b):
+        ax.set_xscale('log')
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    a.set(xlabel='training FLOPs', ylabel='answer accuracy (%)', title='the answer: mixed prediction (plain GPT: direct)')
+    b.set(xlabel='training FLOPs', ylabel='thoughts equal to the true chain (%)', title='what the thought at the answer holds')
+    print(answers_table(arms))
+    save_figure(fig, out)
+
+
 IDEA_FIGURES = {'grpo': grpo_figure, 'think_rl': think_rl_figure, 'quietstar': quietstar_figure,
+                'quietstar_answers': quietstar_answers_figure,
                 'coconut': coconut_figure, 'testtime': testtime_figure, 'tpo': tpo_figure}  # name -> draw(paths, labels, out, window)
 
 

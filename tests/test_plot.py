@@ -115,3 +115,25 @@ def test_tpo_figure_tables_start_and_end_over_seeds(tmp_path, capsys):
     plot.main([*logs, '--figure=tpo', '--labels=TPO,TPO', f"--out={tmp_path / 'tpo.png'}"])
     row = capsys.readouterr().out.splitlines()[2]
     assert row == '| TPO | 2 | 1 | 80 | 40.0 +- 0.0 -> 60.0 +- 14.1 | 20.0 +- 0.0 | - | 40.0 +- 0.0 | 50.0 +- 0.0 |'
+
+
+def test_quietstar_answers_figure_reads_flops_from_the_log_beside_each_curve(tmp_path, capsys):
+    paths = []
+    for name, acc in (('qs-s1', 0.9), ('qs-s2', 0.7)):
+        write_log(tmp_path / f'{name}.jsonl', [(1.0, 1.0), (0.5, 0.5), (0.2, 0.2)])  # iters 0, 10, 20: 1e9, 2e9, 3e9 FLOPs
+        rows = [{'iter': it, 'records': 4, 'base_accuracy': 0.25, 'mixed_accuracy': a, 'swapped_accuracy': 0.25,
+                 'thought_is_chain': a, 'mix_weight': 0.5} for it, a in ((10, 0.5), (20, acc))]
+        (tmp_path / f'curve-{name}.jsonl').write_text(''.join(json.dumps(r) + '\n' for r in rows))
+        paths.append(str(tmp_path / f'curve-{name}.jsonl'))
+    write_log(tmp_path / 'plain.jsonl', [(1.0, 1.0), (0.5, 0.5)])
+    (tmp_path / 'curve-plain.jsonl').write_text(json.dumps({'iter': 10, 'records': 4, 'base_accuracy': 0.5}) + '\n')
+    plot.main([*paths, str(tmp_path / 'curve-plain.jsonl'), '--figure=quietstar_answers', '--labels=QS,QS,plain',
+               f"--out={tmp_path / 'qa.png'}"])
+    lines = capsys.readouterr().out.splitlines()
+    # the mixed accuracy is the answer's, 80 +- 14.1 over the two seeds; the plain GPT's is its direct one
+    assert lines[2] == '| QS | 2 | 20 | 3.00e+09 | 80.0 +- 14.1 | 25.0 +- 0.0 | 25.0 +- 0.0 | 80.0 +- 14.1 | 0.50 +- 0.00 |'
+    assert lines[3] == '| plain | 1 | 10 | 2.00e+09 | 50.0 | 50.0 | - | - | - |'
+    (tmp_path / 'qs-s2.jsonl').unlink()
+    with pytest.raises(SystemExit):
+        plot.main([paths[1], '--figure=quietstar_answers', f"--out={tmp_path / 'qa.png'}"])
+    assert "needs the run's log beside it" in capsys.readouterr().err
