@@ -90,6 +90,11 @@ def test_exclude_draws_none_of_another_datasets_records(tmp_path):
                 f'--out_dir={tmp_path / "c"}'])
 
 
+def test_baselines_by_hand():
+    rows = [{'answer': 'a', 'path': ['a', 'b', 'a']}, {'answer': 'c', 'path': ['b', 'c']}, {'answer': 'a', 'path': ['c', 'd', 'a']}]
+    assert H.baselines(rows) == {'majority answer': 2 / 3, 'copy the start': 1 / 3, 'one hop f(a)': 1 / 3}
+
+
 def test_bad_knobs_are_one_line_errors(tmp_path, capsys):
     for args, says in ((['--n=1'], '--n must be'), (['--k=0'], 'hop counts'), (['--chain_share=2'], 'in [0, 1]'),
                        (['--n=3', '--k=1'], 'distinct records')):

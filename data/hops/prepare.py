@@ -122,6 +122,16 @@ def make_splits(sizes, n, ks, form, chain_share, test_chain_share, seed, markers
     return out
 
 
+def baselines(rows):
+    """The trivial baselines' accuracies on records: the most common answer, copying the start
+    a, and one hop f(a) (the answer of k = 1)."""
+    answers = [r['answer'] for r in rows]
+    majority = max(set(answers), key=answers.count)
+    return {'majority answer': sum(a == majority for a in answers) / len(rows),
+            'copy the start': sum(r['path'][0] == r['answer'] for r in rows) / len(rows),
+            'one hop f(a)': sum(r['path'][1] == r['answer'] for r in rows) / len(rows)}
+
+
 def make_meta(markers=False):
     stoi = {ch: i for i, ch in enumerate(ALPHABET)}
     meta = {'vocab_size': len(ALPHABET), 'tokenizer': 'char', 'stoi': stoi, 'itos': dict(enumerate(ALPHABET)),
@@ -173,6 +183,8 @@ def prepare(args):
     print(f"{args.n}-symbol permutations as {args.form}, k in {ks}, chain share {args.chain_share} "
           f"(test {test_share}): train {args.train_size:,}, val {args.val_size:,}, test {args.test_size:,} "
           f"records in {args.out_dir}; longest record {longest} tokens")
+    if splits['test']:
+        print('trivial baselines on test.jsonl: ' + ', '.join(f'{name} {100 * v:.1f}%' for name, v in baselines(splits['test']).items()))
     return meta
 
 
