@@ -418,7 +418,7 @@ def answers(run_dir, records_path, limit=1000):
     records = [r for r in read_jsonl(records_path) if '=' in r.get('completion', '')][:limit]
     if not records:
         raise UserError(f"{records_path} has no task records whose completion holds '=' before the answer")
-    return {'run': run_dir, **answer_metrics(model, Tokenizer(ckpt['meta']), records)}
+    return {'run': run_dir, 'iter': ckpt['iter_num'], **answer_metrics(model, Tokenizer(ckpt['meta']), records)}
 
 
 def main(argv):

@@ -485,7 +485,7 @@ def test_hops_pretraining_mix_then_quietstar_on_new_permutations(tmp_path):
         direct, tmp_path / 'qs0', f'--init_from={tmp_path / "pre"}', '--max_iters=1', '--learning_rate=0', '--min_lr=0',
         *small[:2])))
     plain, still = Q.answers(str(tmp_path / 'pre'), direct / 'test.jsonl'), Q.answers(str(tmp_path / 'qs0'), direct / 'test.jsonl')
-    assert set(plain) == {'run', 'records', 'base_accuracy', 'base_nll'}
+    assert set(plain) == {'run', 'iter', 'records', 'base_accuracy', 'base_nll'} and still['iter'] == 1
     assert plain['base_nll'] == pytest.approx(still['base_nll'], abs=1e-3) and plain['base_accuracy'] == still['base_accuracy']
     assert still['mixed_nll'] == still['base_nll']  # w = 0 before training
     r = run_script('score.py', tmp_path / 'pre', mix / 'test.jsonl', '--json')
