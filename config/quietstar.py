@@ -1,6 +1,6 @@
 # Quiet-STaR fine-tuning of the laptop character model (config/cpu.py, out-cpu): the smoke example of
 # docs/quietstar.md (next characters give a thought nothing to compute; the test of the idea is
-# config/quietstar_hops.py). With
+# config/quietstar_hops.py). With N-token
 # thoughts after every character, on CPU (1 thread). The arms are N = 0 (the control: only
 # <startofthought><endofthought>, the extra passes and the mixing head but no thought content,
 # so a gain there is not thinking), 2, 4 and 8. Run in order, for each N:
