@@ -350,7 +350,7 @@ BAD_INPUT = [
     ('coconut', ['eval', '{trained}', '{tmp}/rec/test.jsonl', '--limit=-1'], '--limit >= 0'),
     # quietstar.py's
     ('quietstar', ['eval', '{trained}', '--batch_size=0'], '--batches and --batch_size must be > 0'),
-    ('quietstar', ['answers', '{trained}', '{tmp}/rec/test.jsonl'], "answers needs a Quiet-STaR one"),
+    ('quietstar', ['answers', '{trained}', '{tmp}/rec/test.jsonl'], "has no task records whose completion holds '='"),
     # grpo.py's
     ('grpo', ['--init_from={trained}', '--beta1=1'], 'beta1 must be in [0, 1)'),
     # bench.py's, before its minutes of timing
