@@ -1,7 +1,7 @@
 # Quiet-STaR on 3-hop lookups (data/hops, docs/quietstar.md): fine-tuning a 2-layer GPT that was
 # pre-trained on a mix where half the records carry the chain as a thought after '='
-# (=<startofthought>cd<endofthought>a), on direct records only (=a), whose permutations the
-# pre-training never showed. The thought at '=' predicts the answer from the positions the
+# (=<startofthought>cd<endofthought>a), on direct records only (=a), whose (permutation, start)
+# pairs the pre-training never showed. The thought at '=' predicts the answer from the positions the
 # chain held in pre-training, so thought_len = k - 1 = 2 and one true token (n_true = 1).
 #   python data/hops/prepare.py --n=8 --k=3 --chain_share=0.5 --chain_markers --test_chain_share=1 --out_dir=data/hops_k3_thought_mix
 #   python data/hops/prepare.py --n=8 --k=3 --seed=2024 --chain_markers --exclude=data/hops_k3_thought_mix --train_size=80000 --out_dir=data/hops_k3_ft
