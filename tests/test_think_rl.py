@@ -287,8 +287,18 @@ def test_forced_rollout_writes_the_truth_and_greedy_the_argmax():
 
 def test_think_tokens_do_not_move_the_text():
     model = tiny_think()
-    idx = torch.tensor([[0, 3, 4, 1, 3, 2]])
-    assert model.positions(idx).tolist() == [[0, 1, 1, 1, 2, 2]]
+    idx = torch.tensor([[0, 3, 4, 1, 3, 2]])  # 3, 4: think tokens, at the position of the text token before them
+    assert model.positions(idx).tolist() == [[0, 0, 0, 1, 1, 2]]
+    assert model.positions(torch.tensor([[3, 0, 1]])).tolist() == [[0, 0, 1]]  # thinking before any text: position 0
+    # a greedy rollout that thinks (max_think in a row, then text) chooses each token from the
+    # full forward pass's logits: its cached steps place the think tokens the same way
+    thinks_first(model)
+    tokens, kinds = think.rollout(model, torch.tensor([[0, 1]]), 3, temperature=0)
+    assert (kinds == think.THINK).sum() == 6
+    for t in range(2, tokens.size(1)):
+        run = model.is_think(tokens[:, :t]).flip(1).long().cumprod(1).sum(1)
+        assert tokens[0, t] == model.budget(model(tokens[:, :t])[0][:, -1], run).argmax(-1)[0]
+    del model.head
     plain = torch.tensor([[0, 1, 2, 1]])
     gpt = GPT(GPTConfig(**{k: getattr(model.config, k) for k in vars(GPTConfig())}))
     gpt.load_state_dict(model.state_dict())
