@@ -8,8 +8,8 @@ the text token before it: it is more computation at that position, so the token 
 the text at position p still sits at p - 1, as in training without thinking, and no text token
 moves off the position it was trained at. (The earlier convention, the position of the text
 token after it, put the prediction of position p at p: a probe (2-layer model, 2-digit addition)
-reported 4.4-13.8 nats of cost
-on the next digit from one think token, 0.17 / 0.00 with the previous position.)
+reported 4.4-13.8 nats of cost on the next digit from one think token, 0.17 / 0.00 with the
+previous position.)
 
 Pause and filler tokens (pause.py) give the model extra positions it does not choose; here
 the model chooses whether to think, and with which token. What we measured: docs/think_rl.md.
