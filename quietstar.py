@@ -373,7 +373,7 @@ def answer_metrics(model, tok, records, seed=0):
     when swapped; one that does not leaves the mixed result where it was. A plain GPT (a
     control) gets the base numbers only: its direct answer, with the thought markers masked."""
     torch.manual_seed(seed)
-    thinks = hasattr(model, 'think')
+    thinks = hasattr(model, 'mixed_logits')  # as in answers(): a Quiet-STaR model, whichever module it came from
     markers = [i for i, name in tok.special_names.items() if name in (vocab.START_THOUGHT, vocab.END_THOUGHT)]
     groups = {}
     for r in records:

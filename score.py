@@ -21,8 +21,8 @@ import torch
 
 from configurator import pick_device
 from train import load_checkpoint, model_from_checkpoint
-from vocab import (END_THOUGHT, START_THOUGHT, THINK_CLOSE, Tokenizer, UserError, cli_errors, final_answer, normalize_number, parse_answer,
-                   read_jsonl, render)
+from vocab import (END_THOUGHT, START_THOUGHT, THINK_CLOSE, Tokenizer, UserError, cli_errors, final_answer,
+                   normalize_number, parse_answer, read_jsonl, render)
 
 
 @torch.no_grad()

@@ -6,11 +6,12 @@
 #   python data/hops/prepare.py --n=8 --k=3 --chain_share=0.5 --chain_markers --test_chain_share=1 --out_dir=data/hops_k3_thought_mix
 #   python data/hops/prepare.py --n=8 --k=3 --seed=2024 --chain_markers --exclude=data/hops_k3_thought_mix --train_size=80000 --out_dir=data/hops_k3_ft
 #   OMP_NUM_THREADS=1 python train.py config/hops.py --dataset=hops_k3_thought_mix --block_size=20 --max_iters=30000 --lr_decay_iters=30000 --out_dir=out-qs-pre-mix
-#   OMP_NUM_THREADS=1 python train.py config/quietstar_hops.py --seed=1337 --out_dir=out-qs-hops-s1337
-#   python quietstar.py answers out-qs-hops-s1337 data/hops_k3_ft/test.jsonl
+#   OMP_NUM_THREADS=1 python train.py config/quietstar_hops.py --seed=1337 --out_dir=out-qsh-qs-s1337
+#   python quietstar.py answers out-qsh-qs-s1337 data/hops_k3_ft/test.jsonl
 # Controls: --thought_len=0 (markers only), --policy_weight=0 (REINFORCE off), and plain
-# fine-tuning at matched FLOPs (--model=gpt with 10x the iterations: a thought costs
-# thoughts_per_position * (thought_len + n_true + 2) = 10 passes per token).
+# fine-tuning at about the same FLOPs (config/hops.py on hops_k3_ft from out-qs-pre-mix with 10x the
+# iterations: a thought costs thoughts_per_position * (thought_len + n_true + 2) = 10 passes per
+# token); docs/quietstar.md has every arm's command.
 
 out_dir = 'out-qs-hops'
 dataset = 'hops_k3_ft'

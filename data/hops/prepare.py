@@ -27,8 +27,8 @@ start, k) repeats across splits. score.py reads the answer after the last '='.
 two special tokens after the characters): Quiet-STaR's pre-training mix. Quiet-STaR predicts
 each token after a thought at the position before it, so the thought that predicts the answer
 sits after '=', at the positions this chain held (score.py reads the answer after the
-thought). --exclude=DIR draws none of DIR's records (prompt and hop count): fine-tuning records
-on permutations the pre-training never showed.
+thought). --exclude=DIR draws none of DIR's records (permutation, start and hop count): fine-tuning
+records the pre-training never showed (the permutations themselves may recur with other starts).
 
 meta.pkl: the character vocabulary of the task (symbols, digits, '?', ':', '=', '>', ' ',
 '\\n'), the same for every n <= 26 and k <= 9, so runs on different knobs share one vocabulary.
@@ -184,7 +184,8 @@ def prepare(args):
           f"(test {test_share}): train {args.train_size:,}, val {args.val_size:,}, test {args.test_size:,} "
           f"records in {args.out_dir}; longest record {longest} tokens")
     if splits['test']:
-        print('trivial baselines on test.jsonl: ' + ', '.join(f'{name} {100 * v:.1f}%' for name, v in baselines(splits['test']).items()))
+        shares = baselines(splits['test']).items()
+        print('trivial baselines on test.jsonl: ' + ', '.join(f'{name} {100 * v:.1f}%' for name, v in shares))
     return meta
 
 
@@ -198,7 +199,7 @@ def main(argv=None):
     p.add_argument('--chain_markers', action='store_true',
                    help="write a chain between <startofthought> and <endofthought> (Quiet-STaR's pre-training mix)")
     p.add_argument('--exclude', action='append', default=[], metavar='DIR',
-                   help="draw none of the records of this hops dataset (repeatable): fine-tuning on new permutations")
+                   help="draw none of the records (permutation, start, k) of this hops dataset (repeatable)")
     p.add_argument('--train_size', type=int, default=200_000)
     p.add_argument('--val_size', type=int, default=1_000)
     p.add_argument('--test_size', type=int, default=1_000)
