@@ -377,6 +377,30 @@ def sample_token(logits, temperature=1.0, top_k=None):
 IDEAS = ('gpt', 'reasoning_tokens', 'pause', 'quietstar', 'coconut', 'think')  # the ones this repository has
 
 
+def random_slots(B, T, k, device=None, generator=None):
+    """(B, T) bool: k slots per row, uniformly among slots 1..T-1 (slot 0 stays text)."""
+    slots = torch.rand(B, T - 1, device=device, generator=generator).argsort(dim=1)[:, :k] + 1
+    return torch.zeros(B, T, dtype=torch.bool, device=device).scatter_(1, slots, True)
+
+
+def insert_tokens(idx, targets, is_new, new_tokens):
+    """Tokens that take no loss (pauses, random think tokens) inserted into rows of text idx
+    (B, T) with targets (B, T) -> (stream, stream targets), both (B, T): the slots where
+    is_new holds (the same count k in every row, never slot 0) get new_tokens' token there
+    and the first T-k text tokens fill the others in order. A slot's target is the target of
+    the last text token at or before it when the next slot is text (or it is the last slot),
+    and -1 when the next slot is a new token."""
+    B, T = is_new.shape
+    text = ~is_new
+    m = int(text[0].sum())
+    stream = new_tokens.clone()
+    stream[text] = idx[:, :m].reshape(-1)  # row-major order: each row gets its own first m tokens
+    last_text = text.long().cumsum(dim=1) - 1
+    stream_targets = targets[:, :m].gather(1, last_text)
+    next_is_new = torch.cat([is_new[:, 1:], torch.zeros_like(is_new[:, :1])], dim=1)
+    return stream, stream_targets.masked_fill(next_is_new, -1)
+
+
 # -----------------------------------------------------------------------------
 # batches of prompts of any lengths: left padding, so that every row ends in the same column
 

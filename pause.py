@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import torch
 
-from model import GPT, GPTConfig, lm_loss
+from model import GPT, GPTConfig, insert_tokens, lm_loss, random_slots
 from vocab import PAUSE
 
 
@@ -69,31 +69,8 @@ class PauseGPT(GPT):
         k = min(round(self.config.pause_fraction * T), T - 1)
         if targets is None or not self.training or k == 0:
             return super().forward(idx, targets)
-        is_pause = random_pause_slots(B, T, k, idx.device)
-        stream, stream_targets = insert_pauses(idx, targets, is_pause, self.config.pause_id)
+        is_pause = random_slots(B, T, k, idx.device)
+        stream, stream_targets = insert_tokens(idx, targets, is_pause, torch.full_like(idx, self.config.pause_id))
         logits = self.head(self.blocks(self.embed(stream)))
         text_logits = logits[~is_pause].view(B, T - k, -1)
         return text_logits, lm_loss(logits, stream_targets)
-
-
-def random_pause_slots(B, T, k, device=None, generator=None):
-    """(B, T) bool: k slots per row, uniformly among slots 1..T-1 (slot 0 stays text)."""
-    slots = torch.rand(B, T - 1, device=device, generator=generator).argsort(dim=1)[:, :k] + 1
-    return torch.zeros(B, T, dtype=torch.bool, device=device).scatter_(1, slots, True)
-
-
-def insert_pauses(idx, targets, is_pause, pause_id):
-    """Rows of text idx (B, T) with targets (B, T) -> (stream, stream targets), both (B, T):
-    the slots where is_pause holds (the same count k in every row, never slot 0) become pauses
-    and the first T-k text tokens fill the others in order. A slot's target is the target of
-    the last text token at or before it when the next slot is text (or it is the last slot),
-    and -1 when the next slot is a pause."""
-    B, T = is_pause.shape
-    text = ~is_pause
-    m = int(text[0].sum())
-    stream = torch.full_like(idx, pause_id)
-    stream[text] = idx[:, :m].reshape(-1)  # row-major order: each row gets its own first m tokens
-    last_text = text.long().cumsum(dim=1) - 1
-    stream_targets = targets[:, :m].gather(1, last_text)
-    next_is_pause = torch.cat([is_pause[:, 1:], torch.zeros_like(is_pause[:, :1])], dim=1)
-    return stream, stream_targets.masked_fill(next_is_pause, -1)

@@ -17,7 +17,7 @@ import vocab
 import configurator as C
 import train as T
 from conftest import run_script, tiny_args, write_char_dataset, shakespeare_text
-from model import GPT, GPTConfig, lm_loss
+from model import GPT, GPTConfig, insert_tokens, lm_loss, random_slots
 
 
 
@@ -254,7 +254,7 @@ def test_insert_pauses_by_hand():
     idx = torch.tensor([[10, 11, 12, 13, 14]])
     targets = torch.tensor([[11, 12, 13, 14, 15]])
     is_pause = torch.tensor([[False, False, True, True, False]])
-    stream, tgt = pause.insert_pauses(idx, targets, is_pause, P)
+    stream, tgt = insert_tokens(idx, targets, is_pause, torch.full_like(idx, P))
     assert stream.tolist() == [[10, 11, P, P, 12]]
     # 10 -> 11; 11 is followed by a pause: no loss; the first pause too; the last pause predicts 12;
     # 12, the last slot, predicts the next text token 13
@@ -263,14 +263,14 @@ def test_insert_pauses_by_hand():
     idx = torch.tensor([[1, 2, 3, 4], [5, 6, 7, 8]])
     targets = torch.tensor([[2, -1, 4, 9], [6, 7, 8, 9]])
     is_pause = torch.tensor([[False, True, False, False], [False, False, False, True]])
-    stream, tgt = pause.insert_pauses(idx, targets, is_pause, P)
+    stream, tgt = insert_tokens(idx, targets, is_pause, torch.full_like(idx, P))
     assert stream.tolist() == [[1, P, 2, 3], [5, 6, 7, P]]
     assert tgt.tolist() == [[-1, 2, -1, 4], [6, 7, -1, 8]]
 
 
 def test_random_pause_slots_count_and_never_first():
     g = torch.Generator().manual_seed(0)
-    slots = pause.random_pause_slots(64, 10, 3, generator=g)
+    slots = random_slots(64, 10, 3, generator=g)
     assert slots.sum(1).tolist() == [3] * 64 and not slots[:, 0].any()
     assert slots[:, 1:].any(0).all()  # every other slot is used by some row
 
@@ -291,7 +291,7 @@ def test_pause_model_loss_by_hand(monkeypatch):
     is_pause = torch.zeros(2, 8, dtype=torch.bool)
     is_pause[0, [2, 5]] = True
     is_pause[1, [6, 7]] = True
-    monkeypatch.setattr(pause, 'random_pause_slots', lambda B, T, k, device=None: is_pause)
+    monkeypatch.setattr(pause, 'random_slots', lambda B, T, k, device=None: is_pause)
     model.train()
     logits, loss = model(idx, targets)
     # the same by hand: the stream through the plain GPT steps, cross-entropy on the kept targets

@@ -10,6 +10,7 @@ default) or as its n edges `x>y` in a shuffled order (--form=edges):
     edges   prompt "a>c e>h b>g ... ?a3:"
     direct  completion "=a\\n"                  answer "a"   (a -> c -> d -> a)
     chain   completion "cd=a\\n"                answer "a"   (the k-1 intermediate nodes first)
+    stride  completion "d=a\\n"  (--chain_stride=2: every 2nd intermediate node, f^2(a), f^4(a), ...)
 
 Answering directly, the model must do the k lookups inside its layers; with the chain
 written, each lookup is one step of in-context copying. The hop count of each record is drawn
@@ -61,7 +62,7 @@ def hops(f, a, k):
     return path
 
 
-def record(f, a, k, form, chain, rng, markers=False):
+def record(f, a, k, form, chain, rng, markers=False, stride=1):
     n = len(f)
     names = SYMBOLS[:n]
     if form == 'array':
@@ -72,7 +73,7 @@ def record(f, a, k, form, chain, rng, markers=False):
         shown = ' '.join(f'{names[i]}>{names[f[i]]}' for i in order) + ' '
     path = hops(f, a, k)
     answer = names[path[-1]]
-    middle = ''.join(names[p] for p in path[:-1]) if chain else ''
+    middle = ''.join(names[p] for p in path[stride - 1:-1:stride]) if chain else ''
     if chain and markers:  # the chain as a thought after '=': where Quiet-STaR thinks before the answer
         completion = f'={vocab.START_THOUGHT}{middle}{vocab.END_THOUGHT}{answer}\n'
     else:
@@ -103,7 +104,7 @@ def excluded_keys(dirs):
     return keys
 
 
-def make_splits(sizes, n, ks, form, chain_share, test_chain_share, seed, markers=False, exclude=()):
+def make_splits(sizes, n, ks, form, chain_share, test_chain_share, seed, markers=False, exclude=(), stride=1):
     rng = random.Random(f'hops:{seed}:{n}:{form}')
     seen, out = set(exclude), {}
     for split, size in sizes.items():
@@ -117,7 +118,7 @@ def make_splits(sizes, n, ks, form, chain_share, test_chain_share, seed, markers
             if key in seen:
                 continue
             seen.add(key)
-            rows.append(record(f, a, k, form, rng.random() < share, rng, markers))
+            rows.append(record(f, a, k, form, rng.random() < share, rng, markers, stride))
         out[split] = rows
     return out
 
@@ -156,6 +157,8 @@ def check(args, ks, excluded):
         value = getattr(args, name)
         if value is not None and not 0 <= value <= 1:
             raise UserError(f"--{name} must be in [0, 1], got {value}")
+    if args.chain_stride < 1:
+        raise UserError(f"--chain_stride must be >= 1, got {args.chain_stride}")
     if min(args.train_size, args.val_size) < 1 or args.test_size < 0:
         raise UserError("--train_size and --val_size must be >= 1, --test_size >= 0")
     limit = len(ks) * args.n * math.factorial(args.n) - len(excluded)
@@ -173,10 +176,11 @@ def prepare(args):
     sizes = {'train': args.train_size, 'val': args.val_size, 'test': args.test_size}
     meta = make_meta(args.chain_markers)
     splits = make_splits(sizes, args.n, ks, args.form, args.chain_share, test_share, args.seed, args.chain_markers,
-                         excluded)
+                         excluded, args.chain_stride)
     for split, rows in splits.items():
         vocab.write_split(args.out_dir, split, rows, None, False)
-    meta.update(task='hops', n=args.n, k=ks, form=args.form, chain_share=args.chain_share, test_chain_share=test_share)
+    meta.update(task='hops', n=args.n, k=ks, form=args.form, chain_share=args.chain_share, test_chain_share=test_share,
+                chain_stride=args.chain_stride)
     vocab.write_atomic(os.path.join(args.out_dir, 'meta.pkl'), pickle.dumps(meta))
     tok = vocab.Tokenizer(meta)
     longest = max(len(tok.encode(r['prompt'] + r['completion'])) for rows in splits.values() for r in rows)
@@ -198,6 +202,8 @@ def main(argv=None):
     p.add_argument('--test_chain_share', type=float, default=None, help='the same for test.jsonl (default: --chain_share)')
     p.add_argument('--chain_markers', action='store_true',
                    help="write a chain between <startofthought> and <endofthought> (Quiet-STaR's pre-training mix)")
+    p.add_argument('--chain_stride', type=int, default=1,
+                   help='a written chain holds every S-th intermediate node: 2 at k=4 writes only f^2(a)')
     p.add_argument('--exclude', action='append', default=[], metavar='DIR',
                    help="draw none of the records (permutation, start, k) of this hops dataset (repeatable)")
     p.add_argument('--train_size', type=int, default=200_000)
