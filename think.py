@@ -20,6 +20,9 @@ the model chooses whether to think, and with which token. What we measured: docs
     python plot.py out-think-rl/log.jsonl --figure=think_rl
 """
 
+import argparse
+import json
+import math
 import os
 import sys
 import time
@@ -29,12 +32,12 @@ from dataclasses import dataclass
 import torch
 from torch.nn import functional as F
 
-from model import GPT, GPTConfig, build_model, lm_loss, sample_token
+from model import GPT, GPTConfig, build_model, insert_tokens, lm_loss, random_slots, sample_token
 from configurator import check_ranges, idea_meta, load_config, model_args, pick_device
 from train import (Dataset, RunLog, batch_seed, checkpoint, eval_batch_seed, group_advantages, init_from_run, is_run,
                    load_checkpoint, model_from_checkpoint, save_checkpoint, set_lr)
 from vocab import (Tokenizer, UserError, check_extends, check_writable, cli_errors, default_data_dir, load_meta,
-                   think_ids, think_token_names)
+                   read_jsonl, think_ids, think_token_names)
 
 
 # -----------------------------------------------------------------------------
@@ -64,11 +67,16 @@ class ThinkConfig(GPTConfig):
     n_think: int = 2048  # <think0>..<think{n-1}>: the dataset's meta.pkl holds them (prepare --n_think)
     max_think: int = 4  # budget: at most this many think tokens before each text token
     think_id: int = -1  # the id of <think0> (the others follow it): train.py fills it
+    think_init_std: float = 0.02  # grown from a run, think row i = the mean embedding + N(0, std^2) noise
+    random_think_fraction: float = 0.0  # supervised training: random think tokens per text token, no loss
 
     def __post_init__(self):
         super().__post_init__()
         if self.n_think < 1 or self.max_think < 0:
             raise ValueError(f"need n_think >= 1 and max_think >= 0 (got {self.n_think}, {self.max_think})")
+        if self.think_init_std < 0 or not 0 <= self.random_think_fraction < 1:
+            raise ValueError(f"need think_init_std >= 0 and random_think_fraction in [0, 1) (got "
+                             f"{self.think_init_std}, {self.random_think_fraction})")
         if self.think_id < 0:
             raise ValueError("think_id must be set (train.py sets it from the dataset's meta.pkl)")
 
@@ -78,6 +86,7 @@ RL = dict(
     think_penalty=0.0,  # reward minus think_penalty * (think tokens per text token)
     reward='next_text',  # 'next_text' or 'teacher' (see above)
     teacher='',  # reward='teacher': the out_dir of a train.py run on the same text, no think tokens
+    think_slot=0,  # 0: think anywhere (the budget max_think); m > 0: exactly m think tokens after each prompt
     group_size=8,  # rollouts per prefix
     baseline='mean',  # advantage: 'none' (the reward), 'mean' (minus the group mean), 'mean_std' (and / std)
     rollout_temperature=1.0,
@@ -93,10 +102,12 @@ def check_rl(c):
     if c['model'] != 'think':
         raise UserError(f"the config must say model = 'think', not {c['model']!r}")
     check_ranges(c, positive=('group_size', 'n_true', 'rollout_temperature'),
-                 nonnegative=('think_penalty', 'entropy_weight', 'lm_weight', 'sft_weight'),
+                 nonnegative=('think_penalty', 'entropy_weight', 'lm_weight', 'sft_weight', 'think_slot'),
                  choices={'reward': REWARDS, 'baseline': BASELINES})
     if c['baseline'] != 'none' and c['group_size'] < 2:
         raise UserError(f"config key baseline={c['baseline']!r} needs group_size >= 2, got {c['group_size']}")
+    if c['think_slot'] and c['reward'] != 'next_text':
+        raise UserError(f"config key think_slot={c['think_slot']} needs reward='next_text' (the text after the slot is the truth)")
     if c['n_true'] >= c['block_size']:
         raise UserError(f"config key n_true must be < block_size {c['block_size']}, got {c['n_true']}")
 
@@ -106,7 +117,13 @@ class ThinkGPT(GPT):
     of the text token before it (text positions count text tokens only), so the next text token
     is predicted from the position it would be predicted from without thinking. Text is predicted by a softmax over the
     text tokens only: a think token is never a target, and a probability of thinking does not
-    lower the likelihood of the text. On text without think tokens this is the GPT."""
+    lower the likelihood of the text. On text without think tokens this is the GPT.
+
+    Reading before writing: with random_think_fraction > 0, training forward passes (with
+    targets) insert k = round(fraction * T) think tokens of random identity at random places
+    of each row of T tokens (the row grows to T + k; no text drops out) and take no loss
+    where the next token is a think token, so the model learns to read past think tokens
+    before any policy writes one. Eval mode inserts none."""
     config_class = ThinkConfig
     special_tokens = {'think_id': '<think0>'}
 
@@ -120,6 +137,15 @@ class ThinkGPT(GPT):
             raise ValueError(f"think tokens {config.think_id}..{config.think_id + config.n_think - 1} are not all in "
                              f"the vocabulary of {config.vocab_size}")
 
+    def init_token_rows(self, tokenizer, new_ids):
+        """Distinct think rows: the mean embedding (resize_vocab put it there) plus noise, so that
+        which think token is chosen can mean something from the start."""
+        c = self.config
+        ids = [i for i in new_ids if c.think_id <= i < c.think_id + c.n_think]
+        with torch.no_grad():
+            w = self.lm_head.weight
+            w[ids] += c.think_init_std * torch.randn(len(ids), w.size(1), device=w.device, dtype=w.dtype)
+
     def is_think(self, idx):
         return (idx >= self.config.think_id) & (idx < self.config.think_id + self.config.n_think)
 
@@ -128,6 +154,9 @@ class ThinkGPT(GPT):
 
     def text_only(self, logits):
         return logits.masked_fill(self.think_mask(logits.device), -float('inf'))
+
+    def think_only(self, logits):
+        return logits.masked_fill(~self.think_mask(logits.device), -float('inf'))
 
     def budget(self, logits, run):
         """No think token where run (consecutive think tokens so far, per row) reached max_think."""
@@ -141,10 +170,24 @@ class ThinkGPT(GPT):
         return (text.cumsum(1) - 1).clamp(min=0, max=self.config.block_size - 1)
 
     def forward(self, idx, targets=None):
+        k = round(self.config.random_think_fraction * idx.size(1))
+        if targets is not None and self.training and k > 0:
+            idx, targets = self.insert_random_thinks(idx, targets, k)
         logits = self.head(self.blocks(self.embed(idx, self.positions(idx))))
         if targets is None:
             return logits, None
         return logits, lm_loss(self.text_only(logits), targets.masked_fill(self.is_think(targets), -1))
+
+    def insert_random_thinks(self, idx, targets, k, generator=None):
+        """(idx, targets) (B, T) -> (B, T + k): k think tokens of uniformly random identity at
+        random slots (never slot 0), the text in order around them, no loss where the next
+        token is a think token."""
+        B, T = idx.shape
+        pad = idx.new_zeros(B, k)
+        slots = random_slots(B, T + k, k, idx.device, generator)
+        thinks = self.config.think_id + torch.randint(self.config.n_think, (B, T + k), device=idx.device,
+                                                       generator=generator)
+        return insert_tokens(torch.cat([idx, pad], 1), torch.cat([targets, pad - 1], 1), slots, thinks)
 
     def next_token_logits(self, ctx, cache, n_new):
         """GPT.generate's step: positions count text tokens only, and no think token past the
@@ -155,15 +198,18 @@ class ThinkGPT(GPT):
 
 
 @torch.no_grad()
-def rollout(model, prompts, n_text, truth=None, text='sample', think=True, temperature=1.0):
-    """Continue prompts (N, P) until n_text text tokens follow each; one token per step, all rows
-    at once, through the KV cache. Each step samples from the whole vocabulary (no think token
-    past the budget, none at all when think=False); a think token is kept, a text token is kept
-    (text='sample'), replaced by truth's next token ('forced') or by the likeliest text token
-    ('greedy'). Finished rows get PAD. Returns tokens (N, L) and their kinds (N, L)."""
+def rollout(model, prompts, n_text, truth=None, text='sample', think=True, temperature=1.0, random_thinks=False):
+    """Continue prompts (N, P; think tokens in them allowed) until n_text text tokens follow
+    each; one token per step, all rows at once, through the KV cache. Each step samples from
+    the whole vocabulary (no think token past the budget, none at all when think=False); a
+    think token is kept (random_thinks: with a uniformly random identity instead, the ablation
+    of which token was chosen), a text token is kept (text='sample'), replaced by truth's next
+    token ('forced') or by the likeliest text token ('greedy'). Finished rows get PAD. Returns
+    tokens (N, L) and their kinds (N, L)."""
     c, (N, P), dev = model.config, prompts.shape, prompts.device
     cache = model.new_cache(N, P + n_text * (1 + c.max_think))
-    logits = model.head(model.blocks(model.embed(prompts), cache=cache))[:, -1]
+    logits = model.head(model.blocks(model.embed(prompts, model.positions(prompts)), cache=cache))[:, -1]
+    P = (~model.is_think(prompts)).sum(1)  # text tokens in each prompt: where its text goes on
     tokens, kinds = [prompts], [torch.full_like(prompts, PROMPT)]
     n_done = torch.zeros(N, dtype=torch.long, device=dev)
     run = torch.zeros_like(n_done)  # think tokens since the last text token
@@ -177,6 +223,8 @@ def rollout(model, prompts, n_text, truth=None, text='sample', think=True, tempe
         else:
             tok_text = tok
         thinks = model.is_think(tok)
+        if random_thinks:
+            tok = torch.where(thinks, c.think_id + torch.randint_like(tok, c.n_think), tok)
         kind = torch.where(n_done < n_text, torch.where(thinks, THINK, TEXT), PAD)
         tok = torch.where(kind == THINK, tok, tok_text)
         pos = (P + n_done - (kind == THINK).long()).clamp(max=c.block_size - 1)  # a think token: the last text position
@@ -188,6 +236,23 @@ def rollout(model, prompts, n_text, truth=None, text='sample', think=True, tempe
     return torch.cat(tokens, 1), torch.cat(kinds, 1)
 
 
+@torch.no_grad()
+def slot_rollout(model, prompts, truth, n_slot, temperature=1.0, choose='sample'):
+    """The fixed think slot: exactly n_slot think tokens right after each prompt (N, P), each
+    sampled from the softmax over the think tokens alone ('sample'), the likeliest ('greedy')
+    or uniform ('random'), then the true text truth (N, K). Returns tokens and kinds, as rollout."""
+    tokens = prompts
+    for _ in range(n_slot):
+        logits = model.think_only(model(tokens)[0][:, -1])
+        if choose == 'random':
+            logits = model.think_only(torch.zeros_like(logits))
+        tok = logits.argmax(-1, keepdim=True) if choose == 'greedy' else sample_token(logits, temperature)
+        tokens = torch.cat([tokens, tok], 1)
+    kinds = torch.cat([torch.full_like(prompts, PROMPT), torch.full_like(tokens[:, prompts.size(1):], THINK),
+                       torch.full_like(truth, TEXT)], 1)
+    return torch.cat([tokens, truth], 1), kinds
+
+
 def think_runs(kinds):
     """(N, L): consecutive THINK tokens ending at each position (0 where the token is none)."""
     runs, run = [], torch.zeros_like(kinds[:, 0])
@@ -197,23 +262,28 @@ def think_runs(kinds):
     return torch.stack(runs, 1)
 
 
-def policy_terms(model, tokens, kinds, forced_text, temperature=1.0):
+def policy_terms(model, tokens, kinds, forced_text, temperature=1.0, slot=False):
     """One forward pass over rollouts (with gradient when enabled). Per token the policy chose
     (kinds THINK or TEXT), aligned with tokens[:, 1:]: 'action', its log-probability under the
     distribution it was sampled from (budget applied; with forced text the choice at a TEXT
     token is 'stop thinking', log P(any text token)); 'entropy' of that distribution; and at
     TEXT tokens 'text', the log-probability of the token under the text softmax. Zero elsewhere.
+    slot: the fixed think slot (slot_rollout): the policy chose only which think token, from the
+    softmax over the think tokens; its text was forced, no choice.
     'action' and 'entropy' are those of the sampling distribution, softmax(logits / temperature):
     temperature must be rollout()'s. 'text' is the model's own likelihood (temperature 1)."""
     if not temperature > 0:
         raise ValueError(f"the policy's log-probabilities need a temperature > 0 (0 is greedy), got {temperature}")
     logits = model(tokens)[0][:, :-1]
     nxt, kind = tokens[:, 1:], kinds[:, 1:]
-    logp = F.log_softmax(model.budget(logits, think_runs(kinds)[:, :-1]) / temperature, dim=-1)
+    if slot:
+        logp = F.log_softmax(model.think_only(logits) / temperature, dim=-1)
+    else:
+        logp = F.log_softmax(model.budget(logits, think_runs(kinds)[:, :-1]) / temperature, dim=-1)
     action = logp.gather(-1, nxt[..., None])[..., 0]
-    if forced_text:
+    if forced_text and not slot:
         action = torch.where(kind == TEXT, model.text_only(logp).logsumexp(-1), action)
-    chose = (kind == THINK) | (kind == TEXT)
+    chose = (kind == THINK) | ((kind == TEXT) & (not slot))
     entropy = -(logp.exp() * logp.masked_fill(logp == -float('inf'), 0)).sum(-1)  # 0 * -inf would be NaN, in the gradient too
     text = F.log_softmax(model.text_only(logits), dim=-1).gather(-1, nxt[..., None])[..., 0]
     zero = torch.zeros_like(action)
@@ -302,27 +372,110 @@ def load_teacher(path, meta):
 
 
 @torch.no_grad()
+def think_and_answer(model, prompts, truth, n_slot=0, choose='sample', temperature=1.0):
+    """Thinking, then the text, per prompt (N, P) with its true continuation truth (N, K).
+    n_slot > 0: exactly n_slot think tokens right after the prompt, chosen as slot_rollout's
+    choose ('sample', 'greedy', 'random'); n_slot = 0: the model thinks where it likes
+    (choose='sample' as in training, 'random' with each chosen think token's identity replaced
+    by a uniform one, 'none' masks thinking out). Returns per prompt: 'nll', the NLL per true
+    text token after the thinking; 'correct', whether the greedy text equals truth (its own
+    thinking sampled again); 'think_rate', think tokens per text token; 'first', the index
+    (0..n_think-1) of the first think token, -1 where none."""
+    K = truth.size(1)
+    if n_slot:
+        prompts = slot_rollout(model, prompts, truth, n_slot, temperature, choose)[0][:, :prompts.size(1) + n_slot]
+    think, shuffle = n_slot == 0 and choose != 'none', choose == 'random'
+    tokens, kinds = rollout(model, prompts, K, truth, 'forced', think, temperature, shuffle)
+    nll = -policy_terms(model, tokens, kinds, True)['text'].sum(1) / K
+    written, written_kinds = rollout(model, prompts, K, None, 'greedy', think, temperature, shuffle)
+    correct = (written[written_kinds == TEXT].view(len(prompts), K) == truth).all(1)
+    is_think = model.is_think(tokens)
+    first = (tokens - model.config.think_id).gather(1, is_think.long().argmax(1, keepdim=True))[:, 0]
+    return {'nll': nll, 'correct': correct, 'think_rate': is_think.sum(1) / K,
+            'first': torch.where(is_think.any(1), first, -1)}
+
+
+def eval_modes(n_slot):
+    """The evaluations of a run: name -> (think tokens in the slot, how they are chosen)."""
+    if n_slot:
+        return {'think': (n_slot, 'sample'), 'greedy': (n_slot, 'greedy'), 'random': (n_slot, 'random'),
+                'plain': (0, 'none')}
+    return {'think': (0, 'sample'), 'random': (0, 'random'), 'plain': (0, 'none')}
+
+
+@torch.no_grad()
 def evaluate_thinking(model, prefixes, c, temperature):
-    """On the same val prefixes every time: NLL per true text token with thinking sampled as in
-    training vs thinking masked out (the plain model), the think tokens per text token, and the
-    share of prefixes whose continuation the model writes exactly (text greedy; think choices
-    sampled, or none)."""
+    """On the same val prefixes every time, per mode of eval_modes (thinking sampled as in
+    training, the think slot's likeliest token, think tokens of random identity, thinking
+    masked out): the NLL per true text token, the share of prefixes whose continuation the
+    model writes exactly (text greedy), and the think tokens per text token."""
     sums = defaultdict(float)
     model.eval()
     for k in range(c['eval_iters']):
         prompts, truth = prefixes.batch('val', c['batch_size'], seed=eval_batch_seed('val', k))
-        K = truth.size(1)
-        for mode, think in (('think', True), ('plain', False)):
-            tokens, kinds = rollout(model, prompts, K, truth, 'forced', think, temperature)
-            sums[f'val_nll_{mode}'] -= policy_terms(model, tokens, kinds, True)['text'].sum().item() / K
+        for mode, (n_slot, choose) in eval_modes(c['think_slot']).items():
+            out = think_and_answer(model, prompts, truth, n_slot, choose, temperature)
+            sums[f'val_nll_{mode}'] += out['nll'].sum().item()
+            sums[f'val_acc_{mode}'] += out['correct'].sum().item()
             if mode == 'think':
-                sums['val_think_rate'] += (kinds == THINK).sum().item() / K
-            tokens, kinds = rollout(model, prompts, K, None, 'greedy', think, temperature)
-            written = tokens[kinds == TEXT].view(len(prompts), K)
-            sums[f'val_acc_{mode}'] += (written == truth).all(1).sum().item()
+                sums['val_think_rate'] += out['think_rate'].sum().item()
     model.train()
     n = c['eval_iters'] * c['batch_size']
     return {k: v / n for k, v in sums.items()}
+
+
+def mutual_information(xs, ys):
+    """The plug-in mutual information in bits between two lists of labels, paired."""
+    n, joint = len(xs), defaultdict(int)
+    px, py = defaultdict(int), defaultdict(int)
+    for x, y in zip(xs, ys):
+        joint[x, y] += 1
+        px[x] += 1
+        py[y] += 1
+    return sum(m / n * math.log2(m * n / (px[x] * py[y])) for (x, y), m in joint.items())
+
+
+@torch.no_grad()
+def answers(run_dir, records_path, limit=1000, n_slot=None, seed=0):
+    """The diagnostics of a think run on task records: per mode of eval_modes the accuracy
+    (greedy text) and NLL of the completion, the think rate, and for the sampled thinking the
+    mutual information (bits) between the first think token and each node of a record's 'path'
+    (hops records: the start, f(a), f^2(a), ...; which hop, if any, the token carries)."""
+    torch.manual_seed(seed)
+    ckpt = load_checkpoint(run_dir)
+    model = model_from_checkpoint(ckpt).eval()
+    if not hasattr(model, 'is_think'):  # not isinstance: as a script this file is __main__
+        raise UserError(f"{run_dir} is a {ckpt['idea']!r} run; answers needs a think run")
+    n_slot = ckpt['config'].get('think_slot', 0) if n_slot is None else n_slot
+    tok = Tokenizer(ckpt['meta'])
+    records = [r for r in read_jsonl(records_path) if isinstance(r, dict) and 'completion' in r][:limit]
+    if not records:
+        raise UserError(f"{records_path} holds no task records (prompt, completion)")
+    groups = defaultdict(list)
+    for r in records:
+        groups[len(tok.encode(r['prompt'])), len(tok.encode(r['completion']))].append(r)
+    sums, firsts, paths = defaultdict(float), [], []
+    for rows in groups.values():
+        prompts = torch.tensor([tok.encode(r['prompt']) for r in rows])
+        truth = torch.tensor([tok.encode(r['completion']) for r in rows])
+        for mode, (slots, choose) in eval_modes(n_slot).items():
+            out = think_and_answer(model, prompts, truth, slots, choose)
+            sums[f'acc_{mode}'] += out['correct'].sum().item()
+            sums[f'nll_{mode}'] += out['nll'].sum().item()
+            if mode == 'think':
+                sums['think_rate'] += out['think_rate'].sum().item()
+                firsts += out['first'].tolist()
+                paths += [r.get('path', []) for r in rows]
+    result = {'run': run_dir, 'iter': ckpt['iter_num'], 'think_slot': n_slot, 'n': len(records),
+              **{k: v / len(records) for k, v in sums.items()}}
+    thought = [(f, p) for f, p in zip(firsts, paths) if f >= 0]
+    result['thought_share'] = len(thought) / len(records)
+    if thought and all(p for _, p in thought):
+        hops = min(len(p) for _, p in thought)
+        result['mi_bits_with_path'] = [round(mutual_information([f for f, _ in thought], [p[i] for _, p in thought]), 4)
+                                       for i in range(hops)]
+        result['think_tokens_used'] = len({f for f, _ in thought})
+    return result
 
 
 def rl_loss(model, prompts, truth, c, teacher=None):
@@ -337,20 +490,29 @@ def rl_loss(model, prompts, truth, c, teacher=None):
     G, forced, temp = c['group_size'], c['reward'] == 'next_text', c['rollout_temperature']
     prompts, truth = prompts.repeat_interleave(G, 0), truth.repeat_interleave(G, 0)
     K = truth.size(1)
-    tokens, kinds = rollout(model, prompts, K, truth, 'forced' if forced else 'sample', True, temp)
-    terms = policy_terms(model, tokens, kinds, forced, temp)
+    if c['think_slot']:
+        tokens, kinds = slot_rollout(model, prompts, truth, c['think_slot'], temp)
+    else:
+        tokens, kinds = rollout(model, prompts, K, truth, 'forced' if forced else 'sample', True, temp)
+    terms = policy_terms(model, tokens, kinds, forced, temp, slot=c['think_slot'] > 0)
     think_rate = (kinds == THINK).sum(1) / K
     score = next_text_reward(terms['text'], K) if forced else teacher_reward(teacher, tokens, kinds, prompts.size(1))
     reward = score - c['think_penalty'] * think_rate
     adv = advantages(reward, G, c['baseline'])
     pg = policy_loss(terms['action'], adv)
-    chose = ((kinds[:, 1:] == THINK) | (kinds[:, 1:] == TEXT)).sum()
+    chose = ((kinds[:, 1:] == THINK) | ((kinds[:, 1:] == TEXT) & (c['think_slot'] == 0))).sum()
     entropy = terms['entropy'].sum() / chose
     lm = -terms['text'].sum() / (K * len(prompts)) if forced else torch.zeros((), device=prompts.device)
     loss = pg - c['entropy_weight'] * entropy + c['lm_weight'] * lm
     info = {'tokens': tokens, 'kinds': kinds, 'terms': terms, 'score': score, 'think_rate': think_rate,
             'reward': reward, 'adv': adv, 'policy_loss': pg, 'entropy': entropy, 'lm_nll': lm}
     return loss, info
+
+
+def share_with_signal(groups, spread=0.01):
+    """The share of groups (rows of rewards) whose rewards differ by more than `spread` (in the
+    reward's units: 0.01 nats per text token): the others carry no policy-gradient signal."""
+    return ((groups.max(1).values - groups.min(1).values) > spread).float().mean().item()
 
 
 def rl_step(model, optimizer, prompts, truth, c, teacher=None, sft_batch=None):
@@ -365,9 +527,11 @@ def rl_step(model, optimizer, prompts, truth, c, teacher=None, sft_batch=None):
     if c['grad_clip'] > 0:
         torch.nn.utils.clip_grad_norm_(model.parameters(), c['grad_clip'])
     optimizer.step()
+    groups = info['reward'].view(-1, c['group_size'])
     return {'think_per_text': info['think_rate'].mean().item(), 'reward': info['reward'].mean().item(),
-            'adv_std': info['adv'].std().item(), 'policy_loss': info['policy_loss'].item(),
-            'entropy': info['entropy'].item(), 'lm_nll': info['lm_nll'].item(), 'sft_loss': sft.item()}
+            'adv_std': info['adv'].std().item(), 'groups_with_signal': share_with_signal(groups),
+            'policy_loss': info['policy_loss'].item(), 'entropy': info['entropy'].item(),
+            'lm_nll': info['lm_nll'].item(), 'sft_loss': sft.item()}
 
 
 def train_rl(c):
@@ -425,6 +589,16 @@ def train_rl(c):
 def main(argv):
     if not argv or argv[0] in ('-h', '--help'):
         print(__doc__)
+        return
+    if argv[0] == 'answers':
+        p = argparse.ArgumentParser(prog='think.py answers', description=answers.__doc__)
+        p.add_argument('run_dir')
+        p.add_argument('records')
+        p.add_argument('--limit', type=int, default=1000)
+        p.add_argument('--think_slot', type=int, default=None, help="think tokens after each prompt (default: the run's)")
+        args = p.parse_args(argv[1:])
+        with cli_errors():
+            print(json.dumps(answers(args.run_dir, args.records, args.limit, args.think_slot)))
         return
     with cli_errors():
         train_rl(load_config(argv, extra=RL))

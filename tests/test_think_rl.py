@@ -4,6 +4,7 @@ penalty, entropy bonus, text NLL), toy tasks its step learns (and unlearns with 
 negated), the teacher never seeing a think token, the budget, positions that count text only,
 and the whole loop from a train.py run through sample.py. Tiny and fast."""
 
+import json
 import math
 
 import pytest
@@ -147,7 +148,7 @@ def test_policy_loss_gradient_reaches_the_think_rows():
 # one RL step: the loss by hand, and learning on a toy task
 
 RL = dict(group_size=3, reward='next_text', rollout_temperature=1.0, think_penalty=0.0, baseline='mean',
-          entropy_weight=0.0, lm_weight=0.0, sft_weight=0.0, grad_clip=1.0)
+          entropy_weight=0.0, lm_weight=0.0, sft_weight=0.0, grad_clip=1.0, think_slot=0)
 
 
 def test_rl_loss_by_hand():
@@ -400,3 +401,172 @@ def test_rl_refuses_a_wrong_think_count_and_a_teacher_with_think_tokens(addition
     T.save_checkpoint(T.checkpoint(model, torch.optim.AdamW(model.parameters()), 'gpt', meta, {}, 0), str(tmp_path / 'ckpt.pt'))
     with pytest.raises(T.UserError, match='think tokens'):
         think.load_teacher(str(tmp_path), meta)  # a teacher must not know think tokens
+
+
+# -----------------------------------------------------------------------------
+# reading before writing, the fixed think slot, the diagnostics
+
+
+def test_random_thinks_are_inserted_around_the_text_in_order():
+    model = tiny_think(random_think_fraction=0.3)
+    idx = torch.tensor([[0, 1, 2, 0, 1, 2, 0, 1], [2, 2, 1, 1, 0, 0, 2, 2]])
+    targets = torch.tensor([[1, 2, 0, 1, 2, 0, 1, 2], [2, 1, 1, 0, 0, 2, 2, -1]])
+    g = torch.Generator().manual_seed(0)
+    stream, stream_targets = model.insert_random_thinks(idx, targets, 2, g)
+    thinks = model.is_think(stream)
+    assert stream.shape == (2, 10) and (thinks.sum(1) == 2).all() and not thinks[:, 0].any()
+    for b in range(2):
+        assert stream[b][~thinks[b]].tolist() == idx[b].tolist()  # no text dropped, none moved out of order
+        for t in range(10):
+            if t + 1 < 10 and thinks[b, t + 1]:
+                assert stream_targets[b, t] == -1  # no loss where the next token is a think token
+            else:  # the target of the last text token at or before t: the next text token
+                last = int((~thinks[b, :t + 1]).sum()) - 1
+                assert stream_targets[b, t] == targets[b, last]
+
+
+def counting_batch(B=32, T=12, g=None):
+    """Rows counting up mod 3 from a random start: each token follows from the text token before it."""
+    x = (torch.randint(3, (B, 1), generator=g) + torch.arange(T + 1)) % 3
+    return x[:, :-1], x[:, 1:]
+
+
+def reading_gap(fraction, steps=150):
+    """Train on counting rows with random think tokens at `fraction` (big distinct think rows, as
+    a noisy start), then return (NLL with 3 random think tokens per row) - (NLL without)."""
+    model = tiny_think(random_think_fraction=fraction, seed=0).train()
+    with torch.no_grad():
+        model.lm_head.weight[TEXT_VOCAB:] = 3 * torch.randn(2, 16)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    g = torch.Generator().manual_seed(0)
+    for _ in range(steps):
+        _, loss = model(*counting_batch(g=g))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    model.eval()
+    x, y = counting_batch(256, g=g)
+    with torch.no_grad():
+        masked = model(x, y)[1].item()
+        thinking = model(*model.insert_random_thinks(x, y, 3, g))[1].item()
+    return thinking - masked
+
+
+def test_reading_before_writing_makes_random_think_tokens_harmless():
+    """Supervised training with random think tokens (no loss on them) brings the text NLL with
+    random thinking down to the NLL with thinking masked; the same training without them leaves
+    think tokens that break the counting."""
+    assert abs(reading_gap(0.25)) < 0.05
+    assert reading_gap(0.0) > 0.3
+
+
+def test_think_rows_grown_from_a_run_start_distinct():
+    model = tiny_think(think_init_std=0.5)
+    with torch.no_grad():
+        model.lm_head.weight[TEXT_VOCAB:] = model.lm_head.weight[:TEXT_VOCAB].mean(0)  # resize_vocab's mean rows
+    text_rows = model.lm_head.weight[:TEXT_VOCAB].clone()
+    torch.manual_seed(0)
+    model.init_token_rows(None, range(TEXT_VOCAB, TEXT_VOCAB + 2))
+    rows = model.lm_head.weight
+    assert torch.equal(rows[:TEXT_VOCAB], text_rows)
+    noise = rows[TEXT_VOCAB:] - text_rows.mean(0)
+    assert (rows[TEXT_VOCAB] - rows[TEXT_VOCAB + 1]).norm() > 1.0 and 0.3 < noise.std() < 0.7
+
+
+def planted_reader(n=4, seed=0, steps=300):
+    """A model over n text symbols and n think tokens, trained by supervision only to read: after
+    [prompt symbol, <think_j>] the next text is symbol j (whatever the prompt)."""
+    torch.manual_seed(seed)
+    model = think.ThinkGPT(think.ThinkConfig(block_size=8, vocab_size=2 * n, n_layer=1, n_head=2, n_embd=32,
+                                             bias=False, n_think=n, think_id=n, max_think=1))
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(steps):
+        p, j = torch.randint(n, (64, 1)), torch.randint(n, (64, 1))
+        _, loss = model(torch.cat([p, n + j], 1), torch.cat([torch.full_like(j, -1), j], 1))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return model.eval()
+
+
+def bandit_accuracy(sign, steps=40, n=4, seed=0):
+    """The fixed slot on a planted mapping: prompt symbol a, true text (a + 1) mod n, which the
+    reader writes after <think_{a+1}> only. Only REINFORCE changes the choice (no text losses);
+    the share of prompts whose greedy think token is the planted one, before and after."""
+    model = planted_reader(n, seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    prompts = torch.arange(n)[:, None]
+    truth = (prompts + 1) % n
+    c = {**RL, 'group_size': 16, 'think_slot': 1, 'rollout_temperature': 2.0}
+
+    def planted_share():
+        with torch.no_grad():
+            chosen = think.slot_rollout(model, prompts, truth, 1, choose='greedy')[0][:, 1] - n
+        return (chosen == truth[:, 0]).float().mean().item()
+
+    before = planted_share()
+    advantages = think.advantages
+    think.advantages = lambda *a: sign * advantages(*a)
+    try:
+        torch.manual_seed(0)
+        rows = [think.rl_step(model, optimizer, prompts, truth, c) for _ in range(steps)]
+    finally:
+        think.advantages = advantages
+    return before, planted_share(), rows
+
+
+def test_the_fixed_slot_bandit_learns_a_planted_mapping():
+    """A reader that writes symbol j after <think_j>, whose slot starts out choosing <think_a>
+    after prompt a (none right): REINFORCE on the slot learns to choose <think_{a+1}>, which makes
+    the true text likely, within 40 steps (the reward rises from about -8 nats); every group
+    carries signal. With the advantage's sign flipped it never picks it and the reward falls."""
+    before, after, rows = bandit_accuracy(+1)
+    assert before == 0.0 and after >= 0.75
+    assert rows[0]['groups_with_signal'] == 1.0 and rows[-1]['reward'] > rows[0]['reward'] + 5
+    _, after, rows = bandit_accuracy(-1)
+    assert after == 0.0 and rows[-1]['reward'] < rows[0]['reward'] - 1
+
+
+def test_mutual_information_by_hand():
+    assert think.mutual_information([0, 1, 2, 3], list('abcd')) == pytest.approx(2.0)
+    assert think.mutual_information([0, 0, 1, 1], list('abab')) == pytest.approx(0.0)
+    # p(x, y): (0,a) 1/2, (1,a) 1/4, (1,b) 1/4
+    by_hand = 0.5 * math.log2(0.5 / (0.5 * 0.75)) + 0.25 * math.log2(0.25 / (0.5 * 0.75)) + 0.25 * math.log2(0.25 / (0.5 * 0.25))
+    assert think.mutual_information([0, 0, 1, 1], list('aaab')) == pytest.approx(by_hand)
+
+
+def test_think_and_answer_in_the_slot_and_masked():
+    """The slot puts exactly n_slot think tokens after each prompt (random: uniform identities),
+    then scores the true text: the NLL equals the full forward pass's, and 'correct' is the greedy text."""
+    model = planted_reader()
+    prompts, truth = torch.tensor([[0], [1], [2], [3]]), torch.tensor([[1], [2], [3], [0]])
+    torch.manual_seed(0)
+    out = think.think_and_answer(model, prompts, truth, n_slot=1, choose='greedy')
+    chosen = out['first']
+    x = torch.cat([prompts, 4 + chosen[:, None]], 1)
+    logp = F.log_softmax(model.text_only(model(x)[0][:, -1]), -1)
+    assert out['nll'].tolist() == pytest.approx((-logp.gather(1, truth)[:, 0]).tolist(), abs=1e-5)
+    assert out['correct'].tolist() == (logp.argmax(-1) == truth[:, 0]).tolist()
+    assert (out['think_rate'] == 1).all()
+    plain = think.think_and_answer(model, prompts, truth, n_slot=0, choose='none')
+    assert (plain['first'] == -1).all() and (plain['think_rate'] == 0).all()
+    firsts = torch.cat([think.think_and_answer(model, prompts, truth, 1, 'random')['first'] for _ in range(50)])
+    assert set(firsts.tolist()) == {0, 1, 2, 3}
+
+
+def test_fixed_slot_run_and_its_diagnostics(addition, tmp_path):
+    """think.py with think_slot=1 runs from a train.py run, logs the slot's evaluations and the
+    share of groups with signal; answers scores a records file and reads the think token's
+    mutual information with each node of the records' path."""
+    think.train_rl(rl_config(addition, tmp_path, '--think_slot=1'))
+    rows = T.read_jsonl(str(tmp_path / 'log.jsonl'))
+    assert 0 <= rows[1]['groups_with_signal'] <= 1
+    assert {'val_acc_think', 'val_acc_greedy', 'val_acc_random', 'val_acc_plain'} <= rows[0].keys()
+    records = tmp_path / 'records.jsonl'
+    records.write_text(''.join(json.dumps(r) + '\n' for r in [{'prompt': f'1{i}+2{i}=', 'completion': f'0{3 + i // 5}{(2 * i) % 10}\n',
+                                      'path': [str(i % 2), str(i % 3)]} for i in range(10)]))
+    out = think.answers(str(tmp_path), str(records))
+    assert out['n'] == 10 and out['think_slot'] == 1 and out['think_rate'] == pytest.approx(1 / 4)
+    assert {'acc_think', 'acc_greedy', 'acc_random', 'acc_plain', 'nll_plain'} <= out.keys()
+    assert len(out['mi_bits_with_path']) == 2 and all(0 <= v <= 1.6 for v in out['mi_bits_with_path'])
+    assert think.answers(str(tmp_path), str(records), n_slot=0)['thought_share'] <= 1
