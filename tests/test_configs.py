@@ -7,7 +7,9 @@ import configurator as C
 import train as T
 from conftest import ROOT, load_script, shakespeare_text, write_char_dataset
 
-CONFIGS = sorted(p.name for p in (ROOT / 'config').glob('*.py') if not p.name.startswith(('grpo', 'tpo', 'think_rl.py')))
+THINK_CONFIGS = ['think_hops.py', 'think_rl.py']  # think.py's, not train.py's
+CONFIGS = sorted(p.name for p in (ROOT / 'config').glob('*.py')
+                 if not p.name.startswith(('grpo', 'tpo')) and p.name not in THINK_CONFIGS)
 GRPO_CONFIGS = sorted(p.name for p in (ROOT / 'config').glob('grpo*.py'))  # grpo.py's, not train.py's
 TINY_RUN = ['--n_layer=2', '--n_head=2', '--n_embd=32', '--block_size=32', '--batch_size=2', '--max_iters=2',
             '--eval_interval=2', '--eval_iters=1', '--log_interval=1', '--gradient_accumulation_steps=1',
@@ -49,6 +51,8 @@ def datasets(tmp_path_factory):
         elif name.startswith('hops'):
             load_script('data/hops/prepare.py', 'prepare_hops').main(
                 ['--n=8', '--k=3', '--train_size=64', '--val_size=8', '--test_size=8', f'--out_dir={out}'])
+            if name.endswith('_think'):  # think.py on hops: 8 think tokens, as config/think_hops.py
+                vocab.main(['add_tokens', str(out), '--n_think=8'])
         elif name == 'prosqa':  # coconut: task records whose meta has the markers
             load_script('data/prosqa/prepare.py', 'prepare_prosqa').main(
                 ['--train_size=32', '--val_size=8', '--test_size=8', f'--out_dir={out}'])
@@ -105,10 +109,11 @@ def test_tpo_config_runs_an_iteration(datasets, tmp_path):
     assert T.load_checkpoint(str(tmp_path / 'ckpt.pt'))['iter_num'] == 1
 
 
-def test_think_rl_config_runs_a_few_steps(datasets, tmp_path):
-    """config/think_rl.py is think.py's (its RL keys are no train.py keys): a few RL steps from scratch."""
+@pytest.mark.parametrize('name', THINK_CONFIGS)
+def test_think_config_runs_a_few_steps(datasets, tmp_path, name):
+    """think.py's configs (their RL keys are no train.py keys): a few RL steps from scratch."""
     import think
-    path = str(ROOT / 'config' / 'think_rl.py')
+    path = str(ROOT / 'config' / name)
     data_dir = datasets(C.read_config_file(path)['dataset'])
     think.train_rl(C.load_config([path, *TINY_RUN, '--block_size=16', '--group_size=2', f'--data_dir={data_dir}',
                                   f'--out_dir={tmp_path}'], extra=think.RL))
