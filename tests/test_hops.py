@@ -95,6 +95,28 @@ def test_baselines_by_hand():
     assert H.baselines(rows) == {'majority answer': 2 / 3, 'copy the start': 1 / 3, 'one hop f(a)': 1 / 3}
 
 
+def test_chain_think_writes_the_nodes_as_the_think_tokens_of_a_grown_vocabulary(tmp_path):
+    """--chain_think --chain_stride=2 at k=4: the completion is <think_i>=answer with i = f^2(a),
+    in the vocabulary a direct dataset grown by n think tokens has (think.py's side arm reads it)."""
+    H.main(['--n=6', '--k=4', '--chain_share=1', '--chain_think', '--chain_stride=2', '--train_size=40',
+            '--val_size=5', '--test_size=5', f'--out_dir={tmp_path / "think"}'])
+    H.main(['--n=6', '--k=4', '--train_size=40', '--val_size=5', '--test_size=5', f'--out_dir={tmp_path / "direct"}'])
+    vocab.main(['add_tokens', str(tmp_path / 'direct'), '--n_think=6'])
+    meta = pickle.load(open(tmp_path / 'think' / 'meta.pkl', 'rb'))
+    assert meta['special_tokens'] == pickle.load(open(tmp_path / 'direct' / 'meta.pkl', 'rb'))['special_tokens']
+    tok = vocab.Tokenizer(meta)
+    for r in vocab.read_jsonl(tmp_path / 'think' / 'train.jsonl'):
+        f = read_permutation(r['prompt'], 6)
+        a = H.SYMBOLS.index(r['prompt'][-3])
+        middle = f[f[a]]
+        assert r['completion'] == f"<think{middle}>={r['answer']}\n" and r['path'][2] == H.SYMBOLS[middle]
+        ids = tok.encode(r['completion'])
+        assert len(ids) == 4 and ids[0] == meta['special_tokens']['<think0>'] + middle
+    with pytest.raises(SystemExit):
+        H.main(['--chain_think', '--chain_markers', f'--out_dir={tmp_path / "both"}'])
+    assert not (tmp_path / 'both').exists()
+
+
 def test_bad_knobs_are_one_line_errors(tmp_path, capsys):
     for args, says in ((['--n=1'], '--n must be'), (['--k=0'], 'hop counts'), (['--chain_share=2'], 'in [0, 1]'),
                        (['--n=3', '--k=1'], 'distinct records')):

@@ -28,7 +28,8 @@ start, k) repeats across splits. score.py reads the answer after the last '='.
 two special tokens after the characters): Quiet-STaR's pre-training mix. Quiet-STaR predicts
 each token after a thought at the position before it, so the thought that predicts the answer
 sits after '=', at the positions this chain held (score.py reads the answer after the
-thought). --exclude=DIR draws none of DIR's records (permutation, start and hop count): fine-tuning
+thought). --chain_think writes the chain's nodes as think tokens, c -> <think2> (think.py: a model told
+what its think tokens mean). --exclude=DIR draws none of DIR's records (permutation, start and hop count): fine-tuning
 records the pre-training never showed (the permutations themselves may recur with other starts).
 
 meta.pkl: the character vocabulary of the task (symbols, digits, '?', ':', '=', '>', ' ',
@@ -62,7 +63,7 @@ def hops(f, a, k):
     return path
 
 
-def record(f, a, k, form, chain, rng, markers=False, stride=1):
+def record(f, a, k, form, chain, rng, markers=False, stride=1, think=False):
     n = len(f)
     names = SYMBOLS[:n]
     if form == 'array':
@@ -73,7 +74,7 @@ def record(f, a, k, form, chain, rng, markers=False, stride=1):
         shown = ' '.join(f'{names[i]}>{names[f[i]]}' for i in order) + ' '
     path = hops(f, a, k)
     answer = names[path[-1]]
-    middle = ''.join(names[p] for p in path[stride - 1:-1:stride]) if chain else ''
+    middle = ''.join((f'<think{p}>' if think else names[p]) for p in path[stride - 1:-1:stride]) if chain else ''
     if chain and markers:  # the chain as a thought after '=': where Quiet-STaR thinks before the answer
         completion = f'={vocab.START_THOUGHT}{middle}{vocab.END_THOUGHT}{answer}\n'
     else:
@@ -104,7 +105,8 @@ def excluded_keys(dirs):
     return keys
 
 
-def make_splits(sizes, n, ks, form, chain_share, test_chain_share, seed, markers=False, exclude=(), stride=1):
+def make_splits(sizes, n, ks, form, chain_share, test_chain_share, seed, markers=False, exclude=(), stride=1,
+                think=False):
     rng = random.Random(f'hops:{seed}:{n}:{form}')
     seen, out = set(exclude), {}
     for split, size in sizes.items():
@@ -118,7 +120,7 @@ def make_splits(sizes, n, ks, form, chain_share, test_chain_share, seed, markers
             if key in seen:
                 continue
             seen.add(key)
-            rows.append(record(f, a, k, form, rng.random() < share, rng, markers, stride))
+            rows.append(record(f, a, k, form, rng.random() < share, rng, markers, stride, think))
         out[split] = rows
     return out
 
@@ -133,11 +135,12 @@ def baselines(rows):
             'one hop f(a)': sum(r['path'][1] == r['answer'] for r in rows) / len(rows)}
 
 
-def make_meta(markers=False):
+def make_meta(markers=False, n_think=0):
     stoi = {ch: i for i, ch in enumerate(ALPHABET)}
     meta = {'vocab_size': len(ALPHABET), 'tokenizer': 'char', 'stoi': stoi, 'itos': dict(enumerate(ALPHABET)),
             'special_tokens': {}}
-    return vocab.add_special_tokens(meta, [vocab.START_THOUGHT, vocab.END_THOUGHT]) if markers else meta
+    special = ([vocab.START_THOUGHT, vocab.END_THOUGHT] if markers else []) + vocab.think_token_names(n_think)
+    return vocab.add_special_tokens(meta, special) if special else meta
 
 
 def parse_ks(text):
@@ -157,6 +160,8 @@ def check(args, ks, excluded):
         value = getattr(args, name)
         if value is not None and not 0 <= value <= 1:
             raise UserError(f"--{name} must be in [0, 1], got {value}")
+    if args.chain_think and args.chain_markers:
+        raise UserError("--chain_think and --chain_markers are two ways to write the chain: choose one")
     if args.chain_stride < 1:
         raise UserError(f"--chain_stride must be >= 1, got {args.chain_stride}")
     if min(args.train_size, args.val_size) < 1 or args.test_size < 0:
@@ -174,9 +179,9 @@ def prepare(args):
     check_writable(args.out_dir)
     test_share = args.chain_share if args.test_chain_share is None else args.test_chain_share
     sizes = {'train': args.train_size, 'val': args.val_size, 'test': args.test_size}
-    meta = make_meta(args.chain_markers)
+    meta = make_meta(args.chain_markers, args.n if args.chain_think else 0)
     splits = make_splits(sizes, args.n, ks, args.form, args.chain_share, test_share, args.seed, args.chain_markers,
-                         excluded, args.chain_stride)
+                         excluded, args.chain_stride, args.chain_think)
     for split, rows in splits.items():
         vocab.write_split(args.out_dir, split, rows, None, False)
     meta.update(task='hops', n=args.n, k=ks, form=args.form, chain_share=args.chain_share, test_chain_share=test_share,
@@ -202,6 +207,9 @@ def main(argv=None):
     p.add_argument('--test_chain_share', type=float, default=None, help='the same for test.jsonl (default: --chain_share)')
     p.add_argument('--chain_markers', action='store_true',
                    help="write a chain between <startofthought> and <endofthought> (Quiet-STaR's pre-training mix)")
+    p.add_argument('--chain_think', action='store_true',
+                   help='write the chain\'s nodes as think tokens, node i as <think{i}> (n of them in meta.pkl): '
+                        'a think model taught what its think tokens mean (think.py\'s side arm)')
     p.add_argument('--chain_stride', type=int, default=1,
                    help='a written chain holds every S-th intermediate node: 2 at k=4 writes only f^2(a)')
     p.add_argument('--exclude', action='append', default=[], metavar='DIR',
