@@ -239,10 +239,11 @@ def grpo_figure(paths, labels, out, window=10):
 
 
 def think_rl_figure(paths, labels, out, window=10):
-    """Think tokens per text token over training, and val NLL with and without thinking; prints
-    the first and last evaluation of each run as a markdown table."""
+    """Think tokens per text token over training, val NLL with and without thinking, and the
+    share of groups whose rewards differ (those that carry a policy gradient; logs that have it);
+    prints the first and last evaluation of each run as a markdown table."""
     plt = pyplot()
-    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
+    fig, (a, b, c) = plt.subplots(1, 3, figsize=(16, 4))
     print('| run | iter | think/text | val NLL thinking | val NLL no thinking | exact thinking | exact no thinking |')
     print('|---|---|---|---|---|---|---|')
     for path, label in zip(paths, labels):
@@ -254,13 +255,19 @@ def think_rl_figure(paths, labels, out, window=10):
         line, = b.plot([r['iter'] for r in evals], [r['val_nll_think'] for r in evals], label=f'{label} thinking')
         b.plot([r['iter'] for r in evals], [r['val_nll_plain'] for r in evals], ls='--', color=line.get_color(),
                label=f'{label} no thinking')
+        signal = [r for r in train if 'groups_with_signal' in r]
+        if signal:
+            c.plot([r['iter'] for r in signal], running_mean([r['groups_with_signal'] for r in signal], window),
+                   color=line.get_color(), label=label)
         for e in (evals[0], evals[-1]):  # the start (the supervised model with think rows added) and the end
             print(f"| {label} | {e['iter']} | {e['val_think_rate']:.4f} | {e['val_nll_think']:.4f} | "
                   f"{e['val_nll_plain']:.4f} | {e['val_acc_think']:.3f} | {e['val_acc_plain']:.3f} |")
     a.set(xlabel='RL iteration', ylabel='think tokens per text token (rollouts)', title='how much the policy thinks')
     b.set(xlabel='RL iteration', ylabel='val NLL per answer token', title='thinking (solid) vs masked out (dashed)')
-    a.legend(fontsize=7)
-    b.legend(fontsize=7)
+    c.set(xlabel='RL iteration', ylabel=f'share (running mean of {window} logged steps)', ylim=(-0.02, 1.02),
+          title='groups whose rewards differ by > 0.01')
+    for ax in (a, b, c):
+        ax.legend(fontsize=7)
     save_figure(fig, out)
 
 

@@ -468,6 +468,7 @@ def answers(run_dir, records_path, limit=1000, n_slot=None, seed=0):
                 paths += [r.get('path', []) for r in rows]
     result = {'run': run_dir, 'iter': ckpt['iter_num'], 'think_slot': n_slot, 'n': len(records),
               **{k: v / len(records) for k, v in sums.items()}}
+    result['accuracy'] = result['acc_think']  # as score.py --json: plot.py --bars reads it
     thought = [(f, p) for f, p in zip(firsts, paths) if f >= 0]
     result['thought_share'] = len(thought) / len(records)
     if thought and all(p for _, p in thought):

@@ -137,3 +137,20 @@ def test_quietstar_answers_figure_reads_flops_from_the_log_beside_each_curve(tmp
     with pytest.raises(SystemExit):
         plot.main([paths[1], '--figure=quietstar_answers', f"--out={tmp_path / 'qa.png'}"])
     assert "needs the run's log beside it" in capsys.readouterr().err
+
+
+def test_think_rl_figure_draws_the_share_of_groups_with_signal(tmp_path, capsys):
+    """A think.py log with the share of groups with signal (new runs) and one without (old runs):
+    both draw; the table has each run's first and last evaluation."""
+    evals = [{'iter': i, 'val_nll_think': 0.5 - i / 1000, 'val_nll_plain': 0.5, 'val_think_rate': 1 / 3,
+              'val_acc_think': 0.4 + i / 1000, 'val_acc_plain': 0.4} for i in (0, 100)]
+    train = [{'iter': i, 'think_per_text': 1 / 3, 'groups_with_signal': i / 100} for i in range(0, 100, 10)]
+    new, old = tmp_path / 'slot.jsonl', tmp_path / 'old.jsonl'
+    new.write_text(''.join(json.dumps(r) + '\n' for r in evals[:1] + train + evals[1:]))
+    old.write_text(''.join(json.dumps({k: v for k, v in r.items() if k != 'groups_with_signal'}) + '\n'
+                           for r in evals[:1] + train + evals[1:]))
+    plot.main([str(new), str(old), '--figure=think_rl', '--labels=slot,old', f'--out={tmp_path / "t.png"}'])
+    rows = capsys.readouterr().out.splitlines()
+    assert '| slot | 100 | 0.3333 | 0.4000 | 0.5000 | 0.500 | 0.400 |' in rows
+    assert sum(r.startswith(('| slot |', '| old |')) for r in rows) == 4
+    assert (tmp_path / 't.png').stat().st_size > 1000
