@@ -8,7 +8,7 @@ Loss curves from the runs' logs (out_dir/log.jsonl, or a copy of it).
     python plot.py results/grpo/*.jsonl --figure=grpo --out=assets/grpo.png    # an idea's own figure
     python plot.py out-arith/testtime.jsonl --figure=testtime --labels=supervised   # accuracy vs tokens
     python plot.py results/quietstar/hops/curve-*.jsonl --figure=quietstar_answers   # at the answers
-    (--figure: grpo, think_rl, quietstar, quietstar_answers, coconut, testtime, tpo; most of them
+    (--figure: grpo, think_rl, think_answers, quietstar, quietstar_answers, coconut, testtime, tpo; most of them
     also print a table; runs that share a label are seeds of one arm)
 
 --bars draws the accuracies of .json results (score.py --json) as bars, one per
@@ -115,7 +115,8 @@ def parse_ylim(text):
     return low, high
 
 
-def read_accuracy(path):
+def read_result(path):
+    """A score.py --json (or think.py answers) result: a dict with 'accuracy'."""
     if not os.path.isfile(path):
         raise SystemExit(f"error: no result at {path}")
     try:
@@ -125,7 +126,11 @@ def read_accuracy(path):
         raise UserError(f"{path} is not JSON (expected the output of score.py --json)")
     if not isinstance(result, dict) or 'accuracy' not in result:
         raise SystemExit(f"error: {path} has no 'accuracy' (expected the output of score.py --json)")
-    return result['accuracy']
+    return result
+
+
+def read_accuracy(path):
+    return read_result(path)['accuracy']
 
 
 def accuracies(paths, labels):
@@ -500,9 +505,53 @@ def quietstar_answers_figure(paths, labels, out, window=10):
     save_figure(fig, out)
 
 
+THINK_COLUMNS = (('accuracy', 'accuracy (its thinking)'), ('acc_greedy', 'slot: likeliest token'),
+                 ('acc_random', 'think tokens of random identity'), ('acc_plain', 'thinking masked'),
+                 ('nll_think', 'NLL thinking'), ('nll_plain', 'NLL masked'))
+
+
+def think_answers_table(arms):
+    """A Markdown table of think.py answers results (score.py's for arms without think tokens):
+    mean +- sd over the seeds of each arm; accuracies in percent; the mutual information of the
+    think token with each node of the path (bits, mean over seeds)."""
+    lines = ['| arm | seeds | ' + ' | '.join(name for _, name in THINK_COLUMNS) + ' | MI with a, f(a), f^2(a), ... (bits) |',
+             '|---|---|' + '---|' * (len(THINK_COLUMNS) + 1)]
+    for label, results in arms.items():
+        cells = [mean_sd([r[k] * (100 if k.startswith('acc') else 1) for r in results], 1 if k.startswith('acc') else 3)
+                 if all(k in r for r in results) else '-' for k, _ in THINK_COLUMNS]
+        mi = [r['mi_bits_with_path'] for r in results if 'mi_bits_with_path' in r]
+        cells.append(', '.join(f'{statistics.mean(v):.2f}' for v in zip(*mi)) if mi else '-')
+        lines.append(f"| {label} | {len(results)} | " + ' | '.join(cells) + ' |')
+    return '\n'.join(lines)
+
+
+def think_answers_figure(paths, labels, out, window=10):
+    """Accuracy bars of the arms (think.py answers or score.py --json results; a label shared by
+    several results is an arm's seeds), and the think token's mutual information with each node
+    of the path per arm; prints the table."""
+    plt = pyplot()
+    arms = {}
+    for path, label in zip(paths, labels):
+        arms.setdefault(label, []).append(read_result(path))
+    fig, (a, b) = plt.subplots(1, 2, figsize=(14, 4.5), gridspec_kw={'width_ratios': [3, 2]})
+    draw_bars(a, paths, labels, chance=0)
+    for i, (label, results) in enumerate(arms.items()):
+        mi = [r['mi_bits_with_path'] for r in results if 'mi_bits_with_path' in r]
+        if mi:
+            for v in mi:
+                b.plot(range(len(v)), v, '.', color=f'C{i}', alpha=0.5)
+            b.plot(range(len(mi[0])), [statistics.mean(v) for v in zip(*mi)], color=f'C{i}', marker='o', label=label)
+    b.set(xlabel='node of the path (0: the start a, i: f^i(a))', ylabel='mutual information (bits)',
+          title='what the first think token says')
+    b.legend(fontsize=7)
+    print(think_answers_table(arms))
+    save_figure(fig, out)
+
+
 IDEA_FIGURES = {'grpo': grpo_figure, 'think_rl': think_rl_figure, 'quietstar': quietstar_figure,
                 'quietstar_answers': quietstar_answers_figure,
-                'coconut': coconut_figure, 'testtime': testtime_figure, 'tpo': tpo_figure}  # name -> draw(paths, labels, out, window)
+                'coconut': coconut_figure, 'testtime': testtime_figure, 'tpo': tpo_figure,
+                'think_answers': think_answers_figure}  # name -> draw(paths, labels, out, window)
 
 
 def main(argv):
