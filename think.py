@@ -30,6 +30,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 import torch
+from torch import nn
 from torch.nn import functional as F
 
 from model import GPT, GPTConfig, build_model, insert_tokens, lm_loss, random_slots, sample_token
@@ -69,6 +70,8 @@ class ThinkConfig(GPTConfig):
     think_id: int = -1  # the id of <think0> (the others follow it): train.py fills it
     think_init_std: float = 0.02  # grown from a run, think row i = the mean embedding + N(0, std^2) noise
     random_think_fraction: float = 0.0  # supervised training: random think tokens per text token, no loss
+    untied_think: bool = False  # choose think tokens with their own output rows (zero at first: a uniform
+    # choice), not the embedding rows that reading uses (tied, choosing moves what a think token means)
 
     def __post_init__(self):
         super().__post_init__()
@@ -136,6 +139,17 @@ class ThinkGPT(GPT):
         if config.think_id + config.n_think > config.vocab_size:
             raise ValueError(f"think tokens {config.think_id}..{config.think_id + config.n_think - 1} are not all in "
                              f"the vocabulary of {config.vocab_size}")
+        if config.untied_think:
+            self.think_out = nn.Linear(config.n_embd, config.n_think, bias=False)
+            nn.init.zeros_(self.think_out.weight)
+
+    def head(self, x):
+        """The GPT's head; with untied_think the think tokens' logits come from think_out."""
+        if not self.config.untied_think:
+            return super().head(x)
+        h = self.transformer.ln_f(x)
+        logits, c = self.lm_head(h), self.config
+        return torch.cat([logits[..., :c.think_id], self.think_out(h), logits[..., c.think_id + c.n_think:]], -1)
 
     def init_token_rows(self, tokenizer, new_ids):
         """Distinct think rows: the mean embedding (resize_vocab put it there) plus noise, so that

@@ -570,3 +570,27 @@ def test_fixed_slot_run_and_its_diagnostics(addition, tmp_path):
     assert {'acc_think', 'acc_greedy', 'acc_random', 'acc_plain', 'nll_plain'} <= out.keys()
     assert len(out['mi_bits_with_path']) == 2 and all(0 <= v <= 1.6 for v in out['mi_bits_with_path'])
     assert think.answers(str(tmp_path), str(records), n_slot=0)['thought_share'] <= 1
+
+
+def test_untied_think_rows_choose_uniformly_at_first_and_leave_reading_alone():
+    """untied_think: the text logits are the tied model's, the think logits start at zero (a
+    uniform slot choice), and the policy gradient of a slot choice moves think_out, not the
+    think tokens' embedding rows (tied, it moves them: choosing would change what they mean)."""
+    tied = tiny_think(seed=4)
+    untied = tiny_think(seed=4, untied_think=True)
+    missing, _ = untied.load_state_dict(tied.state_dict(), strict=False)
+    assert missing == ['think_out.weight']
+    prompts, truth = torch.tensor([[0, 1], [2, 0]]), torch.tensor([[1], [2]])
+    logits = untied(prompts)[0]
+    assert torch.allclose(logits[..., :TEXT_VOCAB], tied(prompts)[0][..., :TEXT_VOCAB], atol=1e-6)
+    assert (logits[..., TEXT_VOCAB:] == 0).all()
+    for model in (tied, untied):
+        tokens, kinds = think.slot_rollout(model, prompts, truth, 1)
+        terms = think.policy_terms(model, tokens, kinds, True, slot=True)
+        model.zero_grad()
+        think.policy_loss(terms['action'], torch.tensor([1.0, -1.0])).backward()
+        rows = model.lm_head.weight.grad[TEXT_VOCAB:]
+        if model is tied:
+            assert rows.abs().sum() > 0
+        else:
+            assert rows.abs().sum() == 0 and model.think_out.weight.grad.abs().sum() > 0
