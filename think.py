@@ -96,6 +96,7 @@ RL = dict(
     entropy_weight=0.001,  # bonus on the policy's entropy where it chose a token
     lm_weight=1.0,  # next_text: NLL of the true text after thinking (so the model learns to read it)
     sft_weight=1.0,  # the plain next-token loss on a batch of text without think tokens
+    sft_dataset='',  # where that batch comes from (a name in data/ or a directory; '': the run's dataset)
     n_true=8,  # token streams: true text tokens after each prefix (task records: the completion)
 )
 
@@ -549,6 +550,17 @@ def rl_step(model, optimizer, prompts, truth, c, teacher=None, sft_batch=None):
             'lm_nll': info['lm_nll'].item(), 'sft_loss': sft.item()}
 
 
+def sft_dataset(c, meta):
+    """The plain loss's records from another dataset of the same vocabulary (e.g. records with
+    the intermediate written as a think token: reading taught throughout while RL writes)."""
+    name = c['sft_dataset']
+    data_dir = name if os.path.isdir(name) else default_data_dir(name)
+    other = load_meta(data_dir, name)
+    if any(other.get(k) != meta.get(k) for k in ('vocab_size', 'stoi', 'special_tokens')):
+        raise UserError(f"sft_dataset={name!r} must have the vocabulary of dataset={c['dataset']!r}")
+    return Dataset(data_dir, name, c['block_size'], Tokenizer(other))
+
+
 def train_rl(c):
     """python think.py CONFIG: REINFORCE with a group baseline on think tokens, from a
     train.py run (init_from=OUT_DIR, its vocabulary grown by the think tokens) or from scratch."""
@@ -561,6 +573,7 @@ def train_rl(c):
     meta = idea_meta(c, load_meta(data_dir, c['dataset']))
     data = Dataset(data_dir, c['dataset'], c['block_size'], Tokenizer(meta))
     prefixes = Prefixes(data, c['n_true'])
+    sft_data = sft_dataset(c, meta) if c['sft_dataset'] else data
     if c['init_from'] == 'scratch':
         model = build_model('think', model_args(c, meta))
     elif is_run(c['init_from']):
@@ -587,7 +600,7 @@ def train_rl(c):
             break
         lr = set_lr(optimizer, it, c)
         prompts, truth = prefixes.batch('train', c['batch_size'], batch_seed(c['seed'], it, 0))
-        x, y = data.batch('train', c['batch_size'], batch_seed(c['seed'], it, 1))
+        x, y = sft_data.batch('train', c['batch_size'], batch_seed(c['seed'], it, 1))
         numbers = rl_step(model, optimizer, prompts.to(device), truth.to(device), c, teacher,
                           (x.to(device), y.to(device)))
         if it % c['log_interval'] == 0:

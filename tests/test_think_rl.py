@@ -594,3 +594,20 @@ def test_untied_think_rows_choose_uniformly_at_first_and_leave_reading_alone():
             assert rows.abs().sum() > 0
         else:
             assert rows.abs().sum() == 0 and model.think_out.weight.grad.abs().sum() > 0
+
+
+def test_the_plain_batch_can_come_from_another_dataset_of_the_same_vocabulary(addition, tmp_path, monkeypatch):
+    """sft_dataset: the plain loss reads its batches from that dataset (3 records of the same
+    vocabulary here; the run's own has 200), and a dataset of another vocabulary is a one-line error."""
+    import shutil
+    other = tmp_path / 'other'
+    shutil.copytree(addition / 'think', other)
+    (other / 'train.jsonl').write_text(''.join(json.dumps({'prompt': f'1{i}+11=', 'completion': f'02{i}\n'}) + '\n'
+                                               for i in range(3)))
+    sizes = []
+    batch = T.Dataset.batch
+    monkeypatch.setattr(T.Dataset, 'batch', lambda self, *a: sizes.append(len(self.splits['train'])) or batch(self, *a))
+    think.train_rl(rl_config(addition, tmp_path / 'ok', f'--sft_dataset={other}'))
+    assert sizes and set(sizes) == {3}  # without sft_dataset: the run's own 200
+    with pytest.raises(T.UserError, match='must have the vocabulary'):
+        think.train_rl(rl_config(addition, tmp_path / 'bad', f'--sft_dataset={addition / "plain"}'))
