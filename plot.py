@@ -249,8 +249,9 @@ def think_rl_figure(paths, labels, out, window=10):
     prints the first and last evaluation of each run as a markdown table."""
     plt = pyplot()
     fig, (a, b, c) = plt.subplots(1, 3, figsize=(16, 4))
-    print('| run | iter | think/text | val NLL thinking | val NLL no thinking | exact thinking | exact no thinking |')
-    print('|---|---|---|---|---|---|---|')
+    print('| run | iter | think/text | val NLL thinking | val NLL no thinking | exact thinking | exact no thinking | '
+          'groups with signal (mean over the run) |')
+    print('|---|---|---|---|---|---|---|---|')
     for path, label in zip(paths, labels):
         what = 'the log.jsonl of a think.py run'
         train = log_rows(path, 'think_per_text', ('iter',), what, required=False)
@@ -264,9 +265,10 @@ def think_rl_figure(paths, labels, out, window=10):
         if signal:
             c.plot([r['iter'] for r in signal], running_mean([r['groups_with_signal'] for r in signal], window),
                    color=line.get_color(), label=label)
+        share = f"{statistics.mean(r['groups_with_signal'] for r in signal):.3f}" if signal else '-'
         for e in (evals[0], evals[-1]):  # the start (the supervised model with think rows added) and the end
             print(f"| {label} | {e['iter']} | {e['val_think_rate']:.4f} | {e['val_nll_think']:.4f} | "
-                  f"{e['val_nll_plain']:.4f} | {e['val_acc_think']:.3f} | {e['val_acc_plain']:.3f} |")
+                  f"{e['val_nll_plain']:.4f} | {e['val_acc_think']:.3f} | {e['val_acc_plain']:.3f} | {share} |")
     a.set(xlabel='RL iteration', ylabel='think tokens per text token (rollouts)', title='how much the policy thinks')
     b.set(xlabel='RL iteration', ylabel='val NLL per answer token', title='thinking (solid) vs masked out (dashed)')
     c.set(xlabel='RL iteration', ylabel=f'share (running mean of {window} logged steps)', ylim=(-0.02, 1.02),
@@ -541,8 +543,10 @@ def think_answers_figure(paths, labels, out, window=10):
             for v in mi:
                 b.plot(range(len(v)), v, '.', color=f'C{i}', alpha=0.5)
             b.plot(range(len(mi[0])), [statistics.mean(v) for v in zip(*mi)], color=f'C{i}', marker='o', label=label)
+    top = max([v for r in arms.values() for x in r for v in x.get('mi_bits_with_path', [])], default=0)
     b.set(xlabel='node of the path (0: the start a, i: f^i(a))', ylabel='mutual information (bits)',
-          title='what the first think token says')
+          title='what the first think token says', ylim=(0, max(0.5, 1.1 * top)))
+    b.xaxis.get_major_locator().set_params(integer=True)
     b.legend(fontsize=7)
     print(think_answers_table(arms))
     save_figure(fig, out)

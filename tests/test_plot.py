@@ -151,7 +151,8 @@ def test_think_rl_figure_draws_the_share_of_groups_with_signal(tmp_path, capsys)
                            for r in evals[:1] + train + evals[1:]))
     plot.main([str(new), str(old), '--figure=think_rl', '--labels=slot,old', f'--out={tmp_path / "t.png"}'])
     rows = capsys.readouterr().out.splitlines()
-    assert '| slot | 100 | 0.3333 | 0.4000 | 0.5000 | 0.500 | 0.400 |' in rows
+    assert '| slot | 100 | 0.3333 | 0.4000 | 0.5000 | 0.500 | 0.400 | 0.450 |' in rows  # share: mean of 0, 0.1, .., 0.9
+    assert '| old | 100 | 0.3333 | 0.4000 | 0.5000 | 0.500 | 0.400 | - |' in rows
     assert sum(r.startswith(('| slot |', '| old |')) for r in rows) == 4
     assert (tmp_path / 't.png').stat().st_size > 1000
 
