@@ -257,8 +257,10 @@ def think_rl_figure(paths, labels, out, window=10):
         train = log_rows(path, 'think_per_text', ('iter',), what, required=False)
         evals = log_rows(path, 'val_nll_think', ('iter', 'val_nll_plain', 'val_think_rate', 'val_acc_think',
                                                  'val_acc_plain'), what)
-        a.plot([r['iter'] for r in train], [r['think_per_text'] for r in train], label=label)
-        line, = b.plot([r['iter'] for r in evals], [r['val_nll_think'] for r in evals], label=f'{label} thinking')
+        color = plt.cm.tab20(len(a.lines) % 20) if len(paths) > 10 else None  # the default cycle has 10
+        a.plot([r['iter'] for r in train], [r['think_per_text'] for r in train], label=label, color=color)
+        line, = b.plot([r['iter'] for r in evals], [r['val_nll_think'] for r in evals], label=f'{label} thinking',
+                       color=color)
         b.plot([r['iter'] for r in evals], [r['val_nll_plain'] for r in evals], ls='--', color=line.get_color(),
                label=f'{label} no thinking')
         signal = [r for r in train if 'groups_with_signal' in r]
@@ -509,14 +511,15 @@ def quietstar_answers_figure(paths, labels, out, window=10):
 
 THINK_COLUMNS = (('accuracy', 'accuracy (its thinking)'), ('acc_greedy', 'slot: likeliest token'),
                  ('acc_random', 'think tokens of random identity'), ('acc_plain', 'thinking masked'),
-                 ('nll_think', 'NLL thinking'), ('nll_plain', 'NLL masked'))
+                 ('nll_think', 'NLL thinking'), ('nll_random', 'NLL random tokens'), ('nll_plain', 'NLL masked'))
 
 
 def think_answers_table(arms):
     """A Markdown table of think.py answers results (score.py's for arms without think tokens):
     mean +- sd over the seeds of each arm; accuracies in percent; the mutual information of the
     think token with each node of the path (bits, mean over seeds)."""
-    lines = ['| arm | seeds | ' + ' | '.join(name for _, name in THINK_COLUMNS) + ' | MI with a, f(a), f^2(a), ... (bits) |',
+    lines = ['| arm | seeds | ' + ' | '.join(name for _, name in THINK_COLUMNS)
+             + ' | MI with a, f(a), f^2(a), ... (bits) |',
              '|---|---|' + '---|' * (len(THINK_COLUMNS) + 1)]
     for label, results in arms.items():
         cells = [mean_sd([r[k] * (100 if k.startswith('acc') else 1) for r in results], 1 if k.startswith('acc') else 3)

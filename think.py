@@ -111,7 +111,8 @@ def check_rl(c):
     if c['baseline'] != 'none' and c['group_size'] < 2:
         raise UserError(f"config key baseline={c['baseline']!r} needs group_size >= 2, got {c['group_size']}")
     if c['think_slot'] and c['reward'] != 'next_text':
-        raise UserError(f"config key think_slot={c['think_slot']} needs reward='next_text' (the text after the slot is the truth)")
+        raise UserError(f"config key think_slot={c['think_slot']} needs reward='next_text' "
+                        "(the text after the slot is the truth)")
     if c['n_true'] >= c['block_size']:
         raise UserError(f"config key n_true must be < block_size {c['block_size']}, got {c['n_true']}")
 
@@ -623,7 +624,8 @@ def main(argv):
         p.add_argument('run_dir')
         p.add_argument('records')
         p.add_argument('--limit', type=int, default=1000)
-        p.add_argument('--think_slot', type=int, default=None, help="think tokens after each prompt (default: the run's)")
+        p.add_argument('--think_slot', type=int, default=None,
+                       help="think tokens after each prompt (default: the run's)")
         args = p.parse_args(argv[1:])
         with cli_errors():
             print(json.dumps(answers(args.run_dir, args.records, args.limit, args.think_slot)))

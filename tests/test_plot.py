@@ -163,11 +163,14 @@ def test_think_answers_table_averages_seeds_and_the_mutual_information(tmp_path,
     def write(name, **r):
         (tmp_path / name).write_text(json.dumps(r))
         return str(tmp_path / name)
-    a = write('a.json', accuracy=0.4, acc_random=0.3, acc_plain=0.5, nll_think=0.5, nll_plain=0.4, mi_bits_with_path=[0.1, 0.5])
-    b = write('b.json', accuracy=0.6, acc_random=0.5, acc_plain=0.5, nll_think=0.3, nll_plain=0.4, mi_bits_with_path=[0.3, 1.5])
+    a = write('a.json', accuracy=0.4, acc_random=0.3, acc_plain=0.5, nll_think=0.5, nll_plain=0.4,
+              mi_bits_with_path=[0.1, 0.5])
+    b = write('b.json', accuracy=0.6, acc_random=0.5, acc_plain=0.5, nll_think=0.3, nll_plain=0.4,
+              mi_bits_with_path=[0.3, 1.5])
     c = write('c.json', accuracy=0.9)
     plot.main([a, b, c, '--figure=think_answers', '--labels=slot,slot,ceiling', f'--out={tmp_path / "t.png"}'])
     rows = capsys.readouterr().out.splitlines()
-    assert '| slot | 2 | 50.0 +- 14.1 | - | 40.0 +- 14.1 | 50.0 +- 0.0 | 0.400 +- 0.141 | 0.400 +- 0.000 | 0.20, 1.00 |' in rows
-    assert '| ceiling | 1 | 90.0 | - | - | - | - | - | - |' in rows
+    slot = '| slot | 2 | 50.0 +- 14.1 | - | 40.0 +- 14.1 | 50.0 +- 0.0 | 0.400 +- 0.141 | - | 0.400 +- 0.000 | 0.20, 1.00 |'
+    assert slot in rows
+    assert '| ceiling | 1 | 90.0 | - | - | - | - | - | - | - |' in rows
     assert (tmp_path / 't.png').stat().st_size > 1000

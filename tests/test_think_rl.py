@@ -531,7 +531,8 @@ def test_mutual_information_by_hand():
     assert think.mutual_information([0, 1, 2, 3], list('abcd')) == pytest.approx(2.0)
     assert think.mutual_information([0, 0, 1, 1], list('abab')) == pytest.approx(0.0)
     # p(x, y): (0,a) 1/2, (1,a) 1/4, (1,b) 1/4
-    by_hand = 0.5 * math.log2(0.5 / (0.5 * 0.75)) + 0.25 * math.log2(0.25 / (0.5 * 0.75)) + 0.25 * math.log2(0.25 / (0.5 * 0.25))
+    by_hand = (0.5 * math.log2(0.5 / (0.5 * 0.75)) + 0.25 * math.log2(0.25 / (0.5 * 0.75))
+               + 0.25 * math.log2(0.25 / (0.5 * 0.25)))
     assert think.mutual_information([0, 0, 1, 1], list('aaab')) == pytest.approx(by_hand)
 
 
@@ -563,8 +564,9 @@ def test_fixed_slot_run_and_its_diagnostics(addition, tmp_path):
     assert 0 <= rows[1]['groups_with_signal'] <= 1
     assert {'val_acc_think', 'val_acc_greedy', 'val_acc_random', 'val_acc_plain'} <= rows[0].keys()
     records = tmp_path / 'records.jsonl'
-    records.write_text(''.join(json.dumps(r) + '\n' for r in [{'prompt': f'1{i}+2{i}=', 'completion': f'0{3 + i // 5}{(2 * i) % 10}\n',
-                                      'path': [str(i % 2), str(i % 3)]} for i in range(10)]))
+    rows = [{'prompt': f'1{i}+2{i}=', 'completion': f'0{3 + i // 5}{(2 * i) % 10}\n', 'path': [str(i % 2), str(i % 3)]}
+            for i in range(10)]
+    records.write_text(''.join(json.dumps(r) + '\n' for r in rows))
     out = think.answers(str(tmp_path), str(records))
     assert out['n'] == 10 and out['think_slot'] == 1 and out['think_rate'] == pytest.approx(1 / 4)
     assert {'acc_think', 'acc_greedy', 'acc_random', 'acc_plain', 'nll_plain'} <= out.keys()
