@@ -275,7 +275,7 @@ def think_rl_figure(paths, labels, out, window=10):
     b.set(xlabel='RL iteration', ylabel='val NLL per answer token', title='thinking (solid) vs masked out (dashed)')
     c.set(xlabel='RL iteration', ylabel=f'share (running mean of {window} logged steps)', ylim=(-0.02, 1.02),
           title='groups whose rewards differ by > 0.01')
-    for ax in (a, b, c):
+    for ax in (a, c) if len(paths) > 5 else (a, b, c):  # many runs: the colours are named in a and c
         ax.legend(fontsize=7)
     save_figure(fig, out)
 
