@@ -11,8 +11,7 @@ Loss curves from the runs' logs (out_dir/log.jsonl, or a copy of it).
     (--figure: grpo, think_rl, think_answers, quietstar, quietstar_answers, coconut, testtime, tpo; most of them
     also print a table; runs that share a label are seeds of one arm)
 
---bars draws the accuracies of .json results (score.py --json) as bars, one per
-file, with chance (0.5 for True/False) as a line.
+--bars draws the accuracies of .json results (score.py --json) as bars, with chance as a line.
 
 Each run is a directory holding log.jsonl or a .jsonl file. Train loss (dashed) and val loss
 (solid) from the eval rows, against iterations, tokens, wall time or FLOPs (if the rows
@@ -116,7 +115,7 @@ def parse_ylim(text):
 
 
 def read_result(path):
-    """A score.py --json (or think.py answers) result: a dict with 'accuracy'."""
+    """A score.py --json (or think_answers.py) result: a dict with 'accuracy'."""
     if not os.path.isfile(path):
         raise SystemExit(f"error: no result at {path}")
     try:
@@ -129,16 +128,16 @@ def read_result(path):
     return result
 
 
-def read_accuracy(path):
-    return read_result(path)['accuracy']
+def results_by_label(paths, labels):
+    """Results that share a label are seeds of one arm: label -> their results, in order."""
+    arms = {}
+    for path, label in zip(paths, labels):
+        arms.setdefault(label, []).append(read_result(path))
+    return arms
 
 
 def accuracies(paths, labels):
-    """Results that share a label are seeds of one arm: label -> their accuracies, in order."""
-    arms = {}
-    for path, label in zip(paths, labels):
-        arms.setdefault(label, []).append(read_accuracy(path))
-    return arms
+    return {label: [r['accuracy'] for r in results] for label, results in results_by_label(paths, labels).items()}
 
 
 def accuracy_table(paths, labels):
@@ -244,29 +243,26 @@ def grpo_figure(paths, labels, out, window=10):
 
 
 def think_rl_figure(paths, labels, out, window=10):
-    """Think tokens per text token over training, val NLL with and without thinking, and the
-    share of groups whose rewards differ (those that carry a policy gradient; logs that have it);
-    prints the first and last evaluation of each run as a markdown table."""
+    """Think tokens per text token, val NLL with and without thinking, and the share of groups whose
+    rewards differ (the rest carry no policy gradient); a table of each run's first and last eval."""
     plt = pyplot()
     fig, (a, b, c) = plt.subplots(1, 3, figsize=(16, 4))
     print('| run | iter | think/text | val NLL thinking | val NLL no thinking | exact thinking | exact no thinking | '
           'groups with signal (mean over the run) |')
     print('|---|---|---|---|---|---|---|---|')
-    for path, label in zip(paths, labels):
+    for i, (path, label) in enumerate(zip(paths, labels)):
         what = 'the log.jsonl of a think.py run'
         train = log_rows(path, 'think_per_text', ('iter',), what, required=False)
         evals = log_rows(path, 'val_nll_think', ('iter', 'val_nll_plain', 'val_think_rate', 'val_acc_think',
                                                  'val_acc_plain'), what)
-        color = plt.cm.tab20(len(a.lines) % 20) if len(paths) > 10 else None  # the default cycle has 10
+        color, at = plt.cm.tab20(i % 20), [r['iter'] for r in evals]  # 20 colours: the default cycle has 10
         a.plot([r['iter'] for r in train], [r['think_per_text'] for r in train], label=label, color=color)
-        line, = b.plot([r['iter'] for r in evals], [r['val_nll_think'] for r in evals], label=f'{label} thinking',
-                       color=color)
-        b.plot([r['iter'] for r in evals], [r['val_nll_plain'] for r in evals], ls='--', color=line.get_color(),
-               label=f'{label} no thinking')
+        b.plot(at, [r['val_nll_think'] for r in evals], label=f'{label} thinking', color=color)
+        b.plot(at, [r['val_nll_plain'] for r in evals], ls='--', color=color, label=f'{label} no thinking')
         signal = [r for r in train if 'groups_with_signal' in r]
         if signal:
             c.plot([r['iter'] for r in signal], running_mean([r['groups_with_signal'] for r in signal], window),
-                   color=line.get_color(), label=label)
+                   color=color, label=label)
         share = f"{statistics.mean(r['groups_with_signal'] for r in signal):.3f}" if signal else '-'
         for e in (evals[0], evals[-1]):  # the start (the supervised model with think rows added) and the end
             print(f"| {label} | {e['iter']} | {e['val_think_rate']:.4f} | {e['val_nll_think']:.4f} | "
@@ -515,40 +511,35 @@ THINK_COLUMNS = (('accuracy', 'accuracy (its thinking)'), ('acc_greedy', 'slot: 
 
 
 def think_answers_table(arms):
-    """A Markdown table of think.py answers results (score.py's for arms without think tokens):
-    mean +- sd over the seeds of each arm; accuracies in percent; the mutual information of the
-    think token with each node of the path (bits, mean over seeds)."""
-    lines = ['| arm | seeds | ' + ' | '.join(name for _, name in THINK_COLUMNS)
-             + ' | MI with a, f(a), f^2(a), ... (bits) |',
+    """A Markdown table of think_answers.py (or score.py) results, mean +- sd over each arm's seeds;
+    accuracies in percent; the think token's mutual information with each path node (bits, mean)."""
+    lines = ['| arm | seeds | ' + ' | '.join(name for _, name in THINK_COLUMNS) + ' | MI with a, f(a), f^2(a), ... (bits) |',
              '|---|---|' + '---|' * (len(THINK_COLUMNS) + 1)]
     for label, results in arms.items():
         cells = [mean_sd([r[k] * (100 if k.startswith('acc') else 1) for r in results], 1 if k.startswith('acc') else 3)
                  if all(k in r for r in results) else '-' for k, _ in THINK_COLUMNS]
         mi = [r['mi_bits_with_path'] for r in results if 'mi_bits_with_path' in r]
         cells.append(', '.join(f'{statistics.mean(v):.2f}' for v in zip(*mi)) if mi else '-')
-        lines.append(f"| {label} | {len(results)} | " + ' | '.join(cells) + ' |')
+        lines.append(f"| {label} | {len(results)} | {' | '.join(cells)} |")
     return '\n'.join(lines)
 
 
 def think_answers_figure(paths, labels, out, window=10):
-    """Accuracy bars of the arms (think.py answers or score.py --json results; a label shared by
-    several results is an arm's seeds), and the think token's mutual information with each node
-    of the path per arm; prints the table."""
+    """Accuracy bars of the arms (think_answers.py or score.py --json results; a shared label: seeds)
+    and the think token's mutual information with each node of the path; prints the table."""
     plt = pyplot()
-    arms = {}
-    for path, label in zip(paths, labels):
-        arms.setdefault(label, []).append(read_result(path))
+    arms = results_by_label(paths, labels)
     fig, (a, b) = plt.subplots(1, 2, figsize=(14, 4.5), gridspec_kw={'width_ratios': [3, 2]})
     draw_bars(a, paths, labels, chance=0)
-    for i, (label, results) in enumerate(arms.items()):
-        mi = [r['mi_bits_with_path'] for r in results if 'mi_bits_with_path' in r]
+    mis = {label: [r['mi_bits_with_path'] for r in results if 'mi_bits_with_path' in r] for label, results in arms.items()}
+    for i, (label, mi) in enumerate(mis.items()):  # colours as the bars'
+        for v in mi:
+            b.plot(range(len(v)), v, '.', color=f'C{i}', alpha=0.5)
         if mi:
-            for v in mi:
-                b.plot(range(len(v)), v, '.', color=f'C{i}', alpha=0.5)
             b.plot(range(len(mi[0])), [statistics.mean(v) for v in zip(*mi)], color=f'C{i}', marker='o', label=label)
-    top = max([v for r in arms.values() for x in r for v in x.get('mi_bits_with_path', [])], default=0)
-    b.set(xlabel='node of the path (0: the start a, i: f^i(a))', ylabel='mutual information (bits)',
-          title='what the first think token says', ylim=(0, max(0.5, 1.1 * top)))
+    top = max((v for mi in mis.values() for x in mi for v in x), default=0)
+    b.set(xlabel='node of the path (0: the start a, i: f^i(a))', ylabel='mutual information (bits)', ylim=(0, max(0.5, 1.1 * top)),
+          title='what the first think token says')
     b.xaxis.get_major_locator().set_params(integer=True)
     b.legend(fontsize=7)
     print(think_answers_table(arms))

@@ -20,9 +20,6 @@ the model chooses whether to think, and with which token. What we measured: docs
     python plot.py out-think-rl/log.jsonl --figure=think_rl
 """
 
-import argparse
-import json
-import math
 import os
 import sys
 import time
@@ -38,7 +35,7 @@ from configurator import check_ranges, idea_meta, load_config, model_args, pick_
 from train import (Dataset, RunLog, batch_seed, checkpoint, eval_batch_seed, group_advantages, init_from_run, is_run,
                    load_checkpoint, model_from_checkpoint, save_checkpoint, set_lr)
 from vocab import (Tokenizer, UserError, check_extends, check_writable, cli_errors, default_data_dir, load_meta,
-                   read_jsonl, think_ids, think_token_names)
+                   think_ids, think_token_names)
 
 
 # -----------------------------------------------------------------------------
@@ -440,61 +437,6 @@ def evaluate_thinking(model, prefixes, c, temperature):
     return {k: v / n for k, v in sums.items()}
 
 
-def mutual_information(xs, ys):
-    """The plug-in mutual information in bits between two lists of labels, paired."""
-    n, joint = len(xs), defaultdict(int)
-    px, py = defaultdict(int), defaultdict(int)
-    for x, y in zip(xs, ys):
-        joint[x, y] += 1
-        px[x] += 1
-        py[y] += 1
-    return sum(m / n * math.log2(m * n / (px[x] * py[y])) for (x, y), m in joint.items())
-
-
-@torch.no_grad()
-def answers(run_dir, records_path, limit=1000, n_slot=None, seed=0):
-    """The diagnostics of a think run on task records: per mode of eval_modes the accuracy
-    (greedy text) and NLL of the completion, the think rate, and for the sampled thinking the
-    mutual information (bits) between the first think token and each node of a record's 'path'
-    (hops records: the start, f(a), f^2(a), ...; which hop, if any, the token carries)."""
-    torch.manual_seed(seed)
-    ckpt = load_checkpoint(run_dir)
-    model = model_from_checkpoint(ckpt).eval()
-    if not hasattr(model, 'is_think'):  # not isinstance: as a script this file is __main__
-        raise UserError(f"{run_dir} is a {ckpt['idea']!r} run; answers needs a think run")
-    n_slot = ckpt['config'].get('think_slot', 0) if n_slot is None else n_slot
-    tok = Tokenizer(ckpt['meta'])
-    records = [r for r in read_jsonl(records_path) if isinstance(r, dict) and 'completion' in r][:limit]
-    if not records:
-        raise UserError(f"{records_path} holds no task records (prompt, completion)")
-    groups = defaultdict(list)
-    for r in records:
-        groups[len(tok.encode(r['prompt'])), len(tok.encode(r['completion']))].append(r)
-    sums, firsts, paths = defaultdict(float), [], []
-    for rows in groups.values():
-        prompts = torch.tensor([tok.encode(r['prompt']) for r in rows])
-        truth = torch.tensor([tok.encode(r['completion']) for r in rows])
-        for mode, (slots, choose) in eval_modes(n_slot).items():
-            out = think_and_answer(model, prompts, truth, slots, choose)
-            sums[f'acc_{mode}'] += out['correct'].sum().item()
-            sums[f'nll_{mode}'] += out['nll'].sum().item()
-            if mode == 'think':
-                sums['think_rate'] += out['think_rate'].sum().item()
-                firsts += out['first'].tolist()
-                paths += [r.get('path', []) for r in rows]
-    result = {'run': run_dir, 'iter': ckpt['iter_num'], 'think_slot': n_slot, 'n': len(records),
-              **{k: v / len(records) for k, v in sums.items()}}
-    result['accuracy'] = result['acc_think']  # as score.py --json: plot.py --bars reads it
-    thought = [(f, p) for f, p in zip(firsts, paths) if f >= 0]
-    result['thought_share'] = len(thought) / len(records)
-    if thought and all(p for _, p in thought):
-        hops = min(len(p) for _, p in thought)
-        result['mi_bits_with_path'] = [round(mutual_information([f for f, _ in thought], [p[i] for _, p in thought]), 4)
-                                       for i in range(hops)]
-        result['think_tokens_used'] = len({f for f, _ in thought})
-    return result
-
-
 def rl_loss(model, prompts, truth, c, teacher=None):
     """The RL part of one step, on prefixes (B, P) and their true continuations (B, K):
     group_size rollouts of each prefix at rollout_temperature (the rollouts of one prefix in
@@ -618,17 +560,6 @@ def train_rl(c):
 def main(argv):
     if not argv or argv[0] in ('-h', '--help'):
         print(__doc__)
-        return
-    if argv[0] == 'answers':
-        p = argparse.ArgumentParser(prog='think.py answers', description=answers.__doc__)
-        p.add_argument('run_dir')
-        p.add_argument('records')
-        p.add_argument('--limit', type=int, default=1000)
-        p.add_argument('--think_slot', type=int, default=None,
-                       help="think tokens after each prompt (default: the run's)")
-        args = p.parse_args(argv[1:])
-        with cli_errors():
-            print(json.dumps(answers(args.run_dir, args.records, args.limit, args.think_slot)))
         return
     with cli_errors():
         train_rl(load_config(argv, extra=RL))

@@ -9,7 +9,7 @@
 #       --init_from=out-k4-direct-s1 --out_dir=out-k4-read-s1                     # reading before writing
 #   OMP_NUM_THREADS=1 python think.py config/think_hops.py --seed=1 \
 #       --init_from=out-k4-read-s1 --out_dir=out-k4-slot-s1                       # this file: the fixed slot
-#   python think.py answers out-k4-slot-s1 data/hops_k4_think/test.jsonl          # the diagnostics
+#   python think_answers.py out-k4-slot-s1 data/hops_k4_think/test.jsonl          # the diagnostics
 # Free thinking (when to think too): --think_slot=0 --init_from=out-k4-slot-s1 --think_penalty=0.05.
 
 out_dir = 'out-k4-slot'

@@ -12,6 +12,7 @@ import torch
 from torch.nn import functional as F
 
 import think
+import think_answers
 import vocab
 import configurator as C
 import train as T
@@ -528,12 +529,12 @@ def test_the_fixed_slot_bandit_learns_a_planted_mapping():
 
 
 def test_mutual_information_by_hand():
-    assert think.mutual_information([0, 1, 2, 3], list('abcd')) == pytest.approx(2.0)
-    assert think.mutual_information([0, 0, 1, 1], list('abab')) == pytest.approx(0.0)
+    assert think_answers.mutual_information([0, 1, 2, 3], list('abcd')) == pytest.approx(2.0)
+    assert think_answers.mutual_information([0, 0, 1, 1], list('abab')) == pytest.approx(0.0)
     # p(x, y): (0,a) 1/2, (1,a) 1/4, (1,b) 1/4
     by_hand = (0.5 * math.log2(0.5 / (0.5 * 0.75)) + 0.25 * math.log2(0.25 / (0.5 * 0.75))
                + 0.25 * math.log2(0.25 / (0.5 * 0.25)))
-    assert think.mutual_information([0, 0, 1, 1], list('aaab')) == pytest.approx(by_hand)
+    assert think_answers.mutual_information([0, 0, 1, 1], list('aaab')) == pytest.approx(by_hand)
 
 
 def test_think_and_answer_in_the_slot_and_masked():
@@ -567,11 +568,15 @@ def test_fixed_slot_run_and_its_diagnostics(addition, tmp_path):
     rows = [{'prompt': f'1{i}+2{i}=', 'completion': f'0{3 + i // 5}{(2 * i) % 10}\n', 'path': [str(i % 2), str(i % 3)]}
             for i in range(10)]
     records.write_text(''.join(json.dumps(r) + '\n' for r in rows))
-    out = think.answers(str(tmp_path), str(records))
+    out = think_answers.answers(str(tmp_path), str(records))
     assert out['n'] == 10 and out['think_slot'] == 1 and out['think_rate'] == pytest.approx(1 / 4)
     assert {'acc_think', 'acc_greedy', 'acc_random', 'acc_plain', 'nll_plain'} <= out.keys()
     assert len(out['mi_bits_with_path']) == 2 and all(0 <= v <= 1.6 for v in out['mi_bits_with_path'])
-    assert think.answers(str(tmp_path), str(records), n_slot=0)['thought_share'] <= 1
+    assert think_answers.answers(str(tmp_path), str(records), n_slot=0)['thought_share'] <= 1
+    r = run_script('think_answers.py', tmp_path, records, '--limit=4')  # as a script, and its one-line errors
+    assert r.returncode == 0 and json.loads(r.stdout)['n'] == 4, r.stderr
+    r = run_script('think_answers.py', addition / 'sft', records)
+    assert r.returncode != 0 and 'needs a think run' in r.stderr and 'Traceback' not in r.stderr
 
 
 def test_untied_think_rows_choose_uniformly_at_first_and_leave_reading_alone():
