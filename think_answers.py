@@ -35,10 +35,8 @@ def mutual_information(xs, ys):
 
 @torch.no_grad()
 def answers(run_dir, records_path, limit=1000, n_slot=None, seed=0):
-    """The diagnostics of a think run on task records: per mode of eval_modes the accuracy
-    (greedy text) and NLL of the completion, the think rate, and for the sampled thinking the
-    mutual information (bits) between the first think token and each node of a record's 'path'
-    (hops records: the start, f(a), f^2(a), ...; which hop, if any, the token carries)."""
+    """The module's diagnostics of run_dir's checkpoint on the first `limit` records (one dict);
+    the mutual information is that of the sampled thinking's first think token."""
     torch.manual_seed(seed)
     ckpt = load_checkpoint(run_dir)
     model = model_from_checkpoint(ckpt).eval()
@@ -49,13 +47,13 @@ def answers(run_dir, records_path, limit=1000, n_slot=None, seed=0):
     records = [r for r in read_jsonl(records_path) if isinstance(r, dict) and 'completion' in r][:limit]
     if not records:
         raise UserError(f"{records_path} holds no task records (prompt, completion)")
-    groups = defaultdict(list)
+    groups = defaultdict(list)  # one batch per (prompt length, completion length)
     for r in records:
-        groups[len(tok.encode(r['prompt'])), len(tok.encode(r['completion']))].append(r)
+        prompt, completion = tok.encode(r['prompt']), tok.encode(r['completion'])
+        groups[len(prompt), len(completion)].append((prompt, completion, r.get('path', [])))
     sums, firsts, paths = defaultdict(float), [], []
     for rows in groups.values():
-        prompts = torch.tensor([tok.encode(r['prompt']) for r in rows])
-        truth = torch.tensor([tok.encode(r['completion']) for r in rows])
+        prompts, truth = torch.tensor([p for p, _, _ in rows]), torch.tensor([c for _, c, _ in rows])
         for mode, (slots, choose) in eval_modes(n_slot).items():
             out = think_and_answer(model, prompts, truth, slots, choose)
             sums[f'acc_{mode}'] += out['correct'].sum().item()
@@ -63,7 +61,7 @@ def answers(run_dir, records_path, limit=1000, n_slot=None, seed=0):
             if mode == 'think':
                 sums['think_rate'] += out['think_rate'].sum().item()
                 firsts += out['first'].tolist()
-                paths += [r.get('path', []) for r in rows]
+                paths += [path for _, _, path in rows]
     result = {'run': run_dir, 'iter': ckpt['iter_num'], 'think_slot': n_slot, 'n': len(records),
               **{k: v / len(records) for k, v in sums.items()}}
     result['accuracy'] = result['acc_think']  # as score.py --json: plot.py --bars reads it
