@@ -1,21 +1,13 @@
 """
-Loss curves from the runs' logs (out_dir/log.jsonl, or a copy of it).
+Loss curves from the runs' logs (out_dir/log.jsonl, or a copy): train (dashed) and val (solid)
+loss from the eval rows against iterations, tokens, wall time or FLOPs; runs that share a label
+are seeds of one arm.
 
-    python plot.py out-a out-b --labels=K=0,K=1 --out=assets/curves.png
-    python plot.py results/reasoning/*.jsonl --x=flops --out=assets/by_flops.png
-    python plot.py results/reasoning/*.jsonl --table      # a Markdown table instead
-    python plot.py results/3sum/*.json --bars --labels=... --out=assets/3sum.png
-    python plot.py results/grpo/*.jsonl --figure=grpo --out=assets/grpo.png    # an idea's own figure
-    python plot.py out-arith/testtime.jsonl --figure=testtime --labels=supervised   # accuracy vs tokens
-    python plot.py results/quietstar/hops/curve-*.jsonl --figure=quietstar_answers   # at the answers
-    (--figure: grpo, think_rl, think_answers, quietstar, quietstar_answers, coconut, testtime, tpo; most of them
-    also print a table; runs that share a label are seeds of one arm)
-
---bars draws the accuracies of .json results (score.py --json) as bars, with chance as a line.
-
-Each run is a directory holding log.jsonl or a .jsonl file. Train loss (dashed) and val loss
-(solid) from the eval rows, against iterations, tokens, wall time or FLOPs (if the rows
-carry `flops`).
+    python plot.py out-a out-b --labels=K=0,K=1 --out=assets/curves.png     # --x=flops; --table: Markdown
+    python plot.py results/3sum/*.json --bars --labels=... --out=assets/3sum.png    # score.py --json accuracies
+    python plot.py results/grpo/*.jsonl --figure=grpo --out=assets/grpo.png      # an idea's own figure and table
+    python plot.py A1.json A2.json B1.json --figure=accuracy_by --labels=K=0@k=1,K=0@k=2,K=1@k=1  # vs a setting
+    (--figure: grpo, think_rl, think_answers, quietstar, quietstar_answers, coconut, testtime, tpo, accuracy_by)
 """
 
 import argparse
@@ -48,11 +40,11 @@ def read_eval_rows(path):
     return log_rows(path, 'val_loss', ('iter', 'train_loss'), 'a train.py log.jsonl (its eval rows)')
 
 
-def by_label(runs, labels):
-    """Runs that share a label are seeds of one arm: label -> their eval rows, in order."""
+def by_label(paths, labels, read):
+    """Paths that share a label are seeds of one arm: label -> [read(path), ...], in order."""
     arms = {}
-    for run, label in zip(runs, labels):
-        arms.setdefault(label, []).append(read_eval_rows(run))
+    for path, label in zip(paths, labels):
+        arms.setdefault(label, []).append(read(path))
     return arms
 
 
@@ -67,7 +59,7 @@ def table(runs, labels):
     arm with several seeds (runs sharing a label) as mean +- sd over them."""
     lines = ['| run | seeds | iters | final train loss | final val loss | best val loss | FLOPs/text token | '
              'total FLOPs | wall time |', '|---|---|---|---|---|---|---|---|---|']
-    for label, seeds in by_label(runs, labels).items():
+    for label, seeds in by_label(runs, labels, read_eval_rows).items():
         last = [rows[-1] for rows in seeds]
         best = [min(rows, key=lambda r: r['val_loss']) for rows in seeds]
         iters = sorted({r['iter'] for r in last})
@@ -83,7 +75,7 @@ def table(runs, labels):
 def draw_curves(ax, runs, labels, x, ylim):
     """Val (solid) and train (dashed) loss per arm; an arm with several seeds as their mean,
     with the band between the lowest and highest seed."""
-    for i, (label, seeds) in enumerate(by_label(runs, labels).items()):
+    for i, (label, seeds) in enumerate(by_label(runs, labels, read_eval_rows).items()):
         if any(rows and x not in rows[0] for rows in seeds):
             raise SystemExit(f"error: a run of {label} has no '{x}' in its eval rows")
         # seeds meet at the iterations they all evaluated; x (time, flops) is their mean there
@@ -128,16 +120,8 @@ def read_result(path):
     return result
 
 
-def results_by_label(paths, labels):
-    """Results that share a label are seeds of one arm: label -> their results, in order."""
-    arms = {}
-    for path, label in zip(paths, labels):
-        arms.setdefault(label, []).append(read_result(path))
-    return arms
-
-
 def accuracies(paths, labels):
-    return {label: [r['accuracy'] for r in results] for label, results in results_by_label(paths, labels).items()}
+    return {label: [r['accuracy'] for r in results] for label, results in by_label(paths, labels, read_result).items()}
 
 
 def accuracy_table(paths, labels):
@@ -206,11 +190,9 @@ def grpo_figure(paths, labels, out, window=10):
     log with one evaluation and no steps (a start, or a supervised control scored with
     --max_iters=0) is a dashed level. Prints grpo_table."""
     what = 'the log.jsonl of a grpo.py run'
-    arms = {}
-    for path, label in zip(paths, labels):
-        evals = log_rows(path, 'eval_greedy', ('iter', 'eval_sampled', 'eval_pass', 'eval_majority'), what)
-        steps = log_rows(path, 'loss', ('iter', 'format', 'accuracy', 'kl'), what, required=False)
-        arms.setdefault(label, []).append((evals, steps))
+    arms = by_label(paths, labels, lambda path: (
+        log_rows(path, 'eval_greedy', ('iter', 'eval_sampled', 'eval_pass', 'eval_majority'), what),
+        log_rows(path, 'loss', ('iter', 'format', 'accuracy', 'kl'), what, required=False)))
     print(grpo_table(arms))
     plt = pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
@@ -248,8 +230,7 @@ def think_rl_figure(paths, labels, out, window=10):
     plt = pyplot()
     fig, (a, b, c) = plt.subplots(1, 3, figsize=(16, 4))
     print('| run | iter | think/text | val NLL thinking | val NLL no thinking | exact thinking | exact no thinking | '
-          'groups with signal (mean over the run) |')
-    print('|---|---|---|---|---|---|---|---|')
+          'groups with signal (mean over the run) |\n|---|---|---|---|---|---|---|---|')
     for i, (path, label) in enumerate(zip(paths, labels)):
         what = 'the log.jsonl of a think.py run'
         train = log_rows(path, 'think_per_text', ('iter',), what, required=False)
@@ -325,6 +306,7 @@ def coconut_table(paths, labels):
 def coconut_figure(paths, labels, out, window=10):
     """Accuracy after each stage (and the forced choice, if scored); single-stage runs (cot,
     nocot, no curriculum) as lines."""
+    print(coconut_table(paths, labels))
     plt = pyplot()
     from matplotlib.ticker import MaxNLocator
     runs = [(label, coconut_stages(p)) for p, label in zip(paths, labels)]
@@ -426,10 +408,8 @@ def tpo_figure(paths, labels, out, window=10):
     against the rollouts sampled so far), and per iteration the share of pairs whose chosen
     completion is right and rejected one wrong. Prints tpo_table."""
     what = 'the log.jsonl of a tpo.py run'
-    arms = {}
-    for path, label in zip(paths, labels):
-        arms.setdefault(label, []).append(log_rows(path, 'eval_greedy', ('iter', 'total_rollouts', 'eval_thought_tokens',
-                                                                         'eval_steps_right_when_right'), what))
+    arms = by_label(paths, labels, lambda path: log_rows(path, 'eval_greedy', ('iter', 'total_rollouts', 'eval_thought_tokens',
+                                                                               'eval_steps_right_when_right'), what))
     print(tpo_table(arms))
     plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
@@ -482,9 +462,7 @@ def quietstar_answers_figure(paths, labels, out, window=10):
     """Answer accuracy and the share of thoughts that are the true chain against training
     FLOPs (the mean over the runs that share a label, seeds thin), and their table."""
     plt = pyplot()
-    arms = {}
-    for path, label in zip(paths, labels):
-        arms.setdefault(label, []).append(answer_curves(path))
+    arms = by_label(paths, labels, answer_curves)
     fig, (a, b) = plt.subplots(1, 2, figsize=(12, 4.5))
     for i, (label, runs) in enumerate(arms.items()):
         for key, ax in (('accuracy', a), ('thought_is_chain', b)):
@@ -528,7 +506,7 @@ def think_answers_figure(paths, labels, out, window=10):
     """Accuracy bars of the arms (think_answers.py or score.py --json results; a shared label: seeds)
     and the think token's mutual information with each node of the path; prints the table."""
     plt = pyplot()
-    arms = results_by_label(paths, labels)
+    arms = by_label(paths, labels, read_result)
     fig, (a, b) = plt.subplots(1, 2, figsize=(14, 4.5), gridspec_kw={'width_ratios': [3, 2]})
     draw_bars(a, paths, labels, chance=0)
     mis = {label: [r['mi_bits_with_path'] for r in results if 'mi_bits_with_path' in r] for label, results in arms.items()}
@@ -546,10 +524,35 @@ def think_answers_figure(paths, labels, out, window=10):
     save_figure(fig, out)
 
 
-IDEA_FIGURES = {'grpo': grpo_figure, 'think_rl': think_rl_figure, 'quietstar': quietstar_figure,
-                'quietstar_answers': quietstar_answers_figure,
-                'coconut': coconut_figure, 'testtime': testtime_figure, 'tpo': tpo_figure,
-                'think_answers': think_answers_figure}  # name -> draw(paths, labels, out, window)
+def accuracy_by_figure(paths, labels, out, window=10):
+    """Accuracy against a setting, labels ARM@SETTING (e.g. K=1@k=2): one line per arm, mean +- sd
+    over the seeds that share a label, each seed a dot; prints the table (arms by settings)."""
+    cells = {}
+    for label, accs in accuracies(paths, labels).items():
+        arm, at, setting = label.rpartition('@')
+        if not at:
+            raise UserError(f"--figure=accuracy_by: the label {label!r} is not ARM@SETTING (e.g. --labels=K=0@k=1,K=1@k=1)")
+        cells.setdefault(arm, {})[setting] = accs
+    settings = list(dict.fromkeys(s for by in cells.values() for s in by))
+    print('| arm | ' + ' | '.join(settings) + ' |\n|---|' + '---|' * len(settings))
+    fig, ax = pyplot().subplots(figsize=(7, 4.5))
+    for i, (arm, by) in enumerate(cells.items()):
+        print(f'| {arm} | ' + ' | '.join(f"{mean_sd([100 * a for a in by[s]], 1)}% ({len(by[s])})" if s in by else '-'
+                                         for s in settings) + ' |')
+        xs = [settings.index(s) + 0.06 * (i - len(cells) / 2) for s in by]  # arms side by side
+        ax.errorbar(xs, [statistics.mean(a) for a in by.values()], yerr=[statistics.stdev(a) if len(a) > 1 else 0
+                    for a in by.values()], fmt=f'C{i}-o', capsize=3, label=arm)
+        ax.plot([x for x, a in zip(xs, by.values()) for _ in a], [v for a in by.values() for v in a], '.', color=f'C{i}', alpha=0.5)
+    ax.set_xticks(range(len(settings)), settings)
+    ax.set(ylabel='accuracy', ylim=(0, 1.02))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    save_figure(fig, out)
+
+
+IDEA_FIGURES = {'grpo': grpo_figure, 'think_rl': think_rl_figure, 'quietstar': quietstar_figure, 'coconut': coconut_figure,
+                'quietstar_answers': quietstar_answers_figure, 'testtime': testtime_figure, 'tpo': tpo_figure,
+                'think_answers': think_answers_figure, 'accuracy_by': accuracy_by_figure}  # name -> draw(paths, labels, out, window)
 
 
 def main(argv):
@@ -577,15 +580,12 @@ def main(argv):
         labels = args.labels.split(',') if args.labels else default
         if len(labels) != len(args.runs):
             raise SystemExit(f"error: {len(labels)} labels for {len(args.runs)} runs")
-        if args.figure == 'coconut':
-            print(coconut_table(args.runs, labels))
         if args.figure != 'curves':
             IDEA_FIGURES[args.figure](args.runs, labels, out, args.window)
             return
         if args.table:
             print(accuracy_table(args.runs, labels) if args.bars else table(args.runs, labels))
             return
-
         fig, ax = pyplot().subplots(figsize=(8, 5))
         if args.bars:
             draw_bars(ax, args.runs, labels, args.chance)

@@ -59,6 +59,22 @@ def test_accuracy_of_seeds_is_grouped_by_label(tmp_path, capsys):
     assert (tmp_path / 'bars.png').stat().st_size > 1000
 
 
+def test_accuracy_by_setting_groups_arms_and_seeds(tmp_path, capsys):
+    paths = []
+    for i, acc in enumerate((0.30, 0.50, 0.90, 0.20, 1.0)):
+        paths.append(str(tmp_path / f'{i}.json'))
+        open(paths[-1], 'w').write(json.dumps({'accuracy': acc, 'correct': 1, 'n': 1}))
+    out = tmp_path / 'by_k.png'
+    plot.main(paths + ['--figure=accuracy_by', '--labels=K=0@k=2,K=0@k=2,K=0@k=1,K=1@k=2,K=1@k=3', f'--out={out}'])
+    table = capsys.readouterr().out
+    assert '| arm | k=2 | k=1 | k=3 |' in table  # settings in order of first appearance
+    assert '| K=0 | 40.0 +- 14.1% (2) | 90.0% (1) | - |' in table and '| K=1 | 20.0% (1) | - | 100.0% (1) |' in table
+    assert out.stat().st_size > 1000
+    with pytest.raises(SystemExit):
+        plot.main(paths[:1] + ['--figure=accuracy_by', '--labels=K=0', f'--out={out}'])
+    assert 'ARM@SETTING' in capsys.readouterr().err
+
+
 def test_bars_refuse_a_file_without_accuracy(tmp_path):
     bad = tmp_path / 'bad.json'
     bad.write_text('{"loss": 1.0}')
