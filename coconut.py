@@ -224,8 +224,8 @@ def write_stage_data(out_dir, splits, meta, stage, cur, seed):
             if split == 'train' and cur['mix_prob'] and rng.random() < cur['mix_prob']:
                 k = rng.randint(0, cur['max_stage'])
             prompt, completion = stage_record(r, k, cur['c'], cur['max_stage'], cur['arm'], cur['steps_key'])
-            options = {'options': r['options']} if 'options' in r else {}  # ProsQA: scored as a forced choice too
-            rows.append({'prompt': prompt, 'completion': completion, 'answer': str(r['answer']), 'stage': k, **options})
+            kept = {key: r[key] for key in ('options', 'depth') if key in r}  # ProsQA: forced choice, accuracy by depth
+            rows.append({'prompt': prompt, 'completion': completion, 'answer': str(r['answer']), 'stage': k, **kept})
         vocab.write_atomic(os.path.join(out_dir, f'{split}.jsonl'), ''.join(json.dumps(r) + '\n' for r in rows).encode())
     vocab.write_atomic(os.path.join(out_dir, 'meta.pkl'), pickle.dumps(meta))
 
@@ -292,12 +292,17 @@ def evaluate(run_dir, split_path, limit=0, batch_size=64):
     max_new = min(max(len(tok.encode(r['completion'])) for r in records) + 2,
                   model.config.block_size + 1 - max(map(len, prompts)))
     right = decoded = chosen = 0
+    by_depth = {}  # depth: [right, records]
     for s in range(0, len(records), batch_size):
         new = model.complete(prompts[s:s + batch_size], max_new, temperature=0).tolist()
         for r, prompt, ids in zip(records[s:s + batch_size], prompts[s:s + batch_size], new):
             answer, n, marked = read_answer(ids, tok)
             right += answer == str(r['answer'])
             decoded += n
+            if 'depth' in r:
+                counts = by_depth.setdefault(r['depth'], [0, 0])
+                counts[0] += answer == str(r['answer'])
+                counts[1] += 1
             if 'options' in r:
                 chosen += forced_choice(model, tok, prompt, ids, marked, r['options']) == r['answer']
     result = {'accuracy': right / len(records), 'correct': right, 'n': len(records),
@@ -305,6 +310,8 @@ def evaluate(run_dir, split_path, limit=0, batch_size=64):
               'decoded_tokens': decoded / len(records)}
     if 'options' in records[0]:
         result['choice_accuracy'] = chosen / len(records)
+    if by_depth:
+        result['accuracy_by_depth'] = {str(d): round(a / n, 4) for d, (a, n) in sorted(by_depth.items())}
     return result
 
 
@@ -391,6 +398,7 @@ CURRICULUM = dict(
     steps_key='steps',  # the records' field holding the reasoning steps (GSM8K: 'equations')
     eval_split='test',  # scored after every stage
     eval_limit=0,  # score only the first N records (0: all)
+    deeper_split='test_deeper',  # scored after every stage too, where the data has it (ProsQA: one step deeper)
 )
 
 
@@ -456,6 +464,8 @@ def curriculum(argv):
         splits, meta = read_official(src, wanted)
     else:
         meta, splits = load_meta(src, config['dataset']), {}
+        if cur['deeper_split'] and os.path.exists(os.path.join(src, f"{cur['deeper_split']}.jsonl")):
+            wanted.append(cur['deeper_split'])
         for split in wanted:
             path = os.path.join(src, f'{split}.jsonl')
             if not os.path.exists(path):
@@ -478,7 +488,7 @@ def curriculum(argv):
     check_writable(root)
     log_path = os.path.join(root, 'stages.jsonl')
     open(log_path, 'w').close()
-    prev, run_iters, total_iters, total_time = None, 0, 0, 0.0
+    prev, run_iters, total_iters, total_time, total_flops = None, 0, 0, 0.0, 0.0
     for k in stages:
         data_dir = os.path.join(root, 'data', f'stage{k}')
         write_stage_data(data_dir, splits, meta, k, cur, config['seed'])
@@ -491,15 +501,27 @@ def curriculum(argv):
         train({**config, 'data_dir': data_dir, 'out_dir': run_dir, 'init_from': init, 'max_iters': run_iters})
         total_time += time.time() - t0
         total_iters += iters
+        total_flops += stage_flops(run_dir, iters)
         result = evaluate(run_dir, os.path.join(data_dir, f"{cur['eval_split']}.jsonl"), cur['eval_limit'])
         row = {'arm': cur['arm'], 'stage': k, 'max_stage': cur['max_stage'], 'c': cur['c'], 'iters': total_iters,
-               'train_time': round(total_time, 1), 'split': cur['eval_split'], **result}
+               'train_time': round(total_time, 1), 'train_flops': total_flops, 'split': cur['eval_split'], **result}
+        if cur['deeper_split'] in splits:
+            row['deeper'] = evaluate(run_dir, os.path.join(data_dir, f"{cur['deeper_split']}.jsonl"), cur['eval_limit'])
         with open(log_path, 'a') as f:
             f.write(json.dumps(row) + '\n')
         print(f"stage {k}: {cur['eval_split']} accuracy {result['accuracy']:.3f} ({result['correct']}/{result['n']}), "
-              f"{result['thought_tokens']:.1f} thought + {result['decoded_tokens']:.1f} decoded tokens")
+              f"{result['thought_tokens']:.1f} thought + {result['decoded_tokens']:.1f} decoded tokens"
+              + (f"; {cur['deeper_split']} {row['deeper']['accuracy']:.3f}" if 'deeper' in row else ''))
         prev = run_dir
     return log_path
+
+
+def stage_flops(run_dir, iters):
+    """Training FLOPs of a stage's last `iters` iterations, from its log (train.py counts every
+    position of the block, padding included, so arms with one block_size compare at equal cost
+    per iteration)."""
+    rows = [r for r in read_jsonl(os.path.join(run_dir, 'log.jsonl')) if 'flops' in r]
+    return rows[-1]['flops'] / rows[-1]['iter'] * iters if rows and rows[-1]['iter'] else 0.0
 
 
 def main(argv):

@@ -381,6 +381,14 @@ def test_curriculum_runs_and_logs_every_stage(prosqa, tmp_path):
     assert [r['stage'] for r in rows] == [0, 1, 2] and [r['iters'] for r in rows] == [2, 4, 7]
     assert [r['thought_tokens'] for r in rows] == [0, 1, 2]
     assert all(0 <= r['choice_accuracy'] <= 1 and r['n'] == 8 for r in rows)  # ProsQA records name their options
+    assert [r['train_flops'] / rows[0]['train_flops'] for r in rows] == pytest.approx([1, 2, 3.5])  # 2, 4, 7 iters
+    test = T.read_jsonl(str(out / 'data' / 'stage2' / 'test.jsonl'))[:8]
+    depths = [r['depth'] for r in test]
+    by_depth = rows[-1]['accuracy_by_depth']
+    assert sorted(by_depth) == sorted(map(str, set(depths)))
+    assert sum(acc * depths.count(int(d)) for d, acc in by_depth.items()) == pytest.approx(rows[-1]['correct'], abs=1e-3)
+    assert max(depths) < 7 and all(r['deeper']['n'] == 8 for r in rows)  # --depths up to 6; test_deeper: 7
+    assert all(list(r['deeper']['accuracy_by_depth']) == ['7'] for r in rows)
     assert '| cc | coconut | 0..2 | 7 |' in plot.coconut_table([str(out / 'stages.jsonl')], ['cc'])
     plot.main([str(out / 'stages.jsonl'), '--figure=coconut', f'--out={tmp_path / "stages.png"}'])
     assert (tmp_path / 'stages.png').stat().st_size > 0
