@@ -187,21 +187,22 @@ class CoconutGPT(GPT):
 # -----------------------------------------------------------------------------
 # the curriculum: records per stage
 
-ARMS = ('coconut', 'pause', 'cot', 'nocot')
+ARMS = ('coconut', 'pause', 'nothought', 'cot', 'nocot')
 
 
 def stage_record(record, stage, c, max_stage, arm='coconut', steps_key='steps'):
     """(prompt, completion) of a task record {'prompt', steps_key: [...], 'answer'} at a stage:
     stage k < max_stage replaces the first k steps by c*k thoughts (<latent>, or <pause> for
-    the 'pause' arm) between <bot> and <eot>; stage max_stage replaces every step, by
-    c*max_stage thoughts. 'cot' writes every step, 'nocot' none. Steps end in newlines and
+    the 'pause' arm, or none for 'nothought', the paper's "w/o thought" control) between <bot>
+    and <eot>; stage max_stage replaces every step, by c*max_stage thoughts. 'cot' writes
+    every step, 'nocot' none. Steps end in newlines and
     the answer follows '####', as data/gsm8k writes it."""
     steps, answer = record[steps_key], f"#### {record['answer']}\n"
     if arm == 'nocot':
         return record['prompt'], answer
     if arm == 'cot':
         return record['prompt'], ''.join(s + '\n' for s in steps) + answer
-    thought = vocab.LATENT if arm == 'coconut' else vocab.PAUSE
+    thought = {'coconut': vocab.LATENT, 'pause': vocab.PAUSE, 'nothought': ''}[arm]
     skip = len(steps) if stage >= max_stage else stage
     prompt = record['prompt'] + vocab.BOT + thought * (c * stage) + vocab.EOT
     return prompt, ''.join(s + '\n' for s in steps[skip:]) + answer
@@ -386,7 +387,7 @@ def distances_from(edges, root):
 # the schedule: one train.py run per stage
 
 CURRICULUM = dict(
-    arm='coconut',  # 'coconut', 'pause' (<pause> tokens in place of the latents), 'cot', 'nocot'
+    arm='coconut',  # 'coconut', 'pause' (<pause> tokens in place of the latents), 'nothought' (steps dropped, no thoughts), 'cot', 'nocot'
     c=1,  # thoughts per reasoning step
     max_stage=3,  # the last stage: every step replaced, by c*max_stage thoughts
     first_stage=0,  # =max_stage: Coconut (or pause) without the curriculum

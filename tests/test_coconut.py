@@ -169,6 +169,8 @@ def test_last_stage_replaces_every_step_and_baselines():
     prompt, completion = coconut.stage_record(RECORD, 2, 1, 2)  # max_stage 2 < 3 steps: all replaced
     assert prompt == 'Q?\n<bot><latent><latent><eot>' and completion == '#### 7\n'
     assert coconut.stage_record(RECORD, 2, 1, 2, arm='pause') == ('Q?\n<bot><pause><pause><eot>', '#### 7\n')
+    assert coconut.stage_record(RECORD, 1, 1, 2, arm='nothought') == ('Q?\n<bot><eot>', 's2\ns3\n#### 7\n')
+    assert coconut.stage_record(RECORD, 2, 1, 2, arm='nothought') == ('Q?\n<bot><eot>', '#### 7\n')
     assert coconut.stage_record(RECORD, 0, 1, 2, arm='cot') == ('Q?\n', 's1\ns2\ns3\n#### 7\n')
     assert coconut.stage_record(RECORD, 0, 1, 2, arm='nocot') == ('Q?\n', '#### 7\n')
     eq = {**RECORD, 'equations': ['1+1=2']}
