@@ -295,7 +295,7 @@ def coconut_table(paths, labels):
     for path, label in zip(paths, labels):
         rows = coconut_stages(path)
         r = rows[-1]
-        stages = f"{rows[0]['stage']}..{r['stage']}" if r['arm'] in ('coconut', 'pause') else '-'
+        stages = f"{rows[0]['stage']}..{r['stage']}" if r['arm'] not in ('cot', 'nocot') else '-'
         choice = f"{r['choice_accuracy']:.3f}" if 'choice_accuracy' in r else '-'
         lines.append(f"| {label} | {r['arm']} | {stages} | {r['iters']} | {r['accuracy']:.3f} "
                      f"({r['correct']}/{r['n']}) | {choice} | {r['thought_tokens']:.1f} | {r['decoded_tokens']:.1f} | "

@@ -403,3 +403,22 @@ def test_curriculum_runs_and_logs_every_stage(prosqa, tmp_path):
     assert (cur['arm'], cur['c'], cur['max_stage']) == ('pause', 2, 2) and 'arm' not in config
     with pytest.raises(T.UserError, match='unknown config key stages'):
         coconut.read_curriculum([str(cfg), '--stages=2'])
+
+
+def test_tiny_graphs_repeat_shapes_only_when_asked(tmp_path, capsys):
+    prep = load_script('data/prosqa/prepare.py', 'prepare_prosqa')
+    tiny = ['--depths=1:1', '--n_reach=3', '--n_other=2', '--n_edges=4', '--root_degree=2',
+            '--train_size=300', '--val_size=4', '--test_size=40', f'--out_dir={tmp_path}']
+    with pytest.raises(SystemExit):  # a handful of shapes: not 344 distinct graphs
+        prep.main(tiny)
+    assert 'no new graph of depth 1' in capsys.readouterr().err
+    prep.main(tiny + ['--same_shapes'])
+    records = T.read_jsonl(str(tmp_path / 'train.jsonl'))
+    assert len(records) == 300 and len({prep.graph_key((0, [tuple(e) for e in r['edges']], r['root'], r['target'],
+                                                        r['neg_target'])) for r in records}) < 50
+    for r in records:  # one hop: the answer's fact starts at the root, the distractor's does not
+        names, facts = r['names'], r['prompt'].split('|')[0]
+        pairs = {facts[i:i + 2] for i in range(0, len(facts), 2)}
+        assert names[r['root']] + r['answer'] in pairs and r['steps'] == [names[r['root']] + r['answer']]
+        assert not any(p[1] == names[r['neg_target']] and p[0] == names[r['root']] for p in pairs)
+    assert max(prep.heuristics(records).values()) <= 0.55  # the rules still see a coin

@@ -253,7 +253,8 @@ def balanced_graph(rng, depth, args, seen, tries=1000):
 
 def make_splits(args):
     """{split: records} of fresh graphs; test_deeper is one step deeper than any depth drawn.
-    No graph (edges, root and options, by index) is in two splits or twice in one."""
+    No graph (edges, root and options, by index) is in two splits or twice in one, unless
+    --same_shapes (tiny graphs have few shapes; their names and fact order still differ)."""
     depths = parse_depths(args.depths)
     rng = random.Random(f'prosqa:{args.seed}')
     seen, splits = set(), {}
@@ -263,7 +264,8 @@ def make_splits(args):
         for _ in range(size):
             depth = max(depths) + 1 if split == 'test_deeper' else rng.choices(list(depths), list(depths.values()))[0]
             graph = balanced_graph(rng, depth, args, seen)
-            seen.add(graph_key(graph))
+            if not args.same_shapes:
+                seen.add(graph_key(graph))
             rows.append(render(rng, graph, args.rendering))
         splits[split] = rows
     return splits
@@ -370,6 +372,7 @@ def main(argv=None):
     p.add_argument('--n_edges', type=int, default=36, help='edges per graph (at most)')
     p.add_argument('--root_degree', type=int, default=3, help="the root's children before the extra edges")
     p.add_argument('--ancestor_gap', type=int, default=1, help='most nodes more that reach one option than the other')
+    p.add_argument('--same_shapes', action='store_true', help='let graphs repeat a shape (by node index): for tiny graphs')
     p.add_argument('--seed', type=int, default=1337)
     p.add_argument('--out_dir', default=HERE, help="where the files go (default: this script's directory)")
     args = p.parse_args(argv)
