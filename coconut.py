@@ -369,6 +369,38 @@ def latent_probe(run_dir, records_path, n_latents, limit=500):
                         for k, (a, n, f) in sums.items()]}
 
 
+
+@torch.no_grad()
+def step_probe(run_dir, records_path, limit=500):
+    """Has a chain-of-thought model learned to read the facts? For ProsQA records (symbolic,
+    steps 'XY'), with the true chain teacher-forced: at each step's first node X, the mass
+    the model puts on the next node among X's children, on the path's child, and on the two
+    options; and how often its likeliest next node is a child of X, or the path's."""
+    ckpt = load_checkpoint(os.path.join(run_dir, 'ckpt.pt'))
+    model = model_from_checkpoint(ckpt).eval()
+    tok = Tokenizer(ckpt['meta'])
+    records = [r for r in read_jsonl(records_path) if {'edges', 'names', 'steps', 'options'} <= set(r)][:limit]
+    if not records or any(len(tok.encode(name)) != 1 for name in records[0]['names']):
+        raise UserError(f"the step probe needs symbolic ProsQA records in {records_path} (data/prosqa/prepare.py)")
+    sums, n = dict.fromkeys(('children', 'path_child', 'options', 'argmax_child', 'argmax_path'), 0.0), 0
+    for r in records:
+        prompt, names = tok.encode(r['prompt']), r['names']
+        ids = (prompt + tok.encode(r['completion']))[:model.config.block_size]
+        probs = model(torch.tensor([ids]))[0][0].float().softmax(-1)
+        for k, step in enumerate(r['steps']):
+            at = len(prompt) + 3 * k  # X of step k ('XY' and a newline per step) predicts Y
+            if at >= len(ids):
+                break
+            kids = [tok.encode(names[v])[0] for u, v in r['edges'] if names[u] == step[0]]
+            nxt, top = tok.encode(step[1])[0], probs[at].argmax().item()
+            sums['children'] += probs[at, kids].sum().item()
+            sums['path_child'] += probs[at, nxt].item()
+            sums['options'] += sum(probs[at, tok.encode(o)[0]].item() for o in r['options'])
+            sums['argmax_child'] += top in kids
+            sums['argmax_path'] += top == nxt
+            n += 1
+    return {'run': run_dir, 'records': len(records), 'steps': n, **{k: round(v / n, 4) for k, v in sums.items()}}
+
 def distances_from(edges, root):
     """Hops from root to every node it reaches."""
     children = {}
@@ -538,6 +570,10 @@ def main(argv):
     b.add_argument('records')
     b.add_argument('--latents', type=int, default=6)
     b.add_argument('--limit', type=int, default=500)
+    s = sub.add_parser('steps', help="has RUN_DIR's chain-of-thought model learned to read the facts of ProsQA RECORDS?")
+    s.add_argument('run_dir')
+    s.add_argument('records')
+    s.add_argument('--limit', type=int, default=500)
     args, rest = p.parse_known_args(argv)
     if rest and args.command != 'curriculum':
         p.error(f"unrecognized arguments: {' '.join(rest)}")
@@ -547,6 +583,8 @@ def main(argv):
             print(f"every stage's score: {stages}; its table and figure: python plot.py {stages} --figure=coconut")
         elif args.command == 'probe':
             print(json.dumps(latent_probe(args.run_dir, args.records, args.latents, args.limit)))
+        elif args.command == 'steps':
+            print(json.dumps(step_probe(args.run_dir, args.records, args.limit)))
         else:
             print(json.dumps(evaluate(args.run_dir, args.split, args.limit)))
 

@@ -395,6 +395,11 @@ def test_curriculum_runs_and_logs_every_stage(prosqa, tmp_path):
     plot.main([str(out / 'stages.jsonl'), '--figure=coconut', f'--out={tmp_path / "stages.png"}'])
     assert (tmp_path / 'stages.png').stat().st_size > 0
     assert T.load_checkpoint(str(out / 'run' / 'ckpt.pt'))['iter_num'] == 7  # one run, resumed
+    probe = coconut.step_probe(str(out / 'run'), str(prosqa / 'test.jsonl'), limit=8)
+    records = T.read_jsonl(str(prosqa / 'test.jsonl'))[:8]
+    assert probe['records'] == 8 and probe['steps'] == sum(len(r['steps']) for r in records)
+    assert 0 <= probe['path_child'] <= probe['children'] <= 1 and 0 <= probe['options'] <= 1  # the path's child is a child
+    assert 0 <= probe['argmax_path'] <= probe['argmax_child'] <= 1
     with pytest.raises(T.UserError, match='arm must be one of'):
         coconut.read_curriculum(['--model=coconut', '--arm=latent'])
     cfg = tmp_path / 'cur.py'  # curriculum keys in a config file, like every other key
