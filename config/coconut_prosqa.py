@@ -4,6 +4,7 @@
 #   python coconut.py curriculum config/coconut_prosqa.py --arm=nocot --out_dir=out-coconut-nocot
 #   python coconut.py curriculum config/coconut_prosqa.py --arm=cot --out_dir=out-coconut-cot
 #   python coconut.py curriculum config/coconut_prosqa.py --arm=pause --out_dir=out-coconut-pause
+#   python coconut.py curriculum config/coconut_prosqa.py --arm=nothought --out_dir=out-coconut-nothought
 #   python coconut.py curriculum config/coconut_prosqa.py --first_stage=3 --out_dir=out-coconut-nocurriculum
 #   python coconut.py curriculum config/coconut_prosqa.py --out_dir=out-coconut
 # (the stage and last-stage iterations of each arm are in the README). With train.py alone
