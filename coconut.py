@@ -195,8 +195,8 @@ def stage_record(record, stage, c, max_stage, arm='coconut', steps_key='steps'):
     stage k < max_stage replaces the first k steps by c*k thoughts (<latent>, or <pause> for
     the 'pause' arm, or none for 'nothought', the paper's "w/o thought" control) between <bot>
     and <eot>; stage max_stage replaces every step, by c*max_stage thoughts. 'cot' writes
-    every step, 'nocot' none. Steps end in newlines and
-    the answer follows '####', as data/gsm8k writes it."""
+    every step, 'nocot' none. Steps end in newlines and the answer follows '####', as
+    data/gsm8k writes it."""
     steps, answer = record[steps_key], f"#### {record['answer']}\n"
     if arm == 'nocot':
         return record['prompt'], answer
@@ -369,7 +369,6 @@ def latent_probe(run_dir, records_path, n_latents, limit=500):
                         for k, (a, n, f) in sums.items()]}
 
 
-
 @torch.no_grad()
 def step_probe(run_dir, records_path, limit=500):
     """Has a chain-of-thought model learned to read the facts? For ProsQA records (symbolic,
@@ -400,6 +399,7 @@ def step_probe(run_dir, records_path, limit=500):
             sums['argmax_path'] += top == nxt
             n += 1
     return {'run': run_dir, 'records': len(records), 'steps': n, **{k: round(v / n, 4) for k, v in sums.items()}}
+
 
 def distances_from(edges, root):
     """Hops from root to every node it reaches."""
