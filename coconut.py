@@ -264,6 +264,14 @@ def forced_choice(model, tok, prompt, generated, marked, options):
     return max(options, key=logprob)
 
 
+def load_run(run_dir, tool):
+    """(checkpoint, model in eval mode, tokenizer) of a Coconut run's ckpt.pt."""
+    ckpt = load_checkpoint(os.path.join(run_dir, 'ckpt.pt'))
+    if ckpt['idea'] != 'coconut':
+        raise UserError(f"{run_dir} holds a {ckpt['idea']!r} model; {tool} needs model='coconut'")
+    return ckpt, model_from_checkpoint(ckpt).eval(), Tokenizer(ckpt['meta'])
+
+
 @torch.no_grad()
 def evaluate(run_dir, split_path, limit=0, batch_size=64):
     """Greedy answers of run_dir/ckpt.pt on a jsonl split (prompt, completion, answer):
@@ -271,11 +279,7 @@ def evaluate(run_dir, split_path, limit=0, batch_size=64):
     with records that name their options (ProsQA), the forced-choice accuracy too."""
     if limit < 0 or batch_size <= 0:
         raise UserError(f"need --limit >= 0 and batch_size > 0, got {limit}, {batch_size}")
-    ckpt = load_checkpoint(os.path.join(run_dir, 'ckpt.pt'))
-    if ckpt['idea'] != 'coconut':
-        raise UserError(f"{run_dir} holds a {ckpt['idea']!r} model; coconut.py eval needs model='coconut'")
-    model = model_from_checkpoint(ckpt).eval()
-    tok = Tokenizer(ckpt['meta'])
+    ckpt, model, tok = load_run(run_dir, 'coconut.py eval')
     if not os.path.exists(split_path):
         raise UserError(f"no split at {split_path}")
     records = read_jsonl(split_path)[:limit or None]
@@ -339,11 +343,7 @@ def latent_probe(run_dir, records_path, n_latents, limit=500):
     n_latents <latent>, <eot> through run_dir's model; at latent k the output head is read on
     the state that is the latent's input, over the graph's own concepts. Per k: the mean AUC
     of nodes within k hops of the root against the rest, and the mass on the k-hop frontier."""
-    ckpt = load_checkpoint(os.path.join(run_dir, 'ckpt.pt'))
-    if ckpt['idea'] != 'coconut':
-        raise UserError(f"{run_dir} holds a {ckpt['idea']!r} model; the probe needs model='coconut'")
-    model = model_from_checkpoint(ckpt).eval()
-    tok = Tokenizer(ckpt['meta'])
+    _, model, tok = load_run(run_dir, 'the probe')
     records = [r for r in read_jsonl(records_path) if {'edges', 'root', 'names'} <= set(r)][:limit]
     if not records or n_latents < 1:
         raise UserError(f"the probe needs ProsQA records with edges, root and names in {records_path} "
@@ -375,9 +375,7 @@ def step_probe(run_dir, records_path, limit=500):
     steps 'XY'), with the true chain teacher-forced: at each step's first node X, the mass
     the model puts on the next node among X's children, on the path's child, and on the two
     options; and how often its likeliest next node is a child of X, or the path's."""
-    ckpt = load_checkpoint(os.path.join(run_dir, 'ckpt.pt'))
-    model = model_from_checkpoint(ckpt).eval()
-    tok = Tokenizer(ckpt['meta'])
+    _, model, tok = load_run(run_dir, 'the step probe')
     records = [r for r in read_jsonl(records_path) if {'edges', 'names', 'steps', 'options'} <= set(r)][:limit]
     if not records or any(len(tok.encode(name)) != 1 for name in records[0]['names']):
         raise UserError(f"the step probe needs symbolic ProsQA records in {records_path} (data/prosqa/prepare.py)")
