@@ -48,7 +48,8 @@ from vocab import (Tokenizer, UserError, check_extends, check_writable, cli_erro
 #              when to think and with what, and is rewarded by the mean log-probability it
 #              then gives the true text tokens (a softmax over text tokens only)
 #   teacher    the policy writes the text too; a frozen train.py model without think tokens
-#              scores the rollout's text with the think tokens removed
+#              scores the rollout's text with the think tokens removed (a teacher trained with
+#              an intermediate written first writes its own teacher_chain tokens greedily)
 # advantage = reward - the mean of the group of rollouts of the same prefix (a prefix whose
 # text is easy earns every rollout the same, so it teaches nothing), optionally / the group's
 # std; REINFORCE on the policy's own choices, an entropy bonus, a budget of max_think think
@@ -86,6 +87,8 @@ RL = dict(
     think_penalty=0.0,  # reward minus think_penalty * (think tokens per text token)
     reward='next_text',  # 'next_text' or 'teacher' (see above)
     teacher='',  # reward='teacher': the out_dir of a train.py run on the same text, no think tokens
+    teacher_chain=0,  # reward='teacher': tokens the teacher writes itself after the prompt (greedily)
+    # before it scores the policy's text: a teacher trained with the intermediate written as text
     think_slot=0,  # 0: think anywhere (the budget max_think); m > 0: exactly m think tokens after each prompt
     group_size=8,  # rollouts per prefix
     baseline='mean',  # advantage: 'none' (the reward), 'mean' (minus the group mean), 'mean_std' (and / std)
@@ -103,13 +106,13 @@ def check_rl(c):
     if c['model'] != 'think':
         raise UserError(f"the config must say model = 'think', not {c['model']!r}")
     check_ranges(c, positive=('group_size', 'n_true', 'rollout_temperature'),
-                 nonnegative=('think_penalty', 'entropy_weight', 'lm_weight', 'sft_weight', 'think_slot'),
+                 nonnegative=('think_penalty', 'entropy_weight', 'lm_weight', 'sft_weight', 'think_slot',
+                              'teacher_chain'),
                  choices={'reward': REWARDS, 'baseline': BASELINES})
     if c['baseline'] != 'none' and c['group_size'] < 2:
         raise UserError(f"config key baseline={c['baseline']!r} needs group_size >= 2, got {c['group_size']}")
-    if c['think_slot'] and c['reward'] != 'next_text':
-        raise UserError(f"config key think_slot={c['think_slot']} needs reward='next_text' "
-                        "(the text after the slot is the truth)")
+    if c['teacher_chain'] and c['reward'] != 'teacher':
+        raise UserError(f"config key teacher_chain={c['teacher_chain']} needs reward='teacher'")
     if c['n_true'] >= c['block_size']:
         raise UserError(f"config key n_true must be < block_size {c['block_size']}, got {c['n_true']}")
 
@@ -250,10 +253,11 @@ def rollout(model, prompts, n_text, truth=None, text='sample', think=True, tempe
 
 
 @torch.no_grad()
-def slot_rollout(model, prompts, truth, n_slot, temperature=1.0, choose='sample'):
+def slot_rollout(model, prompts, truth, n_slot, temperature=1.0, choose='sample', text='forced'):
     """The fixed think slot: exactly n_slot think tokens right after each prompt (N, P), each
     sampled from the softmax over the think tokens alone ('sample'), the likeliest ('greedy')
-    or uniform ('random'), then the true text truth (N, K). Returns tokens and kinds, as rollout."""
+    or uniform ('random'), then the true text truth (N, K) (text='forced'), or K text tokens the
+    policy samples from its text softmax (text='sample'). Returns tokens and kinds, as rollout."""
     tokens = prompts
     for _ in range(n_slot):
         logits = model.think_only(model(tokens)[0][:, -1])
@@ -263,7 +267,11 @@ def slot_rollout(model, prompts, truth, n_slot, temperature=1.0, choose='sample'
         tokens = torch.cat([tokens, tok], 1)
     kinds = torch.cat([torch.full_like(prompts, PROMPT), torch.full_like(tokens[:, prompts.size(1):], THINK),
                        torch.full_like(truth, TEXT)], 1)
-    return torch.cat([tokens, truth], 1), kinds
+    if text == 'forced':
+        return torch.cat([tokens, truth], 1), kinds
+    for _ in range(truth.size(1)):
+        tokens = torch.cat([tokens, sample_token(model.text_only(model(tokens)[0][:, -1]), temperature)], 1)
+    return tokens, kinds
 
 
 def think_runs(kinds):
@@ -281,8 +289,9 @@ def policy_terms(model, tokens, kinds, forced_text, temperature=1.0, slot=False)
     distribution it was sampled from (budget applied; with forced text the choice at a TEXT
     token is 'stop thinking', log P(any text token)); 'entropy' of that distribution; and at
     TEXT tokens 'text', the log-probability of the token under the text softmax. Zero elsewhere.
-    slot: the fixed think slot (slot_rollout): the policy chose only which think token, from the
-    softmax over the think tokens; its text was forced, no choice.
+    slot: the fixed think slot (slot_rollout): the policy chose which think token, from the
+    softmax over the think tokens, and its text was forced (no choice) or sampled from the text
+    softmax. 'chose' marks the tokens the policy chose.
     'action' and 'entropy' are those of the sampling distribution, softmax(logits / temperature):
     temperature must be rollout()'s. 'text' is the model's own likelihood (temperature 1)."""
     if not temperature > 0:
@@ -290,18 +299,19 @@ def policy_terms(model, tokens, kinds, forced_text, temperature=1.0, slot=False)
     logits = model(tokens)[0][:, :-1]
     nxt, kind = tokens[:, 1:], kinds[:, 1:]
     if slot:
-        logp = F.log_softmax(model.think_only(logits) / temperature, dim=-1)
+        logp = torch.where((kind == THINK)[..., None], F.log_softmax(model.think_only(logits) / temperature, dim=-1),
+                           F.log_softmax(model.text_only(logits) / temperature, dim=-1))
     else:
         logp = F.log_softmax(model.budget(logits, think_runs(kinds)[:, :-1]) / temperature, dim=-1)
     action = logp.gather(-1, nxt[..., None])[..., 0]
     if forced_text and not slot:
         action = torch.where(kind == TEXT, model.text_only(logp).logsumexp(-1), action)
-    chose = (kind == THINK) | ((kind == TEXT) & (not slot))
+    chose = (kind == THINK) | ((kind == TEXT) & (not (slot and forced_text)))
     entropy = -(logp.exp() * logp.masked_fill(logp == -float('inf'), 0)).sum(-1)  # 0 * -inf would be NaN, in the gradient too
     text = F.log_softmax(model.text_only(logits), dim=-1).gather(-1, nxt[..., None])[..., 0]
     zero = torch.zeros_like(action)
     return {'action': torch.where(chose, action, zero), 'entropy': torch.where(chose, entropy, zero),
-            'text': torch.where(kind == TEXT, text, zero)}
+            'text': torch.where(kind == TEXT, text, zero), 'chose': chose}
 
 
 def next_text_reward(text_logp, n_text):
@@ -310,14 +320,18 @@ def next_text_reward(text_logp, n_text):
 
 
 @torch.no_grad()
-def teacher_reward(teacher, tokens, kinds, n_prompt):
+def teacher_reward(teacher, tokens, kinds, n_prompt, n_chain=0):
     """The frozen teacher's mean log-probability of each rollout's text after the prompt, given
-    the prompt and the text before it. The think tokens are removed first: the teacher never
-    sees one (every row holds the same number of text tokens)."""
+    the prompt, its own n_chain greedy tokens after it (a teacher trained to write an
+    intermediate first) and the text before it. The think tokens are removed first: the teacher
+    never sees one (every row holds the same number of text tokens)."""
     keep = (kinds == PROMPT) | (kinds == TEXT)
     text = tokens[keep].view(tokens.size(0), -1)
-    logits, _ = teacher(text)
-    logp = F.log_softmax(logits[:, n_prompt - 1:-1], dim=-1).gather(-1, text[:, n_prompt:, None])[..., 0]
+    prefix, written = text[:, :n_prompt], text[:, n_prompt:]
+    for _ in range(n_chain):
+        prefix = torch.cat([prefix, teacher(prefix)[0][:, -1].argmax(-1, keepdim=True)], 1)
+    logits, _ = teacher(torch.cat([prefix, written], 1))
+    logp = F.log_softmax(logits[:, prefix.size(1) - 1:-1], dim=-1).gather(-1, written[..., None])[..., 0]
     return logp.mean(1)
 
 
@@ -450,17 +464,17 @@ def rl_loss(model, prompts, truth, c, teacher=None):
     prompts, truth = prompts.repeat_interleave(G, 0), truth.repeat_interleave(G, 0)
     K = truth.size(1)
     if c['think_slot']:
-        tokens, kinds = slot_rollout(model, prompts, truth, c['think_slot'], temp)
+        tokens, kinds = slot_rollout(model, prompts, truth, c['think_slot'], temp, text='forced' if forced else 'sample')
     else:
         tokens, kinds = rollout(model, prompts, K, truth, 'forced' if forced else 'sample', True, temp)
     terms = policy_terms(model, tokens, kinds, forced, temp, slot=c['think_slot'] > 0)
     think_rate = (kinds == THINK).sum(1) / K
-    score = next_text_reward(terms['text'], K) if forced else teacher_reward(teacher, tokens, kinds, prompts.size(1))
+    score = (next_text_reward(terms['text'], K) if forced else
+             teacher_reward(teacher, tokens, kinds, prompts.size(1), c['teacher_chain']))
     reward = score - c['think_penalty'] * think_rate
     adv = advantages(reward, G, c['baseline'])
     pg = policy_loss(terms['action'], adv)
-    chose = ((kinds[:, 1:] == THINK) | ((kinds[:, 1:] == TEXT) & (c['think_slot'] == 0))).sum()
-    entropy = terms['entropy'].sum() / chose
+    entropy = terms['entropy'].sum() / terms['chose'].sum()
     lm = -terms['text'].sum() / (K * len(prompts)) if forced else torch.zeros((), device=prompts.device)
     loss = pg - c['entropy_weight'] * entropy + c['lm_weight'] * lm
     info = {'tokens': tokens, 'kinds': kinds, 'terms': terms, 'score': score, 'think_rate': think_rate,

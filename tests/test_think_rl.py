@@ -149,7 +149,7 @@ def test_policy_loss_gradient_reaches_the_think_rows():
 # one RL step: the loss by hand, and learning on a toy task
 
 RL = dict(group_size=3, reward='next_text', rollout_temperature=1.0, think_penalty=0.0, baseline='mean',
-          entropy_weight=0.0, lm_weight=0.0, sft_weight=0.0, grad_clip=1.0, think_slot=0)
+          entropy_weight=0.0, lm_weight=0.0, sft_weight=0.0, grad_clip=1.0, think_slot=0, teacher_chain=0)
 
 
 def test_rl_loss_by_hand():
@@ -252,6 +252,45 @@ def test_teacher_sees_only_text_and_scores_it():
     logp = F.log_softmax(GPT.forward(teacher, stripped)[0], -1)
     by_hand = [(logp[b, 1, stripped[b, 2]] + logp[b, 2, stripped[b, 3]]).item() / 2 for b in range(2)]
     assert r.tolist() == pytest.approx(by_hand, abs=1e-6)
+
+
+def test_teacher_writes_its_chain_then_scores_the_text_after_it():
+    """teacher_chain=1: the teacher first appends its own greedy token to the prompt, then scores
+    the rollout's text after it (not after the bare prompt); think tokens still never reach it."""
+    torch.manual_seed(1)
+    teacher = Recorder(GPTConfig(block_size=16, vocab_size=TEXT_VOCAB, n_layer=1, n_head=1, n_embd=8)).eval()
+    tokens = torch.tensor([[0, 1, 3, 2, 0], [2, 1, 4, 1, 1]])
+    kinds = torch.tensor([[P, P, K, H, H], [P, P, K, H, H]])
+    r = think.teacher_reward(teacher, tokens, kinds, n_prompt=2, n_chain=1)
+    prompts = torch.tensor([[0, 1], [2, 1]])
+    chain = GPT.forward(teacher, prompts)[0][:, -1].argmax(-1)
+    seen = torch.cat([prompts, chain[:, None], torch.tensor([[2, 0], [1, 1]])], 1)
+    assert torch.equal(teacher.seen, seen)
+    logp = F.log_softmax(GPT.forward(teacher, seen)[0], -1)
+    by_hand = [(logp[b, 2, seen[b, 3]] + logp[b, 3, seen[b, 4]]).item() / 2 for b in range(2)]
+    assert r.tolist() == pytest.approx(by_hand, abs=1e-6)
+    assert not torch.allclose(r, think.teacher_reward(teacher, tokens, kinds, n_prompt=2), atol=1e-4)
+
+
+def test_slot_with_sampled_text_is_the_policys_choice_at_both():
+    """The slot with text='sample': the think token comes from the think softmax, the text from
+    the text softmax, both at the rollout temperature, and both are the policy's choices."""
+    model = tiny_think(max_think=1, seed=2)
+    prompts, truth = torch.tensor([[0, 1], [2, 2]]), torch.tensor([[0, 0], [0, 0]])
+    torch.manual_seed(0)
+    tokens, kinds = think.slot_rollout(model, prompts, truth, 1, temperature=0.8, text='sample')
+    assert tokens.shape == (2, 5) and (tokens[:, 2] >= TEXT_VOCAB).all() and (tokens[:, 3:] < TEXT_VOCAB).all()
+    assert kinds.tolist() == [[P, P, K, H, H]] * 2
+    terms = think.policy_terms(model, tokens, kinds, forced_text=False, temperature=0.8, slot=True)
+    logits = model(tokens)[0].detach() / 0.8
+    for b in range(2):
+        think_logp = F.log_softmax(logits[b, 1, TEXT_VOCAB:], -1)[tokens[b, 2] - TEXT_VOCAB]
+        text_logp = [F.log_softmax(logits[b, t, :TEXT_VOCAB], -1)[tokens[b, t + 1]] for t in (2, 3)]
+        assert terms['action'][b].tolist() == pytest.approx([0, think_logp.item()] + [x.item() for x in text_logp],
+                                                            abs=1e-5)
+    assert terms['chose'][:, 1:].all() and not terms['chose'][:, 0].any()
+    forced = think.policy_terms(model, tokens, kinds, forced_text=True, temperature=0.8, slot=True)
+    assert forced['chose'].sum() == 2 and (forced['action'][:, 2:] == 0).all()
 
 
 # -----------------------------------------------------------------------------
@@ -490,15 +529,16 @@ def planted_reader(n=4, seed=0, steps=300):
     return model.eval()
 
 
-def bandit_accuracy(sign, steps=40, n=4, seed=0):
-    """The fixed slot on a planted mapping: prompt symbol a, true text (a + 1) mod n, which the
-    reader writes after <think_{a+1}> only. Only REINFORCE changes the choice (no text losses);
-    the share of prompts whose greedy think token is the planted one, before and after."""
+def bandit_accuracy(sign, steps=40, n=4, seed=0, c=None, target=1, teacher=None):
+    """The fixed slot on a planted mapping: prompt symbol a, true text (a + target) mod n, which
+    the reader writes after <think_{a+target}> only. Only REINFORCE changes the choice (no text
+    losses); the share of prompts whose greedy think token is the planted one, before and after,
+    the log rows and the model."""
     model = planted_reader(n, seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
     prompts = torch.arange(n)[:, None]
-    truth = (prompts + 1) % n
-    c = {**RL, 'group_size': 16, 'think_slot': 1, 'rollout_temperature': 2.0}
+    truth = (prompts + target) % n
+    c = c or {**RL, 'group_size': 16, 'think_slot': 1, 'rollout_temperature': 2.0}
 
     def planted_share():
         with torch.no_grad():
@@ -510,10 +550,10 @@ def bandit_accuracy(sign, steps=40, n=4, seed=0):
     think.advantages = lambda *a: sign * advantages(*a)
     try:
         torch.manual_seed(0)
-        rows = [think.rl_step(model, optimizer, prompts, truth, c) for _ in range(steps)]
+        rows = [think.rl_step(model, optimizer, prompts, truth, c, teacher) for _ in range(steps)]
     finally:
         think.advantages = advantages
-    return before, planted_share(), rows
+    return before, planted_share(), rows, model
 
 
 def test_the_fixed_slot_bandit_learns_a_planted_mapping():
@@ -521,11 +561,46 @@ def test_the_fixed_slot_bandit_learns_a_planted_mapping():
     after prompt a (none right): REINFORCE on the slot learns to choose <think_{a+1}>, which makes
     the true text likely, within 40 steps (the reward rises from about -8 nats); every group
     carries signal. With the advantage's sign flipped it never picks it and the reward falls."""
-    before, after, rows = bandit_accuracy(+1)
+    before, after, rows, _ = bandit_accuracy(+1)
     assert before == 0.0 and after >= 0.75
     assert rows[0]['groups_with_signal'] == 1.0 and rows[-1]['reward'] > rows[0]['reward'] + 5
-    _, after, rows = bandit_accuracy(-1)
+    _, after, rows, _ = bandit_accuracy(-1)
     assert after == 0.0 and rows[-1]['reward'] < rows[0]['reward'] - 1
+
+
+class PlantedTeacher(torch.nn.Module):
+    """A teacher over n text symbols that is sure the next symbol is (the last one + 1) mod n."""
+
+    def __init__(self, n):
+        super().__init__()
+        self.n = n
+
+    def forward(self, idx):
+        return 10.0 * F.one_hot((idx + 1) % self.n, self.n).float(), None
+
+
+@pytest.mark.parametrize('chain', [0, 1])
+def test_the_slot_learns_from_a_teacher_that_knows_more(chain):
+    """reward='teacher' in the fixed slot: the policy writes its text after its think token and
+    a teacher scores it. The reader writes j after <think_j> and starts out choosing <think_a>
+    after prompt a; the teacher expects a + 1, or, writing its own chain token a + 1 first
+    (teacher_chain=1), a + 2. REINFORCE (on the think choice and the text) learns to write what
+    the teacher rewards, greedily, from none of the 4 prompts; with the advantage's sign flipped
+    it never does, and the reward falls."""
+    n = 4
+    c = {**RL, 'group_size': 16, 'think_slot': 1, 'rollout_temperature': 2.0, 'reward': 'teacher',
+         'teacher_chain': chain}
+    prompts = torch.arange(n)[:, None]
+    rewarded = (prompts + 1 + chain) % n
+
+    def writes_rewarded(model):
+        return think.think_and_answer(model, prompts, rewarded, n_slot=1, choose='greedy')['correct'].float().mean()
+
+    assert writes_rewarded(planted_reader(n)) == 0
+    _, _, rows, model = bandit_accuracy(+1, c=c, target=1 + chain, teacher=PlantedTeacher(n), steps=60)
+    assert writes_rewarded(model) >= 0.75 and sum(r['reward'] for r in rows[-5:]) / 5 > rows[0]['reward'] + 5
+    _, _, rows, model = bandit_accuracy(-1, c=c, target=1 + chain, teacher=PlantedTeacher(n), steps=60)
+    assert writes_rewarded(model) == 0 and rows[-1]['reward'] < rows[0]['reward'] - 0.2  # the floor: -10
 
 
 def test_mutual_information_by_hand():
