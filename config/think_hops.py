@@ -10,7 +10,9 @@
 #   OMP_NUM_THREADS=1 python think.py config/think_hops.py --seed=1 \
 #       --init_from=out-k4-read-s1 --out_dir=out-k4-slot-s1                       # this file: the fixed slot
 #   python think_answers.py out-k4-slot-s1 data/hops_k4_think/test.jsonl          # the diagnostics
-# Free thinking (when to think too): --think_slot=0 --init_from=out-k4-slot-s1 --think_penalty=0.05.
+# Free thinking (when to think too): --think_slot=0 --init_from=out-k4-slot-s1 --think_penalty=0.01.
+# The teacher arm: --reward=teacher --teacher=out-k4-mid-s1 --teacher_chain=1 (the ceiling model, trained
+# with f^2(a) written, writes its own f^2(a), then scores the answer the policy writes after its think token).
 
 out_dir = 'out-k4-slot'
 dataset = 'hops_k4_think'  # the records of data/hops_k4, with <think0>..<think7> in meta.pkl
