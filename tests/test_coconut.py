@@ -410,6 +410,27 @@ def test_curriculum_runs_and_logs_every_stage(prosqa, tmp_path):
         coconut.read_curriculum([str(cfg), '--stages=2'])
 
 
+def test_relisted_steps_are_random_facts_of_each_graph(tmp_path, capsys):
+    """--relist=N: every record's steps are N distinct facts of its own graph (not the path; the
+    prompt and the answer unchanged), written as the completion; a negative N is a one-line error."""
+    prep = load_script('data/prosqa/prepare.py', 'prepare_prosqa')
+    small = ['--depths=3:1', '--n_reach=8', '--n_other=4', '--n_edges=14', '--train_size=30', '--val_size=4',
+             '--test_size=4']
+    prep.main(small + [f'--out_dir={tmp_path / "path"}'])
+    prep.main(small + ['--relist=5', f'--out_dir={tmp_path / "relist"}'])
+    paths, relists = (T.read_jsonl(str(tmp_path / d / 'train.jsonl')) for d in ('path', 'relist'))
+    assert any(a['steps'] != b['steps'] for a, b in zip(paths, relists))
+    for a, b in zip(paths, relists):
+        names, facts = b['names'], b['prompt'].split('|')[0]
+        pairs = [facts[i:i + 2] for i in range(0, len(facts), 2)]
+        assert a['prompt'] == b['prompt'] and a['answer'] == b['answer']
+        assert len(b['steps']) == len(set(b['steps'])) == 5 and set(b['steps']) <= set(pairs)
+        assert b['completion'] == ''.join(s + '\n' for s in b['steps']) + f"#### {b['answer']}\n"
+    with pytest.raises(SystemExit):
+        prep.main(small + ['--relist=-1', f'--out_dir={tmp_path / "bad"}'])
+    assert '--relist must be >= 0' in capsys.readouterr().err
+
+
 def test_tiny_graphs_repeat_shapes_only_when_asked(tmp_path, capsys):
     prep = load_script('data/prosqa/prepare.py', 'prepare_prosqa')
     tiny = ['--depths=1:1', '--n_reach=3', '--n_other=2', '--n_edges=4', '--root_degree=2',

@@ -43,6 +43,7 @@ training (out of distribution). meta.pkl: the characters plus Coconut's markers 
     python data/prosqa/prepare.py --rendering=words --out_dir=data/prosqa_words
     python data/prosqa/prepare.py --depths=3:1 --n_reach=8 --n_other=4 --n_edges=14   # a smaller graph
     python data/prosqa/prepare.py --json_dir=DIR    # the official prosqa_{train,valid,test}.json
+    python data/prosqa/prepare.py --relist=8 --out_dir=data/prosqa_relist8   # steps: 8 random facts (warm-up)
 
 --json_dir reads the files of facebookresearch/coconut (a JSON list of {question, answer,
 steps, idx_to_symbol, edges, root, target, neg_target} per split) and writes the same records
@@ -224,6 +225,15 @@ def render(rng, graph, rendering, names=None, person=None, path=None):
             'target': target, 'neg_target': neg, 'names': list(names)}
 
 
+def relisted(rng, record, n, rendering):
+    """The record with n random facts of its graph as its steps instead of the path: a warm-up
+    whose every step is a lookup ("which facts start with X?"), the circuit the question needs."""
+    names = record['names']
+    facts = rng.sample(record['edges'], min(n, len(record['edges'])))
+    steps = [names[u] + names[v] if rendering == 'symbolic' else f"Every {names[u]} is a {names[v]}." for u, v in facts]
+    return {**record, 'steps': steps, 'completion': ''.join(s + '\n' for s in steps) + f"#### {record['answer']}\n"}
+
+
 def parse_depths(text):
     """'3:45,4:35,5:17,6:3' -> {depth: weight}."""
     try:
@@ -339,11 +349,16 @@ def check(args):
 
 def prepare(args):
     check_writable(args.out_dir)
+    if args.relist < 0:
+        raise UserError(f"--relist must be >= 0 (0: the steps are the path), got {args.relist}")
     if args.json_dir:
         splits = read_official(args.json_dir, args.rendering, args.seed)
     else:
         check(args)
         splits = make_splits(args)
+    if args.relist:
+        rng = random.Random(f'prosqa-relist:{args.seed}')
+        splits = {split: [relisted(rng, r, args.relist, args.rendering) for r in rows] for split, rows in splits.items()}
     for split, rows in splits.items():
         vocab.write_split(args.out_dir, split, rows, None, False)
     meta = make_meta(splits)
@@ -373,6 +388,8 @@ def main(argv=None):
     p.add_argument('--root_degree', type=int, default=3, help="the root's children before the extra edges")
     p.add_argument('--ancestor_gap', type=int, default=1, help='most nodes more that reach one option than the other')
     p.add_argument('--same_shapes', action='store_true', help='let graphs repeat a shape (by node index): for tiny graphs')
+    p.add_argument('--relist', type=int, default=0,
+                   help='N > 0: the steps are N random facts of the graph, not the path (a lookup warm-up)')
     p.add_argument('--seed', type=int, default=1337)
     p.add_argument('--out_dir', default=HERE, help="where the files go (default: this script's directory)")
     args = p.parse_args(argv)
