@@ -362,7 +362,8 @@ def test_config_checks():
     think.check_rl(base)
     for bad, words in ((dict(reward='accuracy'), 'reward must be one of'), (dict(baseline='median'), 'baseline must be'),
                        (dict(group_size=1), 'needs group_size >= 2'), (dict(think_penalty=-1.0), 'think_penalty must be'),
-                       (dict(n_true=16), 'n_true must be < block_size'), (dict(model='gpt'), "model = 'think'")):
+                       (dict(n_true=16), 'n_true must be < block_size'), (dict(model='gpt'), "model = 'think'"),
+                       (dict(teacher_chain=1), "needs reward='teacher'"), (dict(teacher_chain=-1), 'teacher_chain must be')):
         with pytest.raises(T.UserError, match=words):
             think.check_rl({**base, **bad})
     assert 'group_size' not in think.ThinkConfig.__dataclass_fields__  # RL keys are not the model's
