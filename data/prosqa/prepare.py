@@ -194,6 +194,11 @@ def concept_words(rng, n, name_len=4):
     return rng.sample(sorted(names), n)
 
 
+def fact_text(names, u, v, rendering):
+    """The fact u -> v as written: 'wl' (symbolic) or 'Every wumo is a lesi.' (words)."""
+    return names[u] + names[v] if rendering == 'symbolic' else f"Every {names[u]} is a {names[v]}."
+
+
 def render(rng, graph, rendering, names=None, person=None, path=None):
     """A record of graph (n_nodes, edges, root, target, neg_target) with its facts shuffled
     and the options in random order. names: index -> concept (drawn if None); path: the
@@ -213,12 +218,12 @@ def render(rng, graph, rendering, names=None, person=None, path=None):
     hops = list(zip(path, path[1:]))
     if symbolic:
         who = PERSON_TOKENS[PERSONS.index(person) % len(PERSON_TOKENS)] if person in PERSONS else rng.choice(PERSON_TOKENS)
-        prompt = ''.join(names[u] + names[v] for u, v in facts) + f"|{who}{names[root]}?{options[0]}{options[1]}\n"
-        steps = [names[u] + names[v] for u, v in hops]
+        prompt = ''.join(fact_text(names, u, v, rendering) for u, v in facts) + \
+            f"|{who}{names[root]}?{options[0]}{options[1]}\n"
     else:
-        prompt = (' '.join(f"Every {names[u]} is a {names[v]}." for u, v in facts) +
+        prompt = (' '.join(fact_text(names, u, v, rendering) for u, v in facts) +
                   f"\n{person} is a {names[root]}. Is {person} a {options[0]} or a {options[1]}?\n")
-        steps = [f"Every {names[u]} is a {names[v]}." for u, v in hops]
+    steps = [fact_text(names, u, v, rendering) for u, v in hops]
     return {'prompt': prompt, 'completion': ''.join(s + '\n' for s in steps) + f"#### {names[target]}\n",
             'question': prompt, 'steps': steps, 'answer': names[target], 'options': options,
             'depth': len(hops), 'n_nodes': n_nodes, 'edges': [list(e) for e in edges], 'root': root,
@@ -228,9 +233,8 @@ def render(rng, graph, rendering, names=None, person=None, path=None):
 def relisted(rng, record, n, rendering):
     """The record with n random facts of its graph as its steps instead of the path: a warm-up
     whose every step is a lookup ("which facts start with X?"), the circuit the question needs."""
-    names = record['names']
     facts = rng.sample(record['edges'], min(n, len(record['edges'])))
-    steps = [names[u] + names[v] if rendering == 'symbolic' else f"Every {names[u]} is a {names[v]}." for u, v in facts]
+    steps = [fact_text(record['names'], u, v, rendering) for u, v in facts]
     return {**record, 'steps': steps, 'completion': ''.join(s + '\n' for s in steps) + f"#### {record['answer']}\n"}
 
 
