@@ -61,12 +61,56 @@ def predicted_answer(text, record, marker):
     return final_answer(text) if is_chain(record) else parse_answer(WRITTEN_THOUGHT.sub('', text), marker)
 
 
-def answer_accuracy(out_dir, split_path, marker='=', limit=0, batch_size=64, device='cpu', steps=False):
+def keep_filler(prompt, k, marker='='):
+    """The prompt with only the first k of the filler dots before its final marker: Pfau et
+    al.'s truncation (the answer forced after fewer dots). A prompt with no dots is unchanged."""
+    body = prompt[:-len(marker)] if prompt.endswith(marker) else prompt
+    start = len(body.rstrip('.'))
+    return body[:start] + body[start:start + k] + prompt[len(body):]
+
+
+PUNCTUATION = ('+', '-', '.')  # a chain's marks and the filler, apart from its other tokens
+
+
+@torch.no_grad()
+def forced_accuracy(model, tok, records, marker='=', batch_size=64, device='cpu'):
+    """Teacher-forced accuracy of each record's completion: the share of its tokens that are the
+    model's likeliest next token, the whole completion given. 'body' is what comes before the
+    completion's last marker (a chain of thought, the dots), split into punctuation ('+', '-',
+    '.') and the other tokens; 'answer' the share of records whose every token after the marker
+    is right. A split absent from every record is left out."""
+    right, count = defaultdict(int), defaultdict(int)
+    by_length = defaultdict(list)
+    for r in records:
+        ids = tok.encode(r['prompt'] + r['completion'])
+        at = r['completion'].rfind(marker)  # -1: no marker, the whole completion is the answer
+        n_body = len(tok.encode(r['completion'][:at])) if at >= 0 else 0
+        by_length[len(ids)].append((ids, len(tok.encode(r['prompt'])), n_body, at >= 0))
+    for rows in by_length.values():
+        for s in range(0, len(rows), batch_size):
+            chunk = rows[s:s + batch_size]
+            x = torch.tensor([ids for ids, *_ in chunk], dtype=torch.long, device=device)
+            hit = (model(x)[0][:, :-1].argmax(-1) == x[:, 1:]).tolist()
+            for (ids, n_prompt, n_body, has_marker), row in zip(chunk, hit):
+                for k in range(n_prompt, n_prompt + n_body):
+                    kind = 'body_punctuation' if tok.decode_text([ids[k]]) in PUNCTUATION else 'body_other'
+                    count['body'] += 1
+                    count[kind] += 1
+                    right['body'] += row[k - 1]
+                    right[kind] += row[k - 1]
+                count['answer'] += 1
+                right['answer'] += all(row[k - 1] for k in range(n_prompt + n_body + has_marker, len(ids)))
+    return {k: right[k] / count[k] for k in sorted(count)}
+
+
+def answer_accuracy(out_dir, split_path, marker='=', limit=0, batch_size=64, device='cpu', steps=False,
+                    forced=False, filler=None):
     """Accuracy of out_dir/ckpt.pt on the records of a jsonl split: each prompt is continued
     greedily (at most as many tokens as the longest reference completion, plus 2) and the
     answer parsed from it (parse_answer) must equal the record's 'answer' field. For 3SUM test
     splits the prompt runs up to '=' (filler and pauses given, as Pfau et al. evaluate), so the
-    first generated word is the final True/False. steps: also step_accuracy."""
+    first generated word is the final True/False. steps: also step_accuracy; forced: also
+    forced_accuracy; filler=k: only the first k filler dots of each prompt (keep_filler)."""
     if batch_size <= 0 or limit < 0 or not marker:
         raise UserError(f"need --batch_size > 0, --limit >= 0 and a non-empty --marker, got {batch_size}, {limit}, {marker!r}")
     device = pick_device(device)
@@ -82,6 +126,8 @@ def answer_accuracy(out_dir, split_path, marker='=', limit=0, batch_size=64, dev
             raise UserError(f"{split_path} record {n} needs string fields prompt, completion and answer")
     if not records:
         raise UserError(f"{split_path} holds no records")
+    if filler is not None:
+        records = [dict(r, prompt=keep_filler(r['prompt'], filler, marker)) for r in records]
     prompts = [tok.encode(r['prompt']) for r in records]
     max_new = max(len(tok.encode(r['completion'])) for r in records) + 2
     completions = greedy_completions(model, prompts, max_new, batch_size, device)
@@ -95,6 +141,8 @@ def answer_accuracy(out_dir, split_path, marker='=', limit=0, batch_size=64, dev
     result = {'accuracy': correct / len(records), 'correct': correct, 'n': len(records), 'predictions': predictions}
     if steps:
         result['step_accuracy'] = step_accuracy(model, tok, records, batch_size, device)
+    if forced:
+        result['forced'] = forced_accuracy(model, tok, records, marker, batch_size, device)
     if len(count) <= MAX_ANSWER_CLASSES:  # a choice among a few answers (3SUM's True/False): per answer
         result.update(by_answer={a: right[a] / count[a] for a in sorted(count)},
                       unparsed=sum(p not in count for p in predictions))
@@ -140,10 +188,17 @@ def main(argv):
     p.add_argument('--batch_size', type=int, default=64)
     p.add_argument('--device', default='cpu')
     p.add_argument('--steps', action='store_true', help="also each reasoning step's accuracy, earlier steps given")
+    p.add_argument('--forced', action='store_true',
+                   help='also the teacher-forced accuracy of the completion: its chain of thought, its answer')
+    p.add_argument('--filler', type=int, default=None,
+                   help="keep only the first K filler dots before each prompt's final marker (the truncation curve)")
     p.add_argument('--json', action='store_true', help='print the result as one JSON object')
     args = p.parse_args(argv)
     with cli_errors():
-        r = answer_accuracy(args.out_dir, args.split, args.marker, args.limit, args.batch_size, args.device, args.steps)
+        if args.filler is not None and args.filler < 0:
+            raise UserError(f"--filler must be >= 0, got {args.filler}")
+        r = answer_accuracy(args.out_dir, args.split, args.marker, args.limit, args.batch_size, args.device, args.steps,
+                            args.forced, args.filler)
         if args.json:
             print(json.dumps({k: v for k, v in r.items() if k != 'predictions'}))
         else:
@@ -153,6 +208,8 @@ def main(argv):
                 line += f"; by answer: {parts}; unparsed {r['unparsed']}"
             if 'step_accuracy' in r:
                 line += '; steps (earlier ones given): ' + ', '.join(f"{k} {a:.4f}" for k, a in enumerate(r['step_accuracy'], 1))
+            if 'forced' in r:
+                line += '; teacher forced: ' + ', '.join(f"{k} {a:.4f}" for k, a in r['forced'].items())
             print(line)
 
 

@@ -65,3 +65,38 @@ def test_a_chain_is_scored_by_its_final_answer():
     assert score.predicted_answer(text.replace('#### ', '#### 1'), r, '=') != r['answer']
     plain = {'prompt': '1+1=', 'completion': '2\n', 'answer': '2'}
     assert score.predicted_answer('2\nmore', plain, '=') == '2'
+
+
+# -----------------------------------------------------------------------------
+# teacher-forced accuracy and filler truncation
+
+
+class Planted(torch.nn.Module):
+    """A model whose prediction at position t of a sequence of length L is planted[L][t]."""
+    def __init__(self, tok, planted):
+        super().__init__()
+        self.tok, self.planted = tok, planted
+
+    def forward(self, x):
+        pred = torch.tensor([self.tok.encode(self.planted[x.size(1)])] * x.size(0))
+        return torch.nn.functional.one_hot(pred, len(self.tok.stoi)).float(), None
+
+
+def test_forced_accuracy_counts_body_and_answer_tokens_by_hand():
+    chars = 'q.-=abcx\n'
+    tok = vocab.Tokenizer({'vocab_size': len(chars), 'tokenizer': 'char', 'stoi': {c: i for i, c in enumerate(chars)},
+                           'itos': dict(enumerate(chars)), 'special_tokens': {}})
+    rows = [{'prompt': 'q', 'completion': 'a.-=b\n'},   # body a . - : right wrong right; answer b \\n right
+            {'prompt': 'q', 'completion': 'bb=a\n'},    # body b b: right wrong; answer a right, \\n wrong
+            {'prompt': 'qq=', 'completion': 'a\n'}]     # no body; answer a \\n right
+    planted = {7: 'ax-=b\nx', 6: 'bc=aax', 5: 'q=a\nx'}  # the last position predicts past the end: unused
+    got = score.forced_accuracy(Planted(tok, planted), tok, rows, batch_size=2)
+    assert got == pytest.approx({'body': 3 / 5, 'body_punctuation': 1 / 2, 'body_other': 2 / 3, 'answer': 2 / 3})
+
+
+def test_keep_filler_keeps_the_first_dots_before_the_marker():
+    assert score.keep_filler('ab:.....=', 2) == 'ab:..='
+    assert score.keep_filler('ab:.....=', 0) == 'ab:='
+    assert score.keep_filler('ab:.....=', 9) == 'ab:.....='
+    assert score.keep_filler('ab:=', 3) == 'ab:='
+    assert score.keep_filler('a.b:...', 1) == 'a.b:.'  # no marker at the end: the trailing dots
