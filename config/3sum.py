@@ -23,14 +23,14 @@ always_save_checkpoint = True  # the last checkpoint is the one scored
 n_layer = 4
 n_head = 4
 n_embd = 128
-block_size = 96  # the longest n=8 record (filler: 8 tuples, ':', 64 dots, '=False', newline: 81 tokens) fits
+block_size = 128  # the longest n=10 record (filler: 10 tuples, ':', 100 dots, '=False', newline: 118 tokens) fits
 batch_size = 32
 dropout = 0.0
 bias = False
 
 learning_rate = 1e-3
-max_iters = 1500
-lr_decay_iters = 1500
+max_iters = 2000
+lr_decay_iters = 2000
 min_lr = 1e-4
 beta2 = 0.99
 warmup_iters = 100

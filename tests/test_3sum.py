@@ -83,30 +83,38 @@ def test_splits_are_fixed_by_seed_and_independent_of_other_sizes():
 # formats
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(seed=st.integers(0, 10**6), n=st.integers(3, 8), d=st.integers(1, 4), n_pause=st.integers(0, 3),
-       loss=st.sampled_from(['input', 'answer']), test=st.booleans())
-def test_formats_decode_to_the_same_instance(seed, n, d, n_pause, loss, test):
+       loss=st.sampled_from(['input', 'answer']), test=st.booleans(), tokens=st.sampled_from(['tuple', 'digit']))
+def test_formats_decode_to_the_same_instance(seed, n, d, n_pause, loss, test, tokens):
+    width = 1 if tokens == 'tuple' else d  # tokens per tuple
     for tuples in S.make_split(seed, 'val', 2, n, d):
         answer = 'True' if brute_force_true(tuples) else 'False'
         texts = {}
         for fmt in S.FORMATS:
-            rec = S.record(tuples, fmt, loss, n_pause, test)
+            rec = S.record(tuples, fmt, loss, n_pause, test, tokens)
             texts[fmt] = text = rec['prompt'] + rec['completion']
-            assert S.parse(text, d) == (tuples, fmt, answer)
+            assert S.parse(text, d, tokens) == (tuples, fmt, answer)
             assert rec['answer'] == answer and rec['tuples'] == [''.join(map(str, t)) for t in tuples]
             assert text.count('<pause>') == n_pause and text.endswith(f'={answer}\n')
-        # one token per tuple: the input is n symbols, each the tuple read as a number
+            assert set(text.replace('<pause>', '')) <= set(S.alphabet(d, tokens))
+        # the input: one symbol per tuple, the tuple read as a number; or its d digits
         inp = texts['immediate'].replace('<pause>', '').split(':')[0]
-        assert [ord(ch) - 0x4E00 for ch in inp] == [int(''.join(map(str, t))) for t in tuples]
-        # the chain of thought, step by step, from the spec: two tokens per pair
+        if tokens == 'tuple':
+            assert [ord(ch) - 0x4E00 for ch in inp] == [int(''.join(map(str, t))) for t in tuples]
+        else:
+            assert inp == ''.join(str(x) for t in tuples for x in t)
+
+        def read(chunk):
+            return S.from_symbol(chunk, d) if tokens == 'tuple' else tuple(map(int, chunk))
+        # the chain of thought, step by step, from the spec: per pair the completing tuple and a mark
         cot = texts['cot'].replace('<pause>', '').split(':')[1].split('=')[0]
-        steps = [cot[s:s + 2] for s in range(0, len(cot), 2)]
-        assert len(steps) == comb(n, 2) and len(cot) == 2 * comb(n, 2)
+        steps = [cot[s:s + width + 1] for s in range(0, len(cot), width + 1)]
+        assert len(steps) == comb(n, 2) and len(cot) == (width + 1) * comb(n, 2)
         for (i, j), step in zip(combinations(range(n), 2), steps):
             need = tuple((-a - b) % 10 for a, b in zip(tuples[i], tuples[j]))
-            assert S.from_symbol(step[0], d) == need
-            assert step[1] == ('+' if need in tuples[j + 1:] else '-')
+            assert read(step[:-1]) == need
+            assert step[-1] == ('+' if need in tuples[j + 1:] else '-')
         assert ('+' in cot) == (answer == 'True')
         # filler: n^2 dots, as the paper; without the dots: immediate
         assert texts['filler'].count('.') == n * n
@@ -131,6 +139,9 @@ def test_layouts_put_the_loss_where_they_say():
         S.parse(t[12] + t[34] + ':=Maybe\n', 2)
     with pytest.raises(ValueError, match='no tuple of 2 digits'):
         S.parse(chr(0x4E00 + 100) + ':=True\n', 2)
+    assert S.layout(tuples, 'cot', tokens='digit') == ('123464:', '64+34-12-=True\n')
+    with pytest.raises(ValueError, match='no run of 2-digit tuples'):
+        S.parse('12345:=True\n', 2, 'digit')
 
 
 # -----------------------------------------------------------------------------

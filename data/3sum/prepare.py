@@ -25,9 +25,14 @@ could not serve as the gate. Here every chain token is a function of the input. 
 '.' n^2 times (the paper's count; the chain has n(n-1) tokens); the no-filler control is the
 same data with the dots removed.
 
+--tokens=digit writes each tuple as its d digits instead (d tokens per tuple, the chain's
+completing tuple too: '64+34-12-'), the digits in the input as Pfau et al. give them (their
+model reads each tuple as one vector of per-coordinate one-hots).
+
 --mix picks what train.jsonl and val.jsonl hold (test.jsonl holds the format in brackets):
     filler     half chain of thought, half filler, as the paper trains    [filler]
     nofiller   the same records with the dots removed                     [immediate]
+    fillonly   all filler, no chain of thought (the paper's negative control) [filler]
     immediate  all immediate (pause fine-tuning: --n_pause=M)             [immediate]
     cot        all chain of thought                                       [cot]
 The instances depend only on --seed, --n, --d and the sizes, so the arms see the same ones.
@@ -69,8 +74,8 @@ SYMBOL_BASE = 0x4E00  # tuple t is chr(SYMBOL_BASE + t read as a number): printa
 STRUCTURE = sorted(set(':+-.=TrueFalse\n'))  # every other character of every format
 FORMATS = ('immediate', 'filler', 'cot')
 # mix -> (share of chain-of-thought records in train/val, the format of the others and of test)
-MIXES = {'filler': (0.5, 'filler'), 'nofiller': (0.5, 'immediate'), 'immediate': (0.0, 'immediate'),
-         'cot': (1.0, 'cot')}
+MIXES = {'filler': (0.5, 'filler'), 'nofiller': (0.5, 'immediate'), 'fillonly': (0.0, 'filler'),
+         'immediate': (0.0, 'immediate'), 'cot': (1.0, 'cot')}
 MAX_TRIES = 100_000  # redraws of one False instance before giving up (d=1 has few tuples)
 
 # -----------------------------------------------------------------------------
@@ -124,9 +129,9 @@ def digits(t):
     return ''.join(map(str, t))
 
 
-def symbol(t):
-    """The one token of tuple t."""
-    return chr(SYMBOL_BASE + int(digits(t)))
+def symbol(t, tokens='tuple'):
+    """How tuple t is written: one token (a symbol), or with tokens='digit' its d digits."""
+    return digits(t) if tokens == 'digit' else chr(SYMBOL_BASE + int(digits(t)))
 
 
 def from_symbol(ch, d):
@@ -136,43 +141,45 @@ def from_symbol(ch, d):
     return tuple(int(x) for x in str(value).zfill(d))
 
 
-def alphabet(d):
-    """Every character of every format at d digits per tuple: the structure, then the symbols."""
-    return STRUCTURE + [chr(SYMBOL_BASE + v) for v in range(MOD ** d)]
+def alphabet(d, tokens='tuple'):
+    """Every character of every format at d digits per tuple: the structure, then the tuple
+    symbols (or the ten digits)."""
+    return STRUCTURE + (list('0123456789') if tokens == 'digit' else [chr(SYMBOL_BASE + v) for v in range(MOD ** d)])
 
 
-def cot_steps(tuples):
+def cot_steps(tuples, tokens='tuple'):
     """The parallel chain of thought: per pair i < j, the completing tuple and '+' or '-'."""
     steps = []
     for i, j in combinations(range(len(tuples)), 2):
         c = neg_sum(tuples[i], tuples[j])
-        steps.append(symbol(c) + ('+' if c in tuples[j + 1:] else '-'))
+        steps.append(symbol(c, tokens) + ('+' if c in tuples[j + 1:] else '-'))
     return ''.join(steps)
 
 
-def body(tuples, fmt):
+def body(tuples, fmt, tokens='tuple'):
     """What goes between the input and '=': nothing, n^2 dots, or the chain of thought."""
     if fmt == 'immediate':
         return ''
-    return cot_steps(tuples) if fmt == 'cot' else '.' * len(tuples) ** 2
+    return cot_steps(tuples, tokens) if fmt == 'cot' else '.' * len(tuples) ** 2
 
 
-def text_parts(tuples, fmt, n_pause=0):
+def text_parts(tuples, fmt, n_pause=0, tokens='tuple'):
     """(input, body, answer) of an instance; the full text is input + body + '=' + answer + '\\n',
     where input = the tuples, ':', then n_pause pauses."""
     answer = 'True' if zero_triples(tuples) else 'False'
-    return ''.join(map(symbol, tuples)) + ':' + vocab.pause_text(n_pause), body(tuples, fmt), answer
+    inp = ''.join(symbol(t, tokens) for t in tuples)
+    return inp + ':' + vocab.pause_text(n_pause), body(tuples, fmt, tokens), answer
 
 
-def layout(tuples, fmt, loss='input', n_pause=0, test=False):
+def layout(tuples, fmt, loss='input', n_pause=0, test=False, tokens='tuple'):
     """(prompt, completion) of an instance in a format; see the docstring for the layouts."""
-    inp, mid, answer = text_parts(tuples, fmt, n_pause)
+    inp, mid, answer = text_parts(tuples, fmt, n_pause, tokens)
     if (test and fmt != 'cot') or loss == 'answer':
         return inp + mid + '=', answer + '\n'
     return inp, mid + '=' + answer + '\n'
 
 
-def parse(text, d):
+def parse(text, d, tokens='tuple'):
     """Full text of any format -> (tuples, format, answer); pauses are dropped. Raises
     ValueError on text that is no instance of d-digit tuples."""
     text = text.replace(vocab.PAUSE, '')
@@ -180,13 +187,18 @@ def parse(text, d):
     mid, sep2, answer = rest.partition('=')
     if not (sep and sep2 and answer.endswith('\n') and answer[:-1] in ('True', 'False')):
         raise ValueError(f"not a 3SUM text: {text!r}")
-    tuples = [from_symbol(ch, d) for ch in inp]
+    if tokens == 'digit':
+        if len(inp) % d or not inp.isdigit():
+            raise ValueError(f"{inp!r} is no run of {d}-digit tuples")
+        tuples = [tuple(map(int, inp[s:s + d])) for s in range(0, len(inp), d)]
+    else:
+        tuples = [from_symbol(ch, d) for ch in inp]
     fmt = 'immediate' if not mid else 'filler' if set(mid) == {'.'} else 'cot'
     return tuples, fmt, answer[:-1]
 
 
-def record(tuples, fmt, loss, n_pause, test=False):
-    prompt, completion = layout(tuples, fmt, loss, n_pause, test)
+def record(tuples, fmt, loss, n_pause, test=False, tokens='tuple'):
+    prompt, completion = layout(tuples, fmt, loss, n_pause, test, tokens)
     answer = 'True' if zero_triples(tuples) else 'False'
     return {'prompt': prompt, 'completion': completion, 'tuples': [digits(t) for t in tuples],
             'answer': answer, 'format': fmt, 'n': len(tuples), 'd': len(tuples[0])}
@@ -208,11 +220,11 @@ def formats_for(seed, split, size, mix):
 
 
 def make_meta(args):
-    stoi = {ch: i for i, ch in enumerate(alphabet(args.d))}
+    stoi = {ch: i for i, ch in enumerate(alphabet(args.d, args.tokens))}
     meta = {'vocab_size': len(stoi), 'tokenizer': 'char', 'stoi': stoi, 'itos': {i: ch for ch, i in stoi.items()},
             'special_tokens': {}}
     meta = vocab.with_pauses(meta, args.n_pause)
-    meta.update(task='3sum', n=args.n, d=args.d, mix=args.mix, loss=args.loss)
+    meta.update(task='3sum', n=args.n, d=args.d, mix=args.mix, loss=args.loss, tokens=args.tokens)
     return meta
 
 
@@ -231,12 +243,12 @@ def prepare(args):
             fmts = [MIXES[args.mix][1]] * size
         else:
             fmts = formats_for(args.seed, split, size, args.mix)
-        rows = [record(t, f, args.loss, args.n_pause, test=split == 'test') for t, f in zip(instances, fmts)]
+        rows = [record(t, f, args.loss, args.n_pause, split == 'test', args.tokens) for t, f in zip(instances, fmts)]
         longest = max([longest] + [len(tok.encode(r['prompt'] + r['completion'])) for r in rows])
         vocab.write_split(args.out_dir, split, rows, tok.encode, args.stream and split != 'test')
     vocab.write_atomic(os.path.join(args.out_dir, 'meta.pkl'), pickle.dumps(meta))
     kind = 'streams' if args.stream else 'records'
-    print(f"3SUM n={args.n} d={args.d} mix={args.mix} loss={args.loss} n_pause={args.n_pause}: {kind} train "
+    print(f"3SUM n={args.n} d={args.d} tokens={args.tokens} mix={args.mix} loss={args.loss} n_pause={args.n_pause}: {kind} train "
           f"{args.train_size:,}, val {args.val_size:,}, test {args.test_size:,} in {args.out_dir}; vocab size "
           f"{meta['vocab_size']}; longest record {longest} tokens (block_size >= {longest - 1})")
     return meta
@@ -246,6 +258,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--n', type=int, default=8, help='tuples per instance (at least 3)')
     parser.add_argument('--d', type=int, default=2, help='digits per tuple (10^d tuple symbols)')
+    parser.add_argument('--tokens', default='tuple', choices=('tuple', 'digit'),
+                        help="'tuple': one token per tuple (10^d symbols); 'digit': d digit tokens per tuple")
     parser.add_argument('--mix', default='filler', choices=sorted(MIXES), help='formats of train/val (see above)')
     parser.add_argument('--loss', default='input', choices=('input', 'answer'),
                         help="'input': loss on everything after the input (the paper); 'answer': on the answer only")
