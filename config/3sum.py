@@ -1,20 +1,19 @@
-# 3SUM with filler tokens (Pfau et al. 2024, "Let's Think Dot by Dot") at CPU scale. Arms (the
-# same seed gives the same instances in every arm):
-#   filler:    half chain of thought, half filler (the paper's training mix); tested on filler
-#   nofiller:  the same records with the dots removed; tested on immediate answers
-#   python data/3sum/prepare.py --n=6 --mix=filler --out_dir=data/3sum_n6_filler
-#   python data/3sum/prepare.py --n=6 --mix=nofiller --out_dir=data/3sum_n6_nofiller
-#   python train.py config/3sum.py --dataset=3sum_n6_filler --out_dir=out-3sum-n6-filler
-#   python train.py config/3sum.py --dataset=3sum_n6_nofiller --out_dir=out-3sum-n6-nofiller
-#   python score.py out-3sum-n6-filler data/3sum_n6_filler/test.jsonl --json
-#   python score.py out-3sum-n6-nofiller data/3sum_n6_nofiller/test.jsonl --json
-# (likewise n=8, 10, 12). One token per tuple (2 digits by default: 100 symbols). Loss on
-# everything after the input (the chain of thought or the dots, then '=True'), as the paper;
-# accuracy is on the final True/False with the filler given (teacher forced), as the paper.
-# The README's old result (every arm at 50%) was measured on the earlier character format.
+# 3SUM with filler tokens (Pfau et al. 2024, "Let's Think Dot by Dot") at CPU scale, one token
+# per tuple (d=2: 100 symbols). From scratch no setup learned the chain of thought within a few
+# thousand iterations (docs/pause_and_filler.md), so every arm starts from a short stage on
+# three tuples, where the chain is learned in minutes:
+#   python data/3sum/prepare.py --n=3 --mix=cot --val_size=500 --test_size=500 --out_dir=data/3sum_n3_cot
+#   python train.py config/3sum.py --dataset=3sum_n3_cot --max_iters=4000 --lr_decay_iters=4000 --out_dir=out-3sum-n3
+# Then each arm at n tuples (the same seed gives the same instances in every arm):
+#   python data/3sum/prepare.py --n=6 --mix=filler --val_like_test --out_dir=data/3sum_n6_filler
+#   (--mix: filler, nofiller, fillonly, immediate, cot)
+#   python train.py config/3sum.py --dataset=3sum_n6_filler --init_from=out-3sum-n3 --seed=1 --out_dir=out-3sum-n6-filler-s1
+#   python score.py out-3sum-n6-filler-s1 data/3sum_n6_filler/test.jsonl --json
+# Loss on everything after the input (the chain of thought or the dots, then '=True'), as the
+# paper; accuracy is on the final True/False with the filler given (teacher forced), as the paper.
 
 out_dir = 'out-3sum'
-dataset = '3sum_n8_filler'
+dataset = '3sum_n6_filler'
 eval_interval = 250
 eval_iters = 10
 log_interval = 50

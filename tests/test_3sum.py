@@ -176,6 +176,22 @@ def test_nofiller_arm_is_the_filler_arm_without_dots(tmp_path):
             assert b['format'] == {'filler': 'immediate', 'cot': 'cot'}[a['format']]
 
 
+def test_val_like_test_holds_the_tested_format_only(tmp_path):
+    mixed, _ = prepare(tmp_path / 'a', '--n=4', '--mix=filler')
+    like, _ = prepare(tmp_path / 'b', '--n=4', '--mix=filler', '--val_like_test')
+    assert {r['format'] for r in mixed['val']} == {'cot', 'filler'} and {r['format'] for r in like['val']} == {'filler'}
+    assert [r['tuples'] for r in like['val']] == [r['tuples'] for r in mixed['val']]
+    assert like['train'] == mixed['train'] and like['test'] == mixed['test']
+    assert all(not r['prompt'].endswith('=') for r in like['val'])  # the training layout: loss on the dots too
+    aligned, _ = prepare(tmp_path / 'c', '--n=4', '--mix=filler', '--n_dots=12')  # the chain's length, n(n-1)
+    for r, a in zip(mixed['test'] + mixed['train'], aligned['test'] + aligned['train']):
+        if r['format'] == 'filler':
+            assert (r['prompt'] + r['completion']).count('.') == 16 and (a['prompt'] + a['completion']).count('.') == 12
+            assert (r['prompt'] + r['completion']).replace('.', '') == (a['prompt'] + a['completion']).replace('.', '')
+        else:
+            assert r == a
+
+
 def test_pauses_after_the_input(tmp_path):
     rows, meta = prepare(tmp_path / 'p', '--n=4', '--mix=immediate', '--n_pause=3')
     assert meta['n_pause'] == 3 and vocab.pause_ids(meta) == [meta['special_tokens']['<pause>']] * 3
@@ -233,3 +249,13 @@ def test_accuracy_on_a_tiny_model(tmp_path):
                          cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout) == {k: v for k, v in r.items() if k != 'predictions'}
+
+
+def test_a_short_run_learns_an_easy_setting(tmp_path):
+    """Three one-digit tuples with the chain of thought: a short run learns each pair's completing
+    digit and answers from it, well above the 50% of a constant answer (test set half True)."""
+    prepare(tmp_path / 'data', '--n=3', '--d=1', '--mix=cot', '--train_size=20000', '--test_size=200')
+    T.train(C.load_config(tiny_args(tmp_path / 'data', tmp_path / 'out', '--n_embd=64', '--batch_size=32',
+                                    '--learning_rate=3e-3', '--max_iters=400', '--eval_interval=400')))
+    r = score.answer_accuracy(str(tmp_path / 'out'), str(tmp_path / 'data' / 'test.jsonl'))
+    assert r['n'] == 200 and r['accuracy'] >= 0.8, r['by_answer']

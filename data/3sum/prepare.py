@@ -35,6 +35,11 @@ model reads each tuple as one vector of per-coordinate one-hots).
     fillonly   all filler, no chain of thought (the paper's negative control) [filler]
     immediate  all immediate (pause fine-tuning: --n_pause=M)             [immediate]
     cot        all chain of thought                                       [cot]
+--n_dots=K writes K dots instead of n^2: K = n(n-1), the chain's length, puts dot k where the
+chain's token k would be.
+
+--val_like_test writes val.jsonl in the test's format only (the filler records of the filler
+mix), so that the val loss in the log follows what the test scores, not the chain half.
 The instances depend only on --seed, --n, --d and the sizes, so the arms see the same ones.
 
 Loss (--loss): 'input' (default, as the paper) trains on everything after the input: the
@@ -156,24 +161,25 @@ def cot_steps(tuples, tokens='tuple'):
     return ''.join(steps)
 
 
-def body(tuples, fmt, tokens='tuple'):
-    """What goes between the input and '=': nothing, n^2 dots, or the chain of thought."""
+def body(tuples, fmt, tokens='tuple', n_dots=None):
+    """What goes between the input and '=': nothing, n_dots dots (n^2 by default), or the chain
+    of thought."""
     if fmt == 'immediate':
         return ''
-    return cot_steps(tuples, tokens) if fmt == 'cot' else '.' * len(tuples) ** 2
+    return cot_steps(tuples, tokens) if fmt == 'cot' else '.' * (len(tuples) ** 2 if n_dots is None else n_dots)
 
 
-def text_parts(tuples, fmt, n_pause=0, tokens='tuple'):
+def text_parts(tuples, fmt, n_pause=0, tokens='tuple', n_dots=None):
     """(input, body, answer) of an instance; the full text is input + body + '=' + answer + '\\n',
     where input = the tuples, ':', then n_pause pauses."""
     answer = 'True' if zero_triples(tuples) else 'False'
     inp = ''.join(symbol(t, tokens) for t in tuples)
-    return inp + ':' + vocab.pause_text(n_pause), body(tuples, fmt, tokens), answer
+    return inp + ':' + vocab.pause_text(n_pause), body(tuples, fmt, tokens, n_dots), answer
 
 
-def layout(tuples, fmt, loss='input', n_pause=0, test=False, tokens='tuple'):
+def layout(tuples, fmt, loss='input', n_pause=0, test=False, tokens='tuple', n_dots=None):
     """(prompt, completion) of an instance in a format; see the docstring for the layouts."""
-    inp, mid, answer = text_parts(tuples, fmt, n_pause, tokens)
+    inp, mid, answer = text_parts(tuples, fmt, n_pause, tokens, n_dots)
     if (test and fmt != 'cot') or loss == 'answer':
         return inp + mid + '=', answer + '\n'
     return inp, mid + '=' + answer + '\n'
@@ -197,8 +203,8 @@ def parse(text, d, tokens='tuple'):
     return tuples, fmt, answer[:-1]
 
 
-def record(tuples, fmt, loss, n_pause, test=False, tokens='tuple'):
-    prompt, completion = layout(tuples, fmt, loss, n_pause, test, tokens)
+def record(tuples, fmt, loss, n_pause, test=False, tokens='tuple', n_dots=None):
+    prompt, completion = layout(tuples, fmt, loss, n_pause, test, tokens, n_dots)
     answer = 'True' if zero_triples(tuples) else 'False'
     return {'prompt': prompt, 'completion': completion, 'tuples': [digits(t) for t in tuples],
             'answer': answer, 'format': fmt, 'n': len(tuples), 'd': len(tuples[0])}
@@ -224,7 +230,7 @@ def make_meta(args):
     meta = {'vocab_size': len(stoi), 'tokenizer': 'char', 'stoi': stoi, 'itos': {i: ch for ch, i in stoi.items()},
             'special_tokens': {}}
     meta = vocab.with_pauses(meta, args.n_pause)
-    meta.update(task='3sum', n=args.n, d=args.d, mix=args.mix, loss=args.loss, tokens=args.tokens)
+    meta.update(task='3sum', n=args.n, d=args.d, mix=args.mix, loss=args.loss, tokens=args.tokens, n_dots=args.n_dots)
     return meta
 
 
@@ -239,11 +245,11 @@ def prepare(args):
             instances = make_split(args.seed, split, size, args.n, args.d)
         except ValueError as e:
             raise SystemExit(f"error: {e}")
-        if split == 'test':
+        if split == 'test' or (split == 'val' and args.val_like_test):
             fmts = [MIXES[args.mix][1]] * size
         else:
             fmts = formats_for(args.seed, split, size, args.mix)
-        rows = [record(t, f, args.loss, args.n_pause, split == 'test', args.tokens) for t, f in zip(instances, fmts)]
+        rows = [record(t, f, args.loss, args.n_pause, split == 'test', args.tokens, args.n_dots) for t, f in zip(instances, fmts)]
         longest = max([longest] + [len(tok.encode(r['prompt'] + r['completion'])) for r in rows])
         vocab.write_split(args.out_dir, split, rows, tok.encode, args.stream and split != 'test')
     vocab.write_atomic(os.path.join(args.out_dir, 'meta.pkl'), pickle.dumps(meta))
@@ -264,6 +270,10 @@ def main(argv=None):
     parser.add_argument('--loss', default='input', choices=('input', 'answer'),
                         help="'input': loss on everything after the input (the paper); 'answer': on the answer only")
     parser.add_argument('--n_pause', type=int, default=0, help='<pause> tokens after the input (pause fine-tuning)')
+    parser.add_argument('--n_dots', type=int, default=None,
+                        help='dots of the filler format (default n^2, the paper\'s; n(n-1) is the chain\'s length)')
+    parser.add_argument('--val_like_test', action='store_true',
+                        help="val.jsonl in the test's format only (its val loss follows what the test scores)")
     parser.add_argument('--stream', action='store_true', help='train.bin/val.bin token streams instead of records')
     parser.add_argument('--train_size', type=int, default=100_000)
     parser.add_argument('--val_size', type=int, default=1_000)
@@ -273,6 +283,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.n < 3 or args.d < 1:
         raise SystemExit(f"error: --n must be at least 3 and --d at least 1 (got n={args.n}, d={args.d})")
+    if args.n_dots is not None and args.n_dots < 1:
+        raise SystemExit(f"error: --n_dots must be at least 1 (got {args.n_dots})")
     if args.n_pause < 0 or min(args.train_size, args.val_size) < 1 or args.test_size < 0:
         raise SystemExit("error: --n_pause must be >= 0, --train_size and --val_size >= 1, --test_size >= 0")
     with cli_errors():
