@@ -78,28 +78,36 @@ def forced_accuracy(model, tok, records, marker='=', batch_size=64, device='cpu'
     model's likeliest next token, the whole completion given. 'body' is what comes before the
     completion's last marker (a chain of thought, the dots), split into punctuation ('+', '-',
     '.') and the other tokens; 'answer' the share of records whose every token after the marker
-    is right. A split absent from every record is left out."""
+    is right, its final newline too (so it can differ from the greedy accuracy, which parses
+    the answer only). The marker itself is not scored. A split absent from every record is left
+    out."""
+    punctuation = {tok.stoi[c] for c in PUNCTUATION if c in tok.stoi} if tok.kind == 'char' else \
+        {i for c in PUNCTUATION for i in tok.encode(c)}
+    n_marker = len(tok.encode(marker))
     right, count = defaultdict(int), defaultdict(int)
     by_length = defaultdict(list)
-    for r in records:
-        ids = tok.encode(r['prompt'] + r['completion'])
+    for n, r in enumerate(records, 1):
+        ids, n_prompt = tok.encode(r['prompt'] + r['completion']), len(tok.encode(r['prompt']))
+        if ids[:n_prompt] != tok.encode(r['prompt']):
+            raise UserError(f"record {n}: its prompt and completion merge into other tokens; --forced needs "
+                            f"completions that start a new token")
         at = r['completion'].rfind(marker)  # -1: no marker, the whole completion is the answer
         n_body = len(tok.encode(r['completion'][:at])) if at >= 0 else 0
-        by_length[len(ids)].append((ids, len(tok.encode(r['prompt'])), n_body, at >= 0))
+        by_length[len(ids)].append((ids, n_prompt, n_body, n_marker if at >= 0 else 0))
     for rows in by_length.values():
         for s in range(0, len(rows), batch_size):
             chunk = rows[s:s + batch_size]
             x = torch.tensor([ids for ids, *_ in chunk], dtype=torch.long, device=device)
             hit = (model(x)[0][:, :-1].argmax(-1) == x[:, 1:]).tolist()
-            for (ids, n_prompt, n_body, has_marker), row in zip(chunk, hit):
+            for (ids, n_prompt, n_body, skip), row in zip(chunk, hit):
                 for k in range(n_prompt, n_prompt + n_body):
-                    kind = 'body_punctuation' if tok.decode_text([ids[k]]) in PUNCTUATION else 'body_other'
+                    kind = 'body_punctuation' if ids[k] in punctuation else 'body_other'
                     count['body'] += 1
                     count[kind] += 1
                     right['body'] += row[k - 1]
                     right[kind] += row[k - 1]
                 count['answer'] += 1
-                right['answer'] += all(row[k - 1] for k in range(n_prompt + n_body + has_marker, len(ids)))
+                right['answer'] += all(row[k - 1] for k in range(n_prompt + n_body + skip, len(ids)))
     return {k: right[k] / count[k] for k in sorted(count)}
 
 
@@ -111,8 +119,9 @@ def answer_accuracy(out_dir, split_path, marker='=', limit=0, batch_size=64, dev
     splits the prompt runs up to '=' (filler and pauses given, as Pfau et al. evaluate), so the
     first generated word is the final True/False. steps: also step_accuracy; forced: also
     forced_accuracy; filler=k: only the first k filler dots of each prompt (keep_filler)."""
-    if batch_size <= 0 or limit < 0 or not marker:
-        raise UserError(f"need --batch_size > 0, --limit >= 0 and a non-empty --marker, got {batch_size}, {limit}, {marker!r}")
+    if batch_size <= 0 or limit < 0 or not marker or (filler is not None and filler < 0):
+        raise UserError(f"need --batch_size > 0, --limit >= 0, a non-empty --marker and --filler >= 0, got "
+                        f"{batch_size}, {limit}, {marker!r}, {filler}")
     device = pick_device(device)
     ckpt = load_checkpoint(os.path.join(out_dir, 'ckpt.pt'))
     model = model_from_checkpoint(ckpt).eval().to(device)
@@ -127,6 +136,9 @@ def answer_accuracy(out_dir, split_path, marker='=', limit=0, batch_size=64, dev
     if not records:
         raise UserError(f"{split_path} holds no records")
     if filler is not None:
+        if not any(r['prompt'].endswith('.' + marker) for r in records):
+            raise UserError(f"--filler needs prompts that end in filler dots and {marker!r} (a filler test split); "
+                            f"{split_path} has none")
         records = [dict(r, prompt=keep_filler(r['prompt'], filler, marker)) for r in records]
     prompts = [tok.encode(r['prompt']) for r in records]
     max_new = max(len(tok.encode(r['completion'])) for r in records) + 2
@@ -195,8 +207,6 @@ def main(argv):
     p.add_argument('--json', action='store_true', help='print the result as one JSON object')
     args = p.parse_args(argv)
     with cli_errors():
-        if args.filler is not None and args.filler < 0:
-            raise UserError(f"--filler must be >= 0, got {args.filler}")
         r = answer_accuracy(args.out_dir, args.split, args.marker, args.limit, args.batch_size, args.device, args.steps,
                             args.forced, args.filler)
         if args.json:

@@ -22,7 +22,7 @@ always_save_checkpoint = True  # the last checkpoint is the one scored
 n_layer = 4
 n_head = 4
 n_embd = 128
-block_size = 128  # the longest n=10 record (filler: 10 tuples, ':', 100 dots, '=False', newline: 118 tokens) fits
+block_size = 128  # the longest n=10 record of one token per tuple (filler: 10 tuples, ':', 100 dots, '=False', newline: 118 tokens) fits
 batch_size = 32
 dropout = 0.0
 bias = False

@@ -333,6 +333,8 @@ BAD_INPUT = [
     ('score', ['{trained}', '{tmp}/rec/test.jsonl', '--batch_size=0'], 'need --batch_size > 0'),
     ('score', ['{trained}', '{tmp}/rec/test.jsonl', '--limit=-1'], '--limit >= 0'),
     ('score', ['{trained}', '{tmp}/rec/test.jsonl', '--marker='], 'non-empty --marker'),
+    ('score', ['{trained}', '{tmp}/rec/test.jsonl', '--filler=-1'], '--filler >= 0'),
+    ('score', ['{trained}', '{tmp}/rec/test.jsonl', '--filler=2'], '--filler needs prompts that end in filler dots'),
     ('vocab', ['add_tokens', '{rec}', '--n_think=-2'], '--n_think must be >= 0'),
     ('vocab', ['pause_records', '{listrec}', '{tmp}/paused', '--n_pause=1'], 'record 1 needs a string field prompt'),
     ('vocab', ['pause_records', '{rec}', '{afile}', '--n_pause=1'], 'is not writable'),

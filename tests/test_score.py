@@ -86,12 +86,17 @@ def test_forced_accuracy_counts_body_and_answer_tokens_by_hand():
     chars = 'q.-=abcx\n'
     tok = vocab.Tokenizer({'vocab_size': len(chars), 'tokenizer': 'char', 'stoi': {c: i for i, c in enumerate(chars)},
                            'itos': dict(enumerate(chars)), 'special_tokens': {}})
-    rows = [{'prompt': 'q', 'completion': 'a.-=b\n'},   # body a . - : right wrong right; answer b \\n right
-            {'prompt': 'q', 'completion': 'bb=a\n'},    # body b b: right wrong; answer a right, \\n wrong
-            {'prompt': 'qq=', 'completion': 'a\n'}]     # no body; answer a \\n right
-    planted = {7: 'ax-=b\nx', 6: 'bc=aax', 5: 'q=a\nx'}  # the last position predicts past the end: unused
-    got = score.forced_accuracy(Planted(tok, planted), tok, rows, batch_size=2)
-    assert got == pytest.approx({'body': 3 / 5, 'body_punctuation': 1 / 2, 'body_other': 2 / 3, 'answer': 2 / 3})
+    rows = [{'prompt': 'q', 'completion': 'a.-=b\n'},   # body a . - : right wrong right; answer b, newline right
+            {'prompt': 'q', 'completion': 'bb=a\n'},    # body b b: right wrong; answer a right, newline wrong
+            {'prompt': 'qq=', 'completion': 'a\n'},     # no body; answer a, newline right
+            {'prompt': 'c', 'completion': 'xx=a\n'}]    # the same length as the second: the same planted row
+    # the marker is mispredicted in the first row ('x' for '='): it is not scored, so the answer stays right;
+    # the last position predicts past the end: unused
+    planted = {7: 'ax-xb\nx', 6: 'bc=aax', 5: 'q=a\nx'}
+    # the fourth row: x x predicted b c (both wrong), a right, the newline predicted a (wrong)
+    for batch_size in (1, 2):  # the two rows of length 6 in two batches, then in one
+        got = score.forced_accuracy(Planted(tok, planted), tok, rows, batch_size=batch_size)
+        assert got == pytest.approx({'body': 3 / 7, 'body_punctuation': 1 / 2, 'body_other': 2 / 5, 'answer': 2 / 4})
 
 
 def test_keep_filler_keeps_the_first_dots_before_the_marker():

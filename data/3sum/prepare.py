@@ -35,8 +35,9 @@ model reads each tuple as one vector of per-coordinate one-hots).
     fillonly   all filler, no chain of thought (the paper's negative control) [filler]
     immediate  all immediate (pause fine-tuning: --n_pause=M)             [immediate]
     cot        all chain of thought                                       [cot]
---n_dots=K writes K dots instead of n^2: K = n(n-1), the chain's length, puts dot k where the
-chain's token k would be.
+--n_dots=K writes K dots instead of n^2: K = n(n-1), the chain's length with one token per
+tuple, puts dot k where the chain's token k would be (with --tokens=digit the chain has
+(d+1) n(n-1)/2 tokens).
 
 --val_like_test writes val.jsonl in the test's format only (the filler records of the filler
 mix), so that the val loss in the log follows what the test scores, not the chain half.
