@@ -111,14 +111,38 @@ def forced_accuracy(model, tok, records, marker='=', batch_size=64, device='cpu'
     return {k: right[k] / count[k] for k in sorted(count)}
 
 
+@torch.no_grad()
+def chosen_answers(model, tok, records, batch_size=64, device='cpu'):
+    """A choice among the split's few answers (3SUM's True/False): per record the answer whose
+    tokens right after the prompt the model finds likeliest (summed log-probabilities), as
+    Pfau et al. compare the final True/False. Nothing is generated, so a prompt the model never
+    saw in training (fewer dots) still gets one of the answers."""
+    classes = sorted({r['answer'] for r in records})
+    if len(classes) > MAX_ANSWER_CLASSES:
+        raise UserError(f"--choose picks among a few answers; this split has {len(classes)} distinct ones")
+    scores = torch.empty(len(records), len(classes))
+    by_length = defaultdict(list)
+    for k, r in enumerate(records):
+        by_length[len(tok.encode(r['prompt']))].append(k)
+    for j, answer in enumerate(classes):
+        for n_prompt, ks in by_length.items():
+            for s in range(0, len(ks), batch_size):
+                chunk = ks[s:s + batch_size]
+                x = torch.tensor([tok.encode(records[k]['prompt'] + answer) for k in chunk], device=device)
+                logp = torch.log_softmax(model(x)[0][:, n_prompt - 1:-1].float(), dim=-1)
+                scores[chunk, j] = logp.gather(-1, x[:, n_prompt:, None])[..., 0].sum(1).cpu()
+    return [classes[j] for j in scores.argmax(1).tolist()]
+
+
 def answer_accuracy(out_dir, split_path, marker='=', limit=0, batch_size=64, device='cpu', steps=False,
-                    forced=False, filler=None):
+                    forced=False, filler=None, choose=False):
     """Accuracy of out_dir/ckpt.pt on the records of a jsonl split: each prompt is continued
     greedily (at most as many tokens as the longest reference completion, plus 2) and the
     answer parsed from it (parse_answer) must equal the record's 'answer' field. For 3SUM test
     splits the prompt runs up to '=' (filler and pauses given, as Pfau et al. evaluate), so the
     first generated word is the final True/False. steps: also step_accuracy; forced: also
-    forced_accuracy; filler=k: only the first k filler dots of each prompt (keep_filler)."""
+    forced_accuracy; filler=k: only the first k filler dots of each prompt (keep_filler);
+    choose: the answer is chosen_answers', not generated."""
     if batch_size <= 0 or limit < 0 or not marker or (filler is not None and filler < 0):
         raise UserError(f"need --batch_size > 0, --limit >= 0, a non-empty --marker and --filler >= 0, got "
                         f"{batch_size}, {limit}, {marker!r}, {filler}")
@@ -140,13 +164,15 @@ def answer_accuracy(out_dir, split_path, marker='=', limit=0, batch_size=64, dev
             raise UserError(f"--filler needs prompts that end in filler dots and {marker!r} (a filler test split); "
                             f"{split_path} has none")
         records = [dict(r, prompt=keep_filler(r['prompt'], filler, marker)) for r in records]
-    prompts = [tok.encode(r['prompt']) for r in records]
-    max_new = max(len(tok.encode(r['completion'])) for r in records) + 2
-    completions = greedy_completions(model, prompts, max_new, batch_size, device)
-    right, count, predictions = defaultdict(int), defaultdict(int), []
-    for r, ids in zip(records, completions):
-        pred = predicted_answer(render(ids, tok, mode='plain'), r, marker)
-        predictions.append(pred)
+    if choose:
+        predictions = chosen_answers(model, tok, records, batch_size, device)
+    else:
+        prompts = [tok.encode(r['prompt']) for r in records]
+        max_new = max(len(tok.encode(r['completion'])) for r in records) + 2
+        completions = greedy_completions(model, prompts, max_new, batch_size, device)
+        predictions = [predicted_answer(render(ids, tok, mode='plain'), r, marker) for r, ids in zip(records, completions)]
+    right, count = defaultdict(int), defaultdict(int)
+    for r, pred in zip(records, predictions):
         count[r['answer']] += 1
         right[r['answer']] += pred == (normalize_number(r['answer']) if is_chain(r) else r['answer'])
     correct = sum(right.values())
@@ -204,11 +230,13 @@ def main(argv):
                    help='also the teacher-forced accuracy of the completion: its chain of thought, its answer')
     p.add_argument('--filler', type=int, default=None,
                    help="keep only the first K filler dots before each prompt's final marker (the truncation curve)")
+    p.add_argument('--choose', action='store_true',
+                   help="pick the likeliest of the split's few answers (True/False) instead of generating one")
     p.add_argument('--json', action='store_true', help='print the result as one JSON object')
     args = p.parse_args(argv)
     with cli_errors():
         r = answer_accuracy(args.out_dir, args.split, args.marker, args.limit, args.batch_size, args.device, args.steps,
-                            args.forced, args.filler)
+                            args.forced, args.filler, args.choose)
         if args.json:
             print(json.dumps({k: v for k, v in r.items() if k != 'predictions'}))
         else:

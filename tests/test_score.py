@@ -105,3 +105,16 @@ def test_keep_filler_keeps_the_first_dots_before_the_marker():
     assert score.keep_filler('ab:.....=', 9) == 'ab:.....='
     assert score.keep_filler('ab:=', 3) == 'ab:='
     assert score.keep_filler('a.b:...', 1) == 'a.b:.'  # no marker at the end: the trailing dots
+
+
+def test_chosen_answers_pick_the_likeliest_answer_after_the_prompt():
+    chars = 'q=ab'
+    tok = vocab.Tokenizer({'vocab_size': len(chars), 'tokenizer': 'char', 'stoi': {c: i for i, c in enumerate(chars)},
+                           'itos': dict(enumerate(chars)), 'special_tokens': {}})
+    rows = [{'prompt': 'q=', 'completion': 'a', 'answer': 'a'}, {'prompt': 'qq=', 'completion': 'b', 'answer': 'b'},
+            {'prompt': 'q=', 'completion': 'b', 'answer': 'b'}]
+    # the position after '=' (1 in rows of 3, 2 in rows of 4) predicts the planted letter
+    assert score.chosen_answers(Planted(tok, {3: 'qaq', 4: 'qqbq'}), tok, rows) == ['a', 'b', 'a']
+    assert score.chosen_answers(Planted(tok, {3: 'qbq', 4: 'qqaq'}), tok, rows, batch_size=1) == ['b', 'a', 'b']
+    with pytest.raises(vocab.UserError, match='a few answers'):
+        score.chosen_answers(None, tok, [{'prompt': 'q', 'answer': str(i)} for i in range(11)])
