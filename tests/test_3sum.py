@@ -256,6 +256,6 @@ def test_a_short_run_learns_an_easy_setting(tmp_path):
     digit and answers from it, well above the 50% of a constant answer (test set half True)."""
     prepare(tmp_path / 'data', '--n=3', '--d=1', '--mix=cot', '--train_size=20000', '--test_size=200')
     T.train(C.load_config(tiny_args(tmp_path / 'data', tmp_path / 'out', '--n_embd=64', '--batch_size=32',
-                                    '--learning_rate=3e-3', '--max_iters=400', '--eval_interval=400')))
+                                    '--learning_rate=3e-3', '--max_iters=1500', '--eval_interval=1500')))
     r = score.answer_accuracy(str(tmp_path / 'out'), str(tmp_path / 'data' / 'test.jsonl'))
     assert r['n'] == 200 and r['accuracy'] >= 0.8, r['by_answer']
