@@ -25,21 +25,26 @@ from vocab import (END_THOUGHT, START_THOUGHT, THINK_CLOSE, Tokenizer, UserError
                    normalize_number, parse_answer, read_jsonl, render)
 
 
+def same_length_batches(lengths, batch_size):
+    """Indices of the rows, grouped by length in chunks of at most batch_size: rows of one
+    length go in one batch with no padding (the task prompts here all have one length)."""
+    by_length = defaultdict(list)
+    for k, n in enumerate(lengths):
+        by_length[n].append(k)
+    for ks in by_length.values():
+        for s in range(0, len(ks), batch_size):
+            yield ks[s:s + batch_size]
+
+
 @torch.no_grad()
 def greedy_completions(model, prompts, max_new_tokens, batch_size=64, device='cpu'):
-    """The greedy continuation (ids) of every prompt (a list of ids). Prompts of the same
-    length go in one batch, so no padding is needed (the task prompts here all have one length)."""
+    """The greedy continuation (ids) of every prompt (a list of ids)."""
     out = [None] * len(prompts)
-    by_length = defaultdict(list)
-    for k, p in enumerate(prompts):
-        by_length[len(p)].append(k)
-    for length, ks in by_length.items():
-        for s in range(0, len(ks), batch_size):
-            chunk = ks[s:s + batch_size]
-            x = torch.tensor([prompts[k] for k in chunk], dtype=torch.long, device=device)
-            y = model.generate(x, max_new_tokens, temperature=0)[:, length:].tolist()
-            for k, row in zip(chunk, y):
-                out[k] = row
+    for chunk in same_length_batches(map(len, prompts), batch_size):
+        x = torch.tensor([prompts[k] for k in chunk], dtype=torch.long, device=device)
+        y = model.generate(x, max_new_tokens, temperature=0)[:, x.size(1):].tolist()
+        for k, row in zip(chunk, y):
+            out[k] = row
     return out
 
 
@@ -84,30 +89,27 @@ def forced_accuracy(model, tok, records, marker='=', batch_size=64, device='cpu'
     punctuation = {tok.stoi[c] for c in PUNCTUATION if c in tok.stoi} if tok.kind == 'char' else \
         {i for c in PUNCTUATION for i in tok.encode(c)}
     n_marker = len(tok.encode(marker))
-    right, count = defaultdict(int), defaultdict(int)
-    by_length = defaultdict(list)
+    right, count, rows = defaultdict(int), defaultdict(int), []
     for n, r in enumerate(records, 1):
-        ids, n_prompt = tok.encode(r['prompt'] + r['completion']), len(tok.encode(r['prompt']))
-        if ids[:n_prompt] != tok.encode(r['prompt']):
+        ids, prompt = tok.encode(r['prompt'] + r['completion']), tok.encode(r['prompt'])
+        if ids[:len(prompt)] != prompt:
             raise UserError(f"record {n}: its prompt and completion merge into other tokens; --forced needs "
                             f"completions that start a new token")
         at = r['completion'].rfind(marker)  # -1: no marker, the whole completion is the answer
         n_body = len(tok.encode(r['completion'][:at])) if at >= 0 else 0
-        by_length[len(ids)].append((ids, n_prompt, n_body, n_marker if at >= 0 else 0))
-    for rows in by_length.values():
-        for s in range(0, len(rows), batch_size):
-            chunk = rows[s:s + batch_size]
-            x = torch.tensor([ids for ids, *_ in chunk], dtype=torch.long, device=device)
-            hit = (model(x)[0][:, :-1].argmax(-1) == x[:, 1:]).tolist()
-            for (ids, n_prompt, n_body, skip), row in zip(chunk, hit):
-                for k in range(n_prompt, n_prompt + n_body):
-                    kind = 'body_punctuation' if ids[k] in punctuation else 'body_other'
-                    count['body'] += 1
-                    count[kind] += 1
-                    right['body'] += row[k - 1]
-                    right[kind] += row[k - 1]
-                count['answer'] += 1
-                right['answer'] += all(row[k - 1] for k in range(n_prompt + n_body + skip, len(ids)))
+        rows.append((ids, len(prompt), n_body, n_marker if at >= 0 else 0))
+    for chunk in same_length_batches([len(ids) for ids, *_ in rows], batch_size):
+        x = torch.tensor([rows[k][0] for k in chunk], dtype=torch.long, device=device)
+        hit = (model(x)[0][:, :-1].argmax(-1) == x[:, 1:]).tolist()
+        for (ids, n_prompt, n_body, skip), row in zip((rows[k] for k in chunk), hit):
+            for k in range(n_prompt, n_prompt + n_body):
+                kind = 'body_punctuation' if ids[k] in punctuation else 'body_other'
+                count['body'] += 1
+                count[kind] += 1
+                right['body'] += row[k - 1]
+                right[kind] += row[k - 1]
+            count['answer'] += 1
+            right['answer'] += all(row[k - 1] for k in range(n_prompt + n_body + skip, len(ids)))
     return {k: right[k] / count[k] for k in sorted(count)}
 
 
@@ -121,16 +123,14 @@ def chosen_answers(model, tok, records, batch_size=64, device='cpu'):
     if len(classes) > MAX_ANSWER_CLASSES:
         raise UserError(f"--choose picks among a few answers; this split has {len(classes)} distinct ones")
     scores = torch.empty(len(records), len(classes))
-    by_length = defaultdict(list)
-    for k, r in enumerate(records):
-        by_length[len(tok.encode(r['prompt']))].append(k)
+    prompts = [tok.encode(r['prompt']) for r in records]
     for j, answer in enumerate(classes):
-        for n_prompt, ks in by_length.items():
-            for s in range(0, len(ks), batch_size):
-                chunk = ks[s:s + batch_size]
-                x = torch.tensor([tok.encode(records[k]['prompt'] + answer) for k in chunk], device=device)
-                logp = torch.log_softmax(model(x)[0][:, n_prompt - 1:-1].float(), dim=-1)
-                scores[chunk, j] = logp.gather(-1, x[:, n_prompt:, None])[..., 0].sum(1).cpu()
+        end = tok.encode(answer)
+        for chunk in same_length_batches(map(len, prompts), batch_size):
+            n_prompt = len(prompts[chunk[0]])
+            x = torch.tensor([prompts[k] + end for k in chunk], dtype=torch.long, device=device)
+            logp = torch.log_softmax(model(x)[0][:, n_prompt - 1:-1].float(), dim=-1)
+            scores[chunk, j] = logp.gather(-1, x[:, n_prompt:, None])[..., 0].sum(1).cpu()
     return [classes[j] for j in scores.argmax(1).tolist()]
 
 
