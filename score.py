@@ -124,9 +124,10 @@ def chosen_answers(model, tok, records, batch_size=64, device='cpu'):
         raise UserError(f"--choose picks among a few answers; this split has {len(classes)} distinct ones")
     scores = torch.empty(len(records), len(classes))
     prompts = [tok.encode(r['prompt']) for r in records]
+    chunks = list(same_length_batches(map(len, prompts), batch_size))
     for j, answer in enumerate(classes):
         end = tok.encode(answer)
-        for chunk in same_length_batches(map(len, prompts), batch_size):
+        for chunk in chunks:
             n_prompt = len(prompts[chunk[0]])
             x = torch.tensor([prompts[k] + end for k in chunk], dtype=torch.long, device=device)
             logp = torch.log_softmax(model(x)[0][:, n_prompt - 1:-1].float(), dim=-1)
