@@ -321,15 +321,20 @@ def evaluate_splits(model, data, config, ctx, device, show=False):
         from tqdm import tqdm
         bar = tqdm(total=2 * config['eval_iters'], desc='eval', leave=False, dynamic_ncols=True)
     for split in ('train', 'val'):
-        losses = torch.zeros(config['eval_iters'])
+        losses, exact = torch.zeros(config['eval_iters']), []
         for k in range(config['eval_iters']):
             x, y = data.batch(split, config['batch_size'], seed=eval_batch_seed(split, k))
+            x, y = x.to(device), y.to(device)
             with ctx:
-                _, loss = model(x.to(device), y.to(device))
+                logits, loss = model(x, y)
             losses[k] = loss.item()
+            if data.kind == 'records' and logits.shape[:2] == y.shape:
+                exact.append(((logits.argmax(-1) == y) | (y < 0)).all(1).float().cpu())
             if bar:
                 bar.update(1)
         out[split] = losses.mean().item()
+        if exact:  # every completion token the argmax: what greedy decoding writes from the prompt
+            out[f'{split}_exact'] = torch.cat(exact).mean().item()
     if bar:
         bar.close()
     model.train()
@@ -526,8 +531,11 @@ def train_process(config, device, rank, world):
                 log.write({'iter': iter_num, 'tokens': iter_num * tokens_per_iter,
                            'flops': iter_num * tokens_per_iter * raw_model.flops_per_token(),
                            'time': round(elapsed0 + time.time() - t_start, 3),
-                           'train_loss': losses['train'], 'val_loss': losses['val']})
+                           'train_loss': losses['train'], 'val_loss': losses['val'],
+                           **{k: v for k, v in losses.items() if k.endswith('_exact')}})
                 msg = f"iter {iter_num}: train loss {losses['train']:.4f}, val loss {losses['val']:.4f}"
+                if 'val_exact' in losses:
+                    msg += f", val exact match {losses['val_exact']:.1%}"
                 (progress.write if progress else print)(msg)
             improved = losses['val'] < best_val
             best_val = min(best_val, losses['val'])

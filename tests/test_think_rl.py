@@ -404,6 +404,11 @@ def test_addition_records():
     assert prep.record(99, 99, 2, 'mul', True)['answer'] == '9801'[::-1]
     splits = prep.make_splits({'a': 25, 'b': 25}, 1, 'add', False, 0)  # half of the 100 pairs of one digit
     assert len({r['prompt'] for rows in splits.values() for r in rows}) == 50  # no pair twice
+    assert prep.record(12345, 7, 6, 'mul', False, digits_b=1) == {'prompt': '012345*7=', 'completion': '0086415\n',
+                                                                  'answer': '0086415'}
+    assert prep.record(5, 99, 1, 'add', False, digits_b=2)['answer'] == '104'
+    rows = prep.make_splits({'a': 200}, 3, 'mul', False, 0, digits_b=1)['a']
+    assert all(len(r['prompt']) == 6 and int(r['prompt'][:3]) * int(r['prompt'][4]) == int(r['answer']) for r in rows)
 
 
 @pytest.mark.parametrize('reward', ['next_text', 'teacher'])

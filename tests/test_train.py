@@ -126,6 +126,25 @@ def test_records_batch_masks_the_prompt():
     assert x.tolist() == [[3, 4]] and y.tolist() == [[4, 5]]
 
 
+def test_exact_match_counts_a_record_only_when_every_completion_token_is_the_argmax():
+    import contextlib
+
+    class Records:  # three records, every batch the same
+        kind = 'records'
+
+        def batch(self, split, batch_size, seed):
+            return T.records_batch([([1, 2, 3, 4], 3), ([5, 6, 8, 9], 2), ([1, 5, 6, 7], 2)], 8)
+
+    class PlusOne(torch.nn.Module):  # predicts the next token as this token + 1
+        def forward(self, x, y):
+            return torch.nn.functional.one_hot((x + 1) % 10, 10).float(), torch.tensor(0.0)
+
+    out = T.evaluate_splits(PlusOne(), Records(), {'eval_iters': 2, 'batch_size': 3}, contextlib.nullcontext(), 'cpu')
+    # right: the first (3 -> 4) and the third (its prompt token 1 -> 2 is wrong, but prompts are
+    # not scored); wrong: the second (6 -> 7, not 8), though its last token is right
+    assert out['val_exact'] == pytest.approx(2 / 3) and out['train_exact'] == pytest.approx(2 / 3)
+
+
 def test_task_records_train_on_completions_only(char_data, tmp_path):
     import pickle
     data = tmp_path / 'records'
