@@ -91,7 +91,8 @@ def prepare(args):
                           args.stream and split != 'test')
     meta.update(task='addition', digits=args.digits, digits_b=args.digits_b, op=args.op, reverse=args.reverse)
     vocab.write_atomic(os.path.join(args.out_dir, 'meta.pkl'), pickle.dumps(meta))
-    print(f"{args.op} of {args.digits}- and {args.digits_b}-digit numbers{' (reversed answers)' if args.reverse else ''}: "
+    widths = f"{args.digits}-" + (f" and {args.digits_b}-" if args.digits_b != args.digits else '')
+    print(f"{args.op} of {widths}digit numbers{' (reversed answers)' if args.reverse else ''}: "
           f"{'streams' if args.stream else 'records'} train "
           f"{args.train_size:,}, val {args.val_size:,}, test {args.test_size:,} in {args.out_dir}; vocab size "
           f"{meta['vocab_size']} ({args.n_think} think tokens)")
