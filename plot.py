@@ -54,12 +54,21 @@ def mean_sd(values, digits=4):
     return f"{statistics.mean(values):.{digits}f} +- {statistics.stdev(values):.{digits}f}"
 
 
+def first_iter_at(rows, level):
+    """The first eval's iteration whose val exact match reaches level ('-': none does)."""
+    return next((str(r['iter']) for r in rows if r['val_exact'] >= level), '-')
+
+
 def table(runs, labels):
     """Final train/val loss (same iteration for every arm), best val, compute, wall time; an
-    arm with several seeds (runs sharing a label) as mean +- sd over them."""
+    arm with several seeds (runs sharing a label) as mean +- sd over them. Logs of record
+    tasks (val_exact) add the final val exact match and each seed's first iteration at 50% and 90%."""
+    arms = by_label(runs, labels, read_eval_rows)
+    exact = all('val_exact' in rows[-1] for seeds in arms.values() for rows in seeds)
     lines = ['| run | seeds | iters | final train loss | final val loss | best val loss | FLOPs/text token | '
-             'total FLOPs | wall time |', '|---|---|---|---|---|---|---|---|---|']
-    for label, seeds in by_label(runs, labels, read_eval_rows).items():
+             'total FLOPs | wall time |' + (' val exact | iters to 50% | iters to 90% |' if exact else ''),
+             '|---|---|---|---|---|---|---|---|---|' + ('---|---|---|' if exact else '')]
+    for label, seeds in arms.items():
         last = [rows[-1] for rows in seeds]
         best = [min(rows, key=lambda r: r['val_loss']) for rows in seeds]
         iters = sorted({r['iter'] for r in last})
@@ -69,6 +78,10 @@ def table(runs, labels):
         lines.append(f"| {label} | {len(seeds)} | {','.join(map(str, iters))} | {mean_sd([r['train_loss'] for r in last])} | "
                      f"{mean_sd([r['val_loss'] for r in last])} | {mean_sd([r['val_loss'] for r in best])}{best_at} | "
                      f"{per_token / 1e6:.1f}M | {flops:.2e} | {time / 60:.1f} min |")
+        if exact:
+            lines[-1] += (f" {mean_sd([100 * r['val_exact'] for r in last], 1)}% | "
+                          f"{' / '.join(first_iter_at(rows, 0.5) for rows in seeds)} | "
+                          f"{' / '.join(first_iter_at(rows, 0.9) for rows in seeds)} |")
     return '\n'.join(lines)
 
 

@@ -21,6 +21,20 @@ def test_table_reports_the_last_and_best_eval(tmp_path, capsys):
     assert row.startswith('| arm | 1 | 20 | 1.4000 | 1.7000 | 1.6000 (10) |')
 
 
+def test_table_of_record_runs_gives_iterations_to_50_and_90_percent(tmp_path, capsys):
+    logs = []
+    for name, exact in (('a', [0.0, 0.6, 0.95]), ('b', [0.0, 0.2, 0.5])):
+        path = tmp_path / f'{name}.jsonl'
+        write_log(path, [(2.0, 2.0)] * 3)
+        rows = [{**json.loads(line), 'val_exact': e} for line, e in zip(path.read_text().splitlines(), exact)]
+        path.write_text(''.join(json.dumps(r) + '\n' for r in rows))
+        logs.append(str(path))
+    plot.main([*logs, '--labels=arm,arm', '--table'])
+    row = capsys.readouterr().out.splitlines()[-1]
+    # final exact 95% and 50%: mean 72.5, sd 31.8; 50% reached at iterations 10 and 20, 90% only by a
+    assert row.endswith('| 72.5 +- 31.8% | 10 / 20 | 20 / - |')
+
+
 def test_runs_sharing_a_label_are_seeds(tmp_path, capsys):
     a = write_log(tmp_path / 'a.jsonl', [(2.0, 2.1), (1.5, 1.6), (1.4, 1.7)])
     b = write_log(tmp_path / 'b.jsonl', [(2.0, 2.1), (1.5, 1.8), (1.2, 1.9)])
