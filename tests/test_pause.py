@@ -354,6 +354,13 @@ def test_pause_pretraining_runs_in_train(pause_pretrained):
     assert all(r['loss'] > 0 for r in rows if 'loss' in r) and rows[-1]['val_loss'] > 0
 
 
+def test_pause_pretraining_refuses_records(tmp_path):
+    data = write_records(tmp_path / 'records', vocab.add_special_tokens(char_meta('ab'), ['<pause>']),
+                         [{'prompt': 'ab', 'completion': 'ba'}])
+    with pytest.raises(vocab.UserError, match='token streams.*--stream'):
+        run(data, tmp_path / 'out', '--model=pause', '--max_iters=1')
+
+
 def test_finetune_from_another_run_grows_the_vocabulary(pause_pretrained, tmp_path):
     meta, tmp = pause_pretrained
     chars = list(meta['stoi'])
