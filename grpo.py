@@ -36,9 +36,9 @@ import torch
 from torch.nn import functional as F
 
 import vocab
-from model import completion_logprobs, sample_batch, sample_texts
+from model import completion_logprobs, group_advantages, sample_batch, sample_texts
 from configurator import check_ranges, pick_device, read_config
-from train import RunLog, checkpoint, group_advantages, load_checkpoint, model_from_checkpoint, save_checkpoint, set_lr
+from train import RunLog, checkpoint, load_checkpoint, model_from_checkpoint, save_checkpoint, set_lr
 from vocab import (Tokenizer, UserError, check_writable, cli_errors, default_data_dir, final_answer, normalize_number,
                    prompt_splits)
 

@@ -526,3 +526,21 @@ def build_model(name, model_args):
 def config_fields(name):
     """Name -> default of every config field of the idea `name`."""
     return {f.name: f.default for f in fields(idea_class(name).config_class)}
+
+
+# -----------------------------------------------------------------------------
+# learning from samples (Quiet-STaR's thoughts, <think_i> rollouts, GRPO's completions)
+
+def group_advantages(rewards, dim=-1, scale='none', eps=1e-4):
+    """Each reward minus the mean of its group (one prompt's samples, along dim), divided by the
+    group's std + eps (scale='group', GRPO), the batch's std + eps ('batch') or nothing ('none').
+    An equal group teaches nothing: exactly 0 (the float mean of sixteen 0.1s is not 0.1)."""
+    equal = rewards.amax(dim=dim, keepdim=True) == rewards.amin(dim=dim, keepdim=True)
+    centered = torch.where(equal, 0.0, rewards - rewards.mean(dim=dim, keepdim=True))
+    if scale == 'group':
+        return centered / (rewards.std(dim=dim, keepdim=True) + eps)
+    if scale == 'batch':
+        return centered / (rewards.std() + eps)
+    if scale != 'none':
+        raise ValueError(f"scale must be 'group', 'batch' or 'none', got {scale!r}")
+    return centered

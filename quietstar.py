@@ -60,8 +60,8 @@ import torch.nn as nn
 from torch.nn import functional as F
 
 import vocab
-from model import GPT, GPTConfig, sample_token
-from train import Dataset, group_advantages, eval_batch_seed, load_checkpoint, model_from_checkpoint
+from model import GPT, GPTConfig, group_advantages, sample_token
+from train import Dataset, eval_batch_seed, load_checkpoint, model_from_checkpoint
 from vocab import Tokenizer, UserError, cli_errors, default_data_dir, read_jsonl
 
 

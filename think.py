@@ -30,9 +30,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from model import GPT, GPTConfig, build_model, insert_tokens, lm_loss, random_slots, sample_token
+from model import GPT, GPTConfig, build_model, group_advantages, insert_tokens, lm_loss, random_slots, sample_token
 from configurator import check_ranges, idea_meta, load_config, model_args, pick_device
-from train import (Dataset, RunLog, batch_seed, checkpoint, eval_batch_seed, group_advantages, init_from_run, is_run,
+from train import (Dataset, RunLog, batch_seed, checkpoint, eval_batch_seed, init_from_run, is_run,
                    load_checkpoint, model_from_checkpoint, save_checkpoint, set_lr)
 from vocab import (Tokenizer, UserError, check_extends, check_writable, cli_errors, default_data_dir, load_meta,
                    think_ids, think_token_names)

@@ -12,6 +12,7 @@ import torch
 
 import configurator as C
 import train as T
+import model as M
 from conftest import ROOT, read_log, run_script, tiny_args
 
 
@@ -246,29 +247,29 @@ def test_train_tokens_limits_the_training_windows(char_data):
 def test_group_advantages_by_hand():
     r = torch.tensor([1.0, 0.0, 0.0, 0.0, 2.0, 2.0, 2.0, 2.0])
     # group 1: mean 0.25, unbiased std 0.5; group 2: all equal
-    a = T.group_advantages(r.view(2, 4), scale='group').flatten()
+    a = M.group_advantages(r.view(2, 4), scale='group').flatten()
     assert torch.allclose(a[:4], torch.tensor([0.75, -0.25, -0.25, -0.25]) / (0.5 + 1e-4))
     assert torch.equal(a[4:], torch.zeros(4))  # exactly: 2.0 - mean(2.0, 2.0, 2.0, 2.0) is 0 in floats
-    assert torch.allclose(T.group_advantages(r.view(2, 4)).flatten(), torch.tensor([0.75, -0.25, -0.25, -0.25, 0, 0, 0, 0]))
-    b = T.group_advantages(r.view(2, 4), scale='batch').flatten()
-    assert torch.allclose(b, T.group_advantages(r.view(2, 4)).flatten() / (r.std() + 1e-4))
+    assert torch.allclose(M.group_advantages(r.view(2, 4)).flatten(), torch.tensor([0.75, -0.25, -0.25, -0.25, 0, 0, 0, 0]))
+    b = M.group_advantages(r.view(2, 4), scale='batch').flatten()
+    assert torch.allclose(b, M.group_advantages(r.view(2, 4)).flatten() / (r.std() + 1e-4))
 
 
 def test_all_equal_group_has_zero_advantage_and_no_nan():
     for scale in ('group', 'batch', 'none'):
-        a = T.group_advantages(torch.ones(2, 3), scale=scale)
+        a = M.group_advantages(torch.ones(2, 3), scale=scale)
         assert torch.equal(a, torch.zeros(2, 3)), scale  # exactly: 1 - mean of ones is 0 in floats
         # sixteen 0.1s (a format reward of weight 0.1): their float mean is not 0.1
         r = torch.full((2, 16), 0.1)
         r[1, 0] = 1.1
         assert r[0].mean() != r[0, 0]
-        a = T.group_advantages(r, scale=scale)
+        a = M.group_advantages(r, scale=scale)
         assert torch.equal(a[0], torch.zeros(16)) and (a[1] != 0).all(), scale
     with pytest.raises(ValueError):
-        T.group_advantages(torch.ones(2, 2), scale='std')
+        M.group_advantages(torch.ones(2, 2), scale='std')
 
 
 def test_group_advantages_along_a_dim():
     # Quiet-STaR's groups: the S thoughts of one position, along dim 0 of (S, B, T)
     r = torch.tensor([[[1.0, 4.0]], [[3.0, 4.0]]])  # S=2, B=1, T=2
-    assert torch.equal(T.group_advantages(r, dim=0), torch.tensor([[[-1.0, 0.0]], [[1.0, 0.0]]]))
+    assert torch.equal(M.group_advantages(r, dim=0), torch.tensor([[[-1.0, 0.0]], [[1.0, 0.0]]]))
