@@ -7,7 +7,6 @@ are seeds of one arm.
     python plot.py results/3sum/*.json --bars --labels=... --out=assets/3sum.png    # score.py --json accuracies
     python plot.py results/grpo/*.jsonl --figure=grpo --out=assets/grpo.png      # an idea's own figure and table
     python plot.py A1.json A2.json B1.json --figure=accuracy_by --labels=K=0@k=1,K=0@k=2,K=1@k=1  # vs a setting
-    (--figure: grpo, think_rl, think_answers, quietstar, quietstar_answers, coconut, testtime, tpo, accuracy_by)
 """
 
 import argparse
@@ -54,15 +53,14 @@ def mean_sd(values, digits=4):
     return f"{statistics.mean(values):.{digits}f} +- {statistics.stdev(values):.{digits}f}"
 
 
-def first_iter_at(rows, level):
-    """The first eval's iteration whose val exact match reaches level ('-': none does)."""
-    return next((str(r['iter']) for r in rows if r['val_exact'] >= level), '-')
+def iters_to(seeds, level):
+    """Each seed's first eval iteration whose val exact match reaches level ('-': none does)."""
+    return ' / '.join(next((str(r['iter']) for r in rows if r['val_exact'] >= level), '-') for rows in seeds)
 
 
 def table(runs, labels):
-    """Final train/val loss (same iteration for every arm), best val, compute, wall time; an
-    arm with several seeds (runs sharing a label) as mean +- sd over them. Logs of record
-    tasks (val_exact) add the final val exact match and each seed's first iteration at 50% and 90%."""
+    """Final train/val loss, best val, compute, wall time (mean +- sd over the runs sharing a label); logs with
+    val_exact (task records) add the final exact match and each seed's first iteration at 50% and 90%."""
     arms = by_label(runs, labels, read_eval_rows)
     exact = all('val_exact' in rows[-1] for seeds in arms.values() for rows in seeds)
     lines = ['| run | seeds | iters | final train loss | final val loss | best val loss | FLOPs/text token | '
@@ -79,9 +77,7 @@ def table(runs, labels):
                      f"{mean_sd([r['val_loss'] for r in last])} | {mean_sd([r['val_loss'] for r in best])}{best_at} | "
                      f"{per_token / 1e6:.1f}M | {flops:.2e} | {time / 60:.1f} min |")
         if exact:
-            lines[-1] += (f" {mean_sd([100 * r['val_exact'] for r in last], 1)}% | "
-                          f"{' / '.join(first_iter_at(rows, 0.5) for rows in seeds)} | "
-                          f"{' / '.join(first_iter_at(rows, 0.9) for rows in seeds)} |")
+            lines[-1] += f" {mean_sd([100 * r['val_exact'] for r in last], 1)}% | {iters_to(seeds, .5)} | {iters_to(seeds, .9)} |"
     return '\n'.join(lines)
 
 
@@ -121,13 +117,11 @@ def parse_ylim(text):
 
 def read_result(path):
     """A score.py --json (or think_answers.py) result: a dict with 'accuracy'."""
-    if not os.path.isfile(path):
-        raise SystemExit(f"error: no result at {path}")
     try:
         with open(path) as f:
             result = json.load(f)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise UserError(f"{path} is not JSON (expected the output of score.py --json)")
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise UserError(f"{path} is not JSON that can be read ({type(e).__name__}): expected the output of score.py --json")
     if not isinstance(result, dict) or 'accuracy' not in result:
         raise SystemExit(f"error: {path} has no 'accuracy' (expected the output of score.py --json)")
     return result
@@ -146,8 +140,7 @@ def accuracy_table(paths, labels):
 
 
 def draw_bars(ax, paths, labels, chance):
-    """One bar per arm at its mean accuracy; an arm with several seeds shows each as a dot and
-    its sd as an error bar."""
+    """One bar per arm at its mean accuracy; several seeds: each a dot, their sd an error bar."""
     arms = accuracies(paths, labels)
     means = [statistics.mean(a) for a in arms.values()]
     sds = [statistics.stdev(a) if len(a) > 1 else 0.0 for a in arms.values()]
@@ -176,17 +169,14 @@ def pyplot():
 
 def running_mean(values, window):
     """Mean of the last `window` values at each step: one batch of rollouts is noisy."""
-    return [sum(values[max(0, j - window + 1):j + 1]) / len(values[max(0, j - window + 1):j + 1])
-            for j in range(len(values))]
+    return [statistics.mean(values[max(0, j - window + 1):j + 1]) for j in range(len(values))]
 
 
-GRPO_SCORES = (('eval_greedy', 'greedy'), ('eval_sampled', 'sampled'), ('eval_pass', 'pass@k'),
-               ('eval_majority', 'majority@k'))
+GRPO_SCORES = (('eval_greedy', 'greedy'), ('eval_sampled', 'sampled'), ('eval_pass', 'pass@k'), ('eval_majority', 'majority@k'))
 
 
 def grpo_table(arms):
-    """A Markdown table: each arm's held-out scores at its last evaluation, mean +- sd over its
-    runs (seeds), in percent."""
+    """A Markdown table: each arm's held-out scores at its last evaluation, mean +- sd over its seeds, in percent."""
     lines = ['| run | seeds | steps | ' + ' | '.join(name for _, name in GRPO_SCORES) + ' |',
              '|---|---|---|' + '---|' * len(GRPO_SCORES)]
     for label, runs in arms.items():
@@ -198,10 +188,9 @@ def grpo_table(arms):
 
 
 def grpo_figure(paths, labels, out, window=10):
-    """Held-out accuracy (greedy solid, sampled dotted; the mean over the runs that share a
-    label), the rollouts' accuracy and format, and the KL to the reference over the steps. A
-    log with one evaluation and no steps (a start, or a supervised control scored with
-    --max_iters=0) is a dashed level. Prints grpo_table."""
+    """Held-out accuracy (greedy solid, sampled dotted; the mean over the runs that share a label), the
+    rollouts' accuracy and format, and the KL to the reference over the steps. A log with one evaluation
+    and no steps (a start, or a supervised control scored with --max_iters=0) is a dashed level. Prints grpo_table."""
     what = 'the log.jsonl of a grpo.py run'
     arms = by_label(paths, labels, lambda path: (
         log_rows(path, 'eval_greedy', ('iter', 'eval_sampled', 'eval_pass', 'eval_majority'), what),
@@ -368,9 +357,8 @@ def testtime_table(models):
 
 
 def testtime_figure(paths, labels, out, window=10):
-    """Accuracy against generated tokens per question (log x), one colour per model (its
-    testtime.jsonl), one line style per method, the eval set's standard error as bars. Prints
-    testtime_table."""
+    """Accuracy against generated tokens per question (log x), one colour per model (its testtime.jsonl),
+    one line style per method, the eval set's standard error as bars. Prints testtime_table."""
     what = 'the testtime.jsonl of testtime.py runs'
     models = {}
     for path, label in zip(paths, labels):
@@ -604,8 +592,7 @@ def main(argv):
             draw_bars(ax, args.runs, labels, args.chance)
         else:
             draw_curves(ax, args.runs, labels, args.x, args.ylim)
-        if args.title:
-            ax.set_title(args.title)
+        ax.set_title(args.title)
         save_figure(fig, out)
 
 
