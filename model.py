@@ -158,6 +158,7 @@ class GPT(nn.Module):
     # config field -> the special token whose id it holds. train.py adds the idea's tokens
     # (token_names) to the vocabulary of any dataset it trains the idea on, and fills the fields.
     special_tokens = {}
+    stream_only = False  # True: the idea trains on token streams only, train.py refuses records
 
     @classmethod
     def token_names(cls, config):

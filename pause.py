@@ -56,6 +56,7 @@ class PauseGPT(GPT):
     text are never targets in any mode. pause_fraction = 0 is exactly the GPT."""
     config_class = PauseConfig
     special_tokens = {'pause_id': PAUSE}
+    stream_only = True  # in padded records the inserted pauses would push out the last tokens, the answers
 
     def __init__(self, config):
         super().__init__(config)

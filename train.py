@@ -432,9 +432,9 @@ def train_process(config, device, rank, world):
     data = Dataset(data_dir, c['dataset'], c['block_size'], Tokenizer(meta), c['train_tokens'])
     if c['train_tokens'] and (data.kind != 'stream' or c['train_tokens'] <= c['block_size'] + 1):
         raise UserError(f"train_tokens must exceed block_size + 1 ({c['block_size'] + 1}) and needs a token-stream dataset")
-    if c['model'] == 'pause' and data.kind != 'stream':
-        raise UserError(f"model='pause' pre-trains on token streams: in padded records its inserted pauses would push out "
-                        f"their last tokens, the answers; prepare {data_dir} with --stream")
+    if idea_class(c['model']).stream_only and data.kind != 'stream':
+        raise UserError(f"model={c['model']!r} trains on token streams only ({data_dir} holds records): "
+                        f"prepare it with --stream")
 
     torch.manual_seed(c['seed'] + rank)
     random.seed(c['seed'] + rank)

@@ -357,7 +357,7 @@ def test_pause_pretraining_runs_in_train(pause_pretrained):
 def test_pause_pretraining_refuses_records(tmp_path):
     data = write_records(tmp_path / 'records', vocab.add_special_tokens(char_meta('ab'), ['<pause>']),
                          [{'prompt': 'ab', 'completion': 'ba'}])
-    with pytest.raises(vocab.UserError, match='token streams.*--stream'):
+    with pytest.raises(vocab.UserError, match='token streams only.*--stream'):
         run(data, tmp_path / 'out', '--model=pause', '--max_iters=1')
 
 
