@@ -36,6 +36,12 @@ class GPTConfig:
     dropout: float = 0.0
     bias: bool = True  # biases in Linear and LayerNorm, as GPT-2; False is a bit faster
     tanh_gelu: bool = False  # GPT-2's tanh-approximate GELU (from_pretrained sets it); exact is faster on CPU
+    # init: GPT-2's N(0, 0.02) everywhere, lm_head tied to the token embedding. A small model
+    # trained from scratch learns in-context lookups far sooner with an untied head, embeddings
+    # N(0, 1) and block matrices N(0, 0.05) (docs/coconut.md, "The init"): config/coconut_prosqa.py
+    tie_embeddings: bool = True
+    embed_std: float = 0.02  # token and position embeddings
+    init_std: float = 0.02  # the blocks' matrices (the residual projections / sqrt(2 n_layer), as GPT-2)
 
     def __post_init__(self):
         for name in ('block_size', 'vocab_size', 'n_layer', 'n_head', 'n_embd'):
@@ -45,6 +51,8 @@ class GPTConfig:
             raise ValueError(f"n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head})")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.embed_std <= 0 or self.init_std <= 0:
+            raise ValueError(f"embed_std and init_std must be positive, got {self.embed_std}, {self.init_std}")
 
 
 class KVCache:
@@ -180,20 +188,22 @@ class GPT(nn.Module):
             ln_f=nn.LayerNorm(config.n_embd, bias=config.bias),
         ))
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
-        self.transformer.wte.weight = self.lm_head.weight  # weight tying
+        if config.tie_embeddings:
+            self.transformer.wte.weight = self.lm_head.weight
         self.apply(self._init_weights)
         # GPT-2: residual projections scaled down by the depth
         for name, p in self.named_parameters():
             if name.endswith('c_proj.weight'):
-                torch.nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * config.n_layer))
+                torch.nn.init.normal_(p, mean=0.0, std=config.init_std / math.sqrt(2 * config.n_layer))
 
     def _init_weights(self, module):
+        c = self.config
         if isinstance(module, nn.Linear):
-            torch.nn.init.normal_(module.weight, mean=0.0, std=0.02)
+            torch.nn.init.normal_(module.weight, mean=0.0, std=0.02 if module is self.lm_head else c.init_std)
             if module.bias is not None:
                 torch.nn.init.zeros_(module.bias)
         elif isinstance(module, nn.Embedding):
-            torch.nn.init.normal_(module.weight, mean=0.0, std=0.02)
+            torch.nn.init.normal_(module.weight, mean=0.0, std=c.embed_std)
 
     def get_num_params(self, non_embedding=True):
         """Parameters, without the position embedding by default (as nanoGPT counts them)."""
@@ -281,21 +291,18 @@ class GPT(nn.Module):
     # --- vocabulary, optimizer, accounting ------------------------------------------
 
     def resize_vocab(self, new_size):
-        """Append rows for special tokens to the tied embedding. New rows start at the mean
-        embedding (their logits start at the average logit, not at random); existing rows
-        and so the logits of existing tokens are unchanged."""
-        old = self.lm_head.weight
-        if new_size < old.size(0):
-            raise ValueError(f"resize_vocab can only grow the vocabulary ({old.size(0)} -> {new_size})")
-        if new_size == old.size(0):
+        """Append rows for special tokens to the embedding and the head (one matrix when tied).
+        New rows start at the mean row (their logits start at the average logit, not at
+        random); existing rows and so the logits of existing tokens are unchanged."""
+        old_size = self.lm_head.weight.size(0)
+        if new_size < old_size:
+            raise ValueError(f"resize_vocab can only grow the vocabulary ({old_size} -> {new_size})")
+        if new_size == old_size:
             return
-        with torch.no_grad():
-            extra = old.mean(dim=0, keepdim=True).expand(new_size - old.size(0), -1)
-            weight = torch.cat([old, extra]).clone()
-        self.lm_head = nn.Linear(self.config.n_embd, new_size, bias=False, device=old.device, dtype=old.dtype)
-        self.lm_head.weight = nn.Parameter(weight)
-        self.transformer.wte = nn.Embedding(new_size, self.config.n_embd, device=old.device, dtype=old.dtype)
-        self.transformer.wte.weight = self.lm_head.weight
+        self.lm_head.weight = grown(self.lm_head.weight, new_size)
+        self.transformer.wte.weight = self.lm_head.weight if self.config.tie_embeddings else \
+            grown(self.transformer.wte.weight, new_size)
+        self.lm_head.out_features = self.transformer.wte.num_embeddings = new_size
         self.config.vocab_size = new_size
 
     def configure_optimizers(self, weight_decay, learning_rate, betas, device_type):
@@ -327,6 +334,8 @@ class GPT(nn.Module):
         """GPT-2 weights from Hugging Face transformers: a model name ('gpt2', 'gpt2-medium',
         'gpt2-large', 'gpt2-xl') with internet, or a directory written by save_pretrained.
         idea_args: the idea's own config fields; its extra parameters keep their init."""
+        if not idea_args.get('tie_embeddings', True):
+            raise ValueError("GPT-2's head is tied to its token embedding: from_pretrained needs tie_embeddings=True")
         from transformers import GPT2LMHeadModel
         hf = GPT2LMHeadModel.from_pretrained(name_or_dir)
         hc = hf.config
@@ -353,6 +362,13 @@ class GPT(nn.Module):
         assert block_size <= self.config.block_size
         self.config.block_size = block_size
         self.transformer.wpe.weight = nn.Parameter(self.transformer.wpe.weight[:block_size])
+
+
+def grown(weight, new_size):
+    """weight (V, C) with rows appended up to new_size, each the mean of the old rows."""
+    with torch.no_grad():
+        extra = weight.mean(dim=0, keepdim=True).expand(new_size - weight.size(0), -1)
+        return nn.Parameter(torch.cat([weight, extra]).clone())
 
 
 def lm_loss(logits, targets):

@@ -58,7 +58,7 @@ class ReasoningTokensGPT(GPT):
         if S > 1 and not config.group_positions:
             # every slot has a position of its own: block_size text tokens are block_size*S slots
             self.transformer.wpe = nn.Embedding(config.block_size * S, config.n_embd)
-            nn.init.normal_(self.transformer.wpe.weight, mean=0.0, std=0.02)
+            nn.init.normal_(self.transformer.wpe.weight, mean=0.0, std=config.embed_std)
         if S > 1 and config.slot_embedding:
             # zero at init: the slots start as exact copies of g and drift apart only as far as
             # the loss asks; an added embedding still gets gradient from zero, and each row its own
