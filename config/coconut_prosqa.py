@@ -20,12 +20,15 @@ always_save_checkpoint = True  # the last checkpoint of a stage starts the next
 model = 'coconut'
 n_layer = 4
 n_head = 4
-n_embd = 64
+n_embd = 128
+tie_embeddings = False  # with GPT-2's init (tied, N(0, 0.02)) no model here learned the lookup (docs/coconut.md)
+embed_std = 1.0
+init_std = 0.05
 block_size = 128  # the longest symbolic record (~107 tokens, test_deeper's) plus c*max_stage thoughts and the markers
 dropout = 0.0
 bias = False
 
-batch_size = 16
+batch_size = 64
 learning_rate = 1e-3
 decay_lr = False  # constant, as the paper; a fresh optimizer at every stage
 warmup_iters = 0

@@ -119,6 +119,32 @@ def test_resize_vocab_keeps_old_logits_and_ties():
         model.resize_vocab(10)
 
 
+def test_untied_init_and_resize_keep_two_matrices():
+    default = tiny(n_embd=64)
+    assert default.lm_head.weight is default.transformer.wte.weight  # GPT-2: tied, N(0, 0.02)
+    assert default.transformer.wpe.weight.std().item() == pytest.approx(0.02, rel=0.2)
+    model = tiny(n_embd=64, tie_embeddings=False, embed_std=1.0, init_std=0.05)
+    wte, wpe, head = model.transformer.wte.weight, model.transformer.wpe.weight, model.lm_head.weight
+    assert wte is not head
+    assert wte.std().item() == pytest.approx(1.0, rel=0.1) and wpe.std().item() == pytest.approx(1.0, rel=0.2)
+    assert head.std().item() == pytest.approx(0.02, rel=0.2)  # logits start small, as with GPT-2's init
+    block = model.transformer.h[0]
+    assert block.attn.c_attn.weight.std().item() == pytest.approx(0.05, rel=0.1)
+    assert block.mlp.c_proj.weight.std().item() == pytest.approx(0.05 / 2, rel=0.1)  # / sqrt(2 n_layer)
+    x = torch.randint(0, 23, (2, 8))
+    before, _ = model(x)
+    model.resize_vocab(30)
+    after, _ = model(x)
+    torch.testing.assert_close(after[..., :23], before)
+    assert model.transformer.wte.weight is not model.lm_head.weight
+    assert model.transformer.wte.weight.shape == model.lm_head.weight.shape == (30, 64)
+    torch.testing.assert_close(model.transformer.wte.weight[25], wte.mean(0))  # the mean input row, not the head's
+    with pytest.raises(ValueError, match='tie_embeddings'):
+        GPT.from_pretrained('gpt2', tie_embeddings=False)
+    with pytest.raises(ValueError, match='embed_std'):
+        GPTConfig(embed_std=0.0)
+
+
 def test_optimizer_decays_matrices_only():
     model = tiny()
     opt = model.configure_optimizers(0.1, 1e-3, (0.9, 0.95), 'cpu')
