@@ -1,5 +1,6 @@
 # Coconut on ProsQA graphs (data/prosqa, the symbolic rendering: one token per concept) at CPU
-# scale: a 0.2M-parameter model. Every arm is this config plus curriculum keys (coconut.py CURRICULUM):
+# scale: a 0.8M-parameter model (4 layers x 128) with the small-model init (docs/coconut.md, "The
+# init"). Every arm is this config plus curriculum keys (coconut.py CURRICULUM):
 #   python data/prosqa/prepare.py
 #   python coconut.py curriculum config/coconut_prosqa.py --arm=nocot --out_dir=out-coconut-nocot
 #   python coconut.py curriculum config/coconut_prosqa.py --arm=cot --out_dir=out-coconut-cot
@@ -7,7 +8,7 @@
 #   python coconut.py curriculum config/coconut_prosqa.py --arm=nothought --out_dir=out-coconut-nothought
 #   python coconut.py curriculum config/coconut_prosqa.py --first_stage=3 --out_dir=out-coconut-nocurriculum
 #   python coconut.py curriculum config/coconut_prosqa.py --out_dir=out-coconut
-# (the stage and last-stage iterations of each arm are in the README). With train.py alone
+# (the iterations and data of the measured runs are in docs/coconut.md). With train.py alone
 # this config trains the chain-of-thought records of data/prosqa, one stage.
 
 out_dir = 'out-coconut'
