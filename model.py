@@ -40,7 +40,7 @@ class GPTConfig:
     # trained from scratch learns in-context lookups far sooner with an untied head, embeddings
     # N(0, 1) and block matrices N(0, 0.05) (docs/coconut.md, "The init"): config/coconut_prosqa.py
     tie_embeddings: bool = True
-    embed_std: float = 0.02  # token and position embeddings
+    embed_std: float = 0.02  # position embeddings, and token embeddings when untied (tied: the head's N(0, 0.02))
     init_std: float = 0.02  # the blocks' matrices (the residual projections / sqrt(2 n_layer), as GPT-2)
 
     def __post_init__(self):
