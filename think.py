@@ -154,13 +154,15 @@ class ThinkGPT(GPT):
         return torch.cat([logits[..., :c.think_id], self.think_out(h), logits[..., c.think_id + c.n_think:]], -1)
 
     def init_token_rows(self, tokenizer, new_ids):
-        """Distinct think rows: the mean embedding (resize_vocab put it there) plus noise, so that
-        which think token is chosen can mean something from the start."""
+        """Distinct think rows: the mean row (resize_vocab put it there) plus noise, so that which
+        think token is chosen can mean something from the start; in the input embedding and,
+        when untied, in the head as well."""
         c = self.config
         ids = [i for i in new_ids if c.think_id <= i < c.think_id + c.n_think]
+        rows = [self.transformer.wte.weight] + ([] if c.tie_embeddings else [self.lm_head.weight])
         with torch.no_grad():
-            w = self.lm_head.weight
-            w[ids] += c.think_init_std * torch.randn(len(ids), w.size(1), device=w.device, dtype=w.dtype)
+            for w in rows:
+                w[ids] += c.think_init_std * torch.randn(len(ids), w.size(1), device=w.device, dtype=w.dtype)
 
     def is_think(self, idx):
         return (idx >= self.config.think_id) & (idx < self.config.think_id + self.config.n_think)

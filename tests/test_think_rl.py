@@ -517,6 +517,13 @@ def test_think_rows_grown_from_a_run_start_distinct():
     assert torch.equal(rows[:TEXT_VOCAB], text_rows)
     noise = rows[TEXT_VOCAB:] - text_rows.mean(0)
     assert (rows[TEXT_VOCAB] - rows[TEXT_VOCAB + 1]).norm() > 1.0 and 0.3 < noise.std() < 0.7
+    untied = tiny_think(think_init_std=0.5, tie_embeddings=False)
+    with torch.no_grad():
+        for w in (untied.transformer.wte.weight, untied.lm_head.weight):
+            w[TEXT_VOCAB:] = w[:TEXT_VOCAB].mean(0)
+    untied.init_token_rows(None, range(TEXT_VOCAB, TEXT_VOCAB + 2))
+    for w in (untied.transformer.wte.weight, untied.lm_head.weight):  # inputs and logits both distinct
+        assert (w[TEXT_VOCAB] - w[TEXT_VOCAB + 1]).norm() > 1.0
 
 
 def planted_reader(n=4, seed=0, steps=300):
