@@ -284,6 +284,13 @@ def test_prosqa_rules_are_scored_by_hand():
     r['target'], r['neg_target'] = 4, 3  # the rules are symmetric in the options
     assert prep.heuristics([r])['more incoming edges'] == 1.0
     assert prep.shortest_paths([(0, 1), (0, 2), (1, 3), (2, 3), (0, 3)], 0, 3) == [[0, 3]]
+    # root 0 -> 1 -> 3 (the answer), 0 -> 2 -> 5, 6: the child with more children (2) is the wrong step
+    r = {'edges': [(0, 1), (0, 2), (1, 3), (2, 5), (2, 6)], 'root': 0, 'target': 3}
+    assert prep.first_step_guess(r) == 0.0
+    r['edges'].append((1, 7))  # now 1 and 2 have two children each: a coin
+    assert prep.first_step_guess(r) == 0.5
+    r['edges'].append((1, 8))
+    assert prep.first_step_guess(r) == 1.0
     assert sorted(prep.shortest_paths([(0, 1), (0, 2), (1, 3), (2, 3)], 0, 3)) == [[0, 1, 3], [0, 2, 3]]
 
 
@@ -431,6 +438,23 @@ def test_relisted_steps_are_random_facts_of_each_graph(tmp_path, capsys):
     assert '--relist must be >= 0' in capsys.readouterr().err
 
 
+@pytest.mark.parametrize('rendering', ['symbolic', 'words'])
+def test_question_first_moves_only_the_question(tmp_path, rendering):
+    """--question_first: the same graphs, facts and completions; the prompt is the question, its
+    separator, then the facts in the same order."""
+    prep = load_script('data/prosqa/prepare.py', 'prepare_prosqa')
+    small = ['--depths=3:1', '--n_reach=8', '--n_other=4', '--n_edges=14', '--train_size=20', '--val_size=4',
+             '--test_size=4', f'--rendering={rendering}']
+    prep.main(small + [f'--out_dir={tmp_path / "last"}'])
+    prep.main(small + ['--question_first', f'--out_dir={tmp_path / "first"}'])
+    lasts, firsts = (T.read_jsonl(str(tmp_path / d / 'test.jsonl')) for d in ('last', 'first'))
+    sep = '|' if rendering == 'symbolic' else '\n'
+    for a, b in zip(lasts, firsts):
+        facts, question = a['prompt'][:-1].split(sep)
+        assert b['prompt'] == b['question'] == question + sep + facts + '\n'
+        assert (a['completion'], a['options'], a['edges']) == (b['completion'], b['options'], b['edges'])
+
+
 def test_tiny_graphs_repeat_shapes_only_when_asked(tmp_path, capsys):
     prep = load_script('data/prosqa/prepare.py', 'prepare_prosqa')
     tiny = ['--depths=1:1', '--n_reach=3', '--n_other=2', '--n_edges=4', '--root_degree=2',
@@ -465,3 +489,4 @@ def test_a_short_run_learns_to_read_the_facts(tmp_path):
                            '--eval_interval=800', '--log_interval=800']))
     probe = coconut.step_probe(str(tmp_path / 'run'), str(data / 'test.jsonl'), limit=200)
     assert probe['steps'] == 800 and probe['argmax_child'] >= 0.75, probe
+

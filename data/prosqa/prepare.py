@@ -44,6 +44,7 @@ training (out of distribution). meta.pkl: the characters plus Coconut's markers 
     python data/prosqa/prepare.py --depths=3:1 --n_reach=8 --n_other=4 --n_edges=14   # a smaller graph
     python data/prosqa/prepare.py --json_dir=DIR    # the official prosqa_{train,valid,test}.json
     python data/prosqa/prepare.py --relist=8 --out_dir=data/prosqa_relist8   # steps: 8 random facts (warm-up)
+    python data/prosqa/prepare.py --question_first   # '3b?pr|wlbw...': the question before the facts
 
 --json_dir reads the files of facebookresearch/coconut (a JSON list of {question, answer,
 steps, idx_to_symbol, edges, root, target, neg_target} per split) and writes the same records
@@ -252,6 +253,15 @@ def relisted(rng, record, n, rendering):
     return {**record, 'steps': steps, 'completion': ''.join(s + '\n' for s in steps) + f"#### {record['answer']}\n"}
 
 
+def question_first(record, rendering):
+    """The record with its question before the facts ('3b?pr|wlbw...' / "Tom is a b. Is Tom a p
+    or an r?" then the sentences): a causal model then reads every fact knowing the root and
+    the options, instead of having to recall the facts at the question."""
+    facts, question = record['prompt'].rstrip('\n').split('|' if rendering == 'symbolic' else '\n', 1)
+    prompt = question + ('|' if rendering == 'symbolic' else '\n') + facts + '\n'
+    return {**record, 'prompt': prompt, 'question': prompt}
+
+
 def parse_depths(text):
     """'3:45,4:35,5:17,6:3' -> {depth: weight}."""
     try:
@@ -377,6 +387,8 @@ def prepare(args):
     if args.relist:
         rng = random.Random(f'prosqa-relist:{args.seed}')
         splits = {split: [relisted(rng, r, args.relist, args.rendering) for r in rows] for split, rows in splits.items()}
+    if args.question_first:
+        splits = {split: [question_first(r, args.rendering) for r in rows] for split, rows in splits.items()}
     for split, rows in splits.items():
         vocab.write_split(args.out_dir, split, rows, None, False)
     meta = make_meta(splits)
@@ -410,6 +422,7 @@ def main(argv=None):
     p.add_argument('--same_shapes', action='store_true', help='let graphs repeat a shape (by node index): for tiny graphs')
     p.add_argument('--relist', type=int, default=0,
                    help='N > 0: the steps are N random facts of the graph, not the path (a lookup warm-up)')
+    p.add_argument('--question_first', action='store_true', help='the question (person, root, options) before the facts')
     p.add_argument('--seed', type=int, default=1337)
     p.add_argument('--out_dir', default=HERE, help="where the files go (default: this script's directory)")
     args = p.parse_args(argv)
