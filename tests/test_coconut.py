@@ -474,11 +474,13 @@ def test_tiny_graphs_repeat_shapes_only_when_asked(tmp_path, capsys):
     assert max(prep.heuristics(records).values()) <= 0.55  # the rules still see a coin
 
 
-def test_a_short_run_learns_to_read_the_facts(tmp_path):
+def test_a_short_run_reads_the_facts_then_beats_the_rules(tmp_path):
     """On 5-node graphs whose steps are random facts (--relist), 800 iterations of a small model
     must make the likeliest node after X one of X's children (read off the prompt's pairs) in
     >= 75% of the steps. A model blind to the pairing can do no better than guess among the
-    graph's other nodes (at most ~50%: 1-2 children among 4)."""
+    graph's other nodes (at most ~50%: 1-2 children among 4). Then, from it, 1,000 iterations of
+    CoT on one-hop graphs (the answer is the root's only child) must answer >= 85% of 200 test
+    graphs, where every one-line rule, and any model that ignores the facts, scores ~50%."""
     prep = load_script('data/prosqa/prepare.py', 'prepare_prosqa')
     data = tmp_path / 'data'
     prep.main(['--depths=1:1', '--n_reach=3', '--n_other=2', '--n_edges=4', '--root_degree=2', '--same_shapes',
@@ -489,4 +491,15 @@ def test_a_short_run_learns_to_read_the_facts(tmp_path):
                            '--eval_interval=800', '--log_interval=800']))
     probe = coconut.step_probe(str(tmp_path / 'run'), str(data / 'test.jsonl'), limit=200)
     assert probe['steps'] == 800 and probe['argmax_child'] >= 0.75, probe
+    easy = tmp_path / 'easy'
+    prep.main(['--depths=1:1', '--n_reach=2', '--n_other=2', '--n_edges=3', '--root_degree=1', '--same_shapes',
+               '--train_size=20000', '--val_size=20', '--test_size=200', f'--out_dir={easy}'])
+    assert max(prep.heuristics(T.read_jsonl(str(easy / 'test.jsonl'))).values()) <= 0.55
+    coconut.curriculum([*TINY, '--block_size=64', f'--data_dir={easy}', f'--out_dir={tmp_path / "cot"}',
+                        '--model=coconut', '--n_embd=64', '--n_head=4', '--batch_size=32', '--learning_rate=3e-3',
+                        '--tie_embeddings=False', '--embed_std=1.0', '--init_std=0.05', '--arm=cot',
+                        f'--init_from={tmp_path / "run"}', '--last_iters=1000', '--eval_interval=1000',
+                        '--log_interval=1000'])
+    row = json.loads(open(tmp_path / 'cot' / 'stages.jsonl').readline())
+    assert row['n'] == 200 and row['accuracy'] >= 0.85, row
 
