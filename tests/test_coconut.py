@@ -502,4 +502,3 @@ def test_a_short_run_reads_the_facts_then_beats_the_rules(tmp_path):
                         '--log_interval=1000'])
     row = json.loads(open(tmp_path / 'cot' / 'stages.jsonl').readline())
     assert row['n'] == 200 and row['accuracy'] >= 0.85, row
-
