@@ -79,11 +79,17 @@ OFFICIAL_SPLITS = {'train': 'prosqa_train.json', 'val': 'prosqa_valid.json', 'te
 # -----------------------------------------------------------------------------
 # graphs
 
-def distances(edges, start):
-    """Hops from start to every node it reaches (breadth first)."""
+def children_of(edges):
+    """{node: [its children]}."""
     children = {}
     for u, v in edges:
         children.setdefault(u, []).append(v)
+    return children
+
+
+def distances(edges, start):
+    """Hops from start to every node it reaches (breadth first)."""
+    children = children_of(edges)
     dist, todo = {start: 0}, deque([start])
     while todo:
         u = todo.popleft()
@@ -188,9 +194,7 @@ def first_step_guess(record):
     """How often a first step without look-ahead starts a shortest path to the answer: the
     root's child with the most children (ties: a coin). A chain of thought that has not
     learned to look ahead can score about this on its first step (and on the rest, a lookup)."""
-    children = {}
-    for u, v in record['edges']:
-        children.setdefault(u, []).append(v)
+    children = children_of(record['edges'])
     kids = children.get(record['root'], [])
     most = max(len(children.get(v, [])) for v in kids)
     best = [v for v in kids if len(children.get(v, [])) == most]
